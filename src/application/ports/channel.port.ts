@@ -1,0 +1,95 @@
+/**
+ * The channel port: how Payguard talks to a payment provider. One adapter per provider
+ * (sandbox-bank and sandbox-wallet share the sandbox adapter; alipay and wechatpay come later).
+ * The paymentId is the provider's out_trade_no, and the refundId its out_request_no, so a
+ * repeated call is recognised by the provider and never takes or returns money twice.
+ */
+import type { Money } from '../../domain/shared/money.js';
+
+export interface CreateTradeRequest {
+  readonly paymentId: string;
+  readonly orderId: string;
+  readonly amount: Money;
+  readonly description?: string;
+  /** Payment-valid-time given to the provider (ISO 8601). */
+  readonly timeExpire: string;
+  /** Where the provider posts its asynchronous result. */
+  readonly notifyUrl: string;
+  /** Where the provider sends the payer back (same window). */
+  readonly returnUrl: string;
+}
+
+export interface CreatedTrade {
+  /** Where the payer goes, in the same window. */
+  readonly payUrl: string;
+}
+
+/** What the provider says a trade is. */
+export type TradeState =
+  | { readonly state: 'not-found' }
+  | { readonly state: 'pending' }
+  | { readonly state: 'paid'; readonly channelTradeNo: string; readonly amount: Money; readonly paidAt: string }
+  | { readonly state: 'closed' }
+  | { readonly state: 'failed'; readonly reason: string };
+
+/** Result of closing a trade: a trade that was already paid can't be closed and is reported paid. */
+export type CloseResult =
+  | { readonly result: 'closed' }
+  | { readonly result: 'not-found' }
+  | { readonly result: 'already-paid'; readonly channelTradeNo: string; readonly amount: Money; readonly paidAt: string };
+
+export interface RefundRequest {
+  readonly refundId: string;
+  readonly paymentId: string;
+  readonly amount: Money;
+  readonly reason: string;
+}
+
+export type RefundResult =
+  | { readonly result: 'succeeded'; readonly channelRefundNo: string }
+  | { readonly result: 'failed'; readonly reason: string };
+
+/** A provider's asynchronous notification, once verified and parsed. */
+export interface VerifiedNotification {
+  readonly notificationId: string;
+  readonly paymentId: string;
+  readonly status: 'succeeded' | 'failed';
+  readonly amount: Money;
+  readonly channelTradeNo: string;
+  readonly occurredAt: string;
+  /** What the provider sent, minus secrets, kept for auditors. */
+  readonly raw: Record<string, unknown>;
+}
+
+export interface IncomingNotification {
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly rawBody: Buffer;
+}
+
+/** The provider can't be reached or answered with an error: retry later. */
+export class ChannelUnavailableError extends Error {
+  constructor(readonly channel: string, message: string) {
+    super(`${channel}: ${message}`);
+    this.name = 'ChannelUnavailableError';
+  }
+}
+
+/** A notification whose signature, timestamp or format is not acceptable. */
+export class NotificationRejectedError extends Error {
+  constructor(readonly code: 'bad-signature' | 'malformed', message: string) {
+    super(message);
+    this.name = 'NotificationRejectedError';
+  }
+}
+
+export interface PaymentChannel {
+  readonly id: string;
+  createTrade(request: CreateTradeRequest): Promise<CreatedTrade>;
+  queryTrade(paymentId: string): Promise<TradeState>;
+  closeTrade(paymentId: string): Promise<CloseResult>;
+  refund(request: RefundRequest): Promise<RefundResult>;
+  /** Verifies and parses a notification; throws NotificationRejectedError. `now` is the service clock. */
+  verifyNotification(notification: IncomingNotification, now: Date): VerifiedNotification;
+}
+
+export const PAYMENT_CHANNELS = Symbol('PaymentChannels');
