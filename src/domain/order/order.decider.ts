@@ -1,0 +1,176 @@
+import { assertNever, UnknownEventError, type Command } from '../shared/event.js';
+import type { AnomalyKind, OrderEvent, OrderPlaced, OrderStatus } from './order.events.js';
+import { OrderConflict, OrderNotClosable, OrderNotFound, OrderNotPayable, ValidityTooShort } from './order.errors.js';
+
+export interface PaymentAttempt {
+  readonly paymentId: string;
+  readonly channel: string;
+  readonly timeExpire: string;
+  readonly returnUrl: string | null;
+  readonly startedAt: string;
+}
+
+export interface Anomaly {
+  readonly kind: AnomalyKind;
+  readonly paymentId: string;
+  readonly detectedAt: string;
+}
+
+export type OrderState =
+  | { readonly status: 'none' }
+  | {
+      readonly status: OrderStatus;
+      readonly placed: OrderPlaced['data'];
+      readonly attempts: readonly PaymentAttempt[];
+      readonly paidBy: string | null;
+      readonly anomalies: readonly Anomaly[];
+      readonly endedAt: string | null;
+    };
+
+export type PlacedOrderState = Exclude<OrderState, { status: 'none' }>;
+
+export const initialOrderState: OrderState = { status: 'none' };
+
+export type PlaceOrder = Command<
+  'PlaceOrder',
+  Omit<OrderPlaced['data'], 'createdAt'>
+>;
+export type StartPaymentAttempt = Command<
+  'StartPaymentAttempt',
+  {
+    orderId: string;
+    paymentId: string;
+    channel: string;
+    returnUrl: string | null;
+    minValiditySeconds: number;
+    expiryMarginSeconds: number;
+  }
+>;
+/** A channel reported payment `paymentId` of this order as succeeded. */
+export type ApplyPaymentSuccess = Command<'ApplyPaymentSuccess', { orderId: string; paymentId: string; paidAt: string }>;
+export type ExpireOrder = Command<'ExpireOrder', { orderId: string }>;
+export type CloseOrder = Command<'CloseOrder', { orderId: string; reason: string | null }>;
+
+export type OrderCommand = PlaceOrder | StartPaymentAttempt | ApplyPaymentSuccess | ExpireOrder | CloseOrder;
+
+export function evolveOrder(state: OrderState, event: OrderEvent): OrderState {
+  if (event.type === 'OrderPlaced') {
+    return { status: 'pending', placed: event.data, attempts: [], paidBy: null, anomalies: [], endedAt: null };
+  }
+  if (state.status === 'none') throw new Error(`${event.type} before OrderPlaced`);
+  switch (event.type) {
+    case 'PaymentAttemptStarted': {
+      const { paymentId, channel, timeExpire, returnUrl, startedAt } = event.data;
+      return { ...state, attempts: [...state.attempts, { paymentId, channel, timeExpire, returnUrl, startedAt }] };
+    }
+    case 'OrderPaid':
+      return { ...state, status: 'paid', paidBy: event.data.paymentId, endedAt: event.data.paidAt };
+    case 'AnomalyDetected': {
+      const { kind, paymentId, detectedAt } = event.data;
+      return { ...state, anomalies: [...state.anomalies, { kind, paymentId, detectedAt }] };
+    }
+    case 'OrderExpired':
+      return { ...state, status: 'expired', endedAt: event.data.expiredAt };
+    case 'OrderClosed':
+      return { ...state, status: 'closed', endedAt: event.data.closedAt };
+    default:
+      throw new UnknownEventError('Order', (event as { type: string }).type);
+  }
+}
+
+export function decideOrder(command: OrderCommand, state: OrderState): OrderEvent[] {
+  const now = command.metadata.now;
+  switch (command.type) {
+    case 'PlaceOrder':
+      return placeOrder(command, state);
+    case 'StartPaymentAttempt':
+      return startPaymentAttempt(command, requirePlaced(state, command), now);
+    case 'ApplyPaymentSuccess':
+      return applyPaymentSuccess(command, requirePlaced(state, command), now);
+    case 'ExpireOrder': {
+      const order = requirePlaced(state, command);
+      if (order.status !== 'pending' || now.getTime() < Date.parse(order.placed.expiresAt)) return [];
+      return [{ type: 'OrderExpired', data: { orderId: order.placed.orderId, expiredAt: now.toISOString() } }];
+    }
+    case 'CloseOrder': {
+      const order = requirePlaced(state, command);
+      if (order.status === 'paid') throw new OrderNotClosable(order.placed.orderId);
+      if (order.status !== 'pending') return [];
+      const data = { orderId: order.placed.orderId, reason: command.data.reason, closedAt: now.toISOString() };
+      return [{ type: 'OrderClosed', data }];
+    }
+    default:
+      return assertNever(command);
+  }
+}
+
+function placeOrder(command: PlaceOrder, state: OrderState): OrderEvent[] {
+  if (state.status === 'none') {
+    return [{ type: 'OrderPlaced', data: { ...command.data, createdAt: command.metadata.now.toISOString() } }];
+  }
+  if (!sameRequest(state.placed, command.data)) throw new OrderConflict(command.data.orderId);
+  return [];
+}
+
+function sameRequest(placed: OrderPlaced['data'], asked: PlaceOrder['data']): boolean {
+  return (
+    placed.merchantId === asked.merchantId &&
+    placed.amount === asked.amount &&
+    placed.currency === asked.currency &&
+    placed.description === asked.description &&
+    JSON.stringify(placed.requestedExpiry) === JSON.stringify(asked.requestedExpiry)
+  );
+}
+
+function startPaymentAttempt(command: StartPaymentAttempt, order: PlacedOrderState, now: Date): OrderEvent[] {
+  const { orderId, expiresAt, amount, currency } = order.placed;
+  if (order.status !== 'pending') throw new OrderNotPayable(orderId, order.status);
+  const { paymentId, channel, returnUrl, minValiditySeconds, expiryMarginSeconds } = command.data;
+  if (order.attempts.some((attempt) => attempt.paymentId === paymentId)) return [];
+  const expiresAtMs = Date.parse(expiresAt);
+  const remainingSeconds = Math.floor((expiresAtMs - now.getTime()) / 1000);
+  // The channel's deadline sits a margin before ours, so its last success still finds the order pending.
+  const timeExpireMs = expiresAtMs - expiryMarginSeconds * 1000;
+  if (remainingSeconds < minValiditySeconds || timeExpireMs <= now.getTime()) {
+    throw new ValidityTooShort(orderId, Math.max(0, remainingSeconds), minValiditySeconds);
+  }
+  // Channels take whole seconds: round down so timeExpire never passes the limit.
+  const timeExpire = new Date(Math.floor(timeExpireMs / 1000) * 1000).toISOString();
+  const data = { orderId, paymentId, channel, amount, currency, timeExpire, returnUrl, startedAt: now.toISOString() };
+  return [{ type: 'PaymentAttemptStarted', data }];
+}
+
+/**
+ * The order keeps the first success it sees. Any other success is an anomaly, recorded once
+ * per payment, whatever order the reports come in and however often they repeat.
+ */
+function applyPaymentSuccess(command: ApplyPaymentSuccess, order: PlacedOrderState, now: Date): OrderEvent[] {
+  const { orderId, amount, currency } = order.placed;
+  const { paymentId, paidAt } = command.data;
+  if (order.paidBy === paymentId || order.anomalies.some((anomaly) => anomaly.paymentId === paymentId)) return [];
+  const kind = anomalyKind(order.status);
+  if (kind === null) return [{ type: 'OrderPaid', data: { orderId, paymentId, amount, currency, paidAt } }];
+  return [{ type: 'AnomalyDetected', data: { orderId, paymentId, kind, detectedAt: now.toISOString() } }];
+}
+
+function anomalyKind(status: OrderStatus): AnomalyKind | null {
+  switch (status) {
+    case 'pending':
+      return null;
+    case 'paid':
+      return 'duplicate-payment';
+    case 'expired':
+      return 'paid-after-expiry';
+    case 'closed':
+      return 'paid-after-close';
+    default:
+      return assertNever(status);
+  }
+}
+
+function requirePlaced(state: OrderState, command: Exclude<OrderCommand, PlaceOrder>): PlacedOrderState {
+  if (state.status === 'none') throw new OrderNotFound(command.data.orderId);
+  return state;
+}
+
+export const orderDecider = { initialState: initialOrderState, evolve: evolveOrder, decide: decideOrder };

@@ -1,0 +1,64 @@
+import type { DomainEvent } from '../shared/event.js';
+
+/** Why a captured payment must be given back. */
+export type AnomalyKind = 'duplicate-payment' | 'paid-after-expiry' | 'paid-after-close';
+
+export type OrderStatus = 'pending' | 'paid' | 'expired' | 'closed';
+
+export type OrderPlaced = DomainEvent<
+  'OrderPlaced',
+  {
+    orderId: string;
+    /** Who placed it (null when the service runs without API keys). */
+    merchantId: string | null;
+    amount: number;
+    currency: string;
+    expiresAt: string;
+    /** As the caller asked, so a repeated request can be told from a conflicting one. */
+    requestedExpiry: { expiresInSeconds: number } | { expiresAt: string };
+    description: string | null;
+    createdAt: string;
+  }
+>;
+
+/** A payment attempt was opened on a channel; its paymentId is the channel's out_trade_no. */
+export type PaymentAttemptStarted = DomainEvent<
+  'PaymentAttemptStarted',
+  {
+    orderId: string;
+    paymentId: string;
+    channel: string;
+    amount: number;
+    currency: string;
+    /** Payment-valid-time told to the channel. */
+    timeExpire: string;
+    returnUrl: string | null;
+    startedAt: string;
+  }
+>;
+
+export type OrderPaid = DomainEvent<
+  'OrderPaid',
+  { orderId: string; paymentId: string; amount: number; currency: string; paidAt: string }
+>;
+
+/** A success the order can't keep: the process manager refunds it. */
+export type AnomalyDetected = DomainEvent<
+  'AnomalyDetected',
+  { orderId: string; paymentId: string; kind: AnomalyKind; detectedAt: string }
+>;
+
+export type OrderExpired = DomainEvent<'OrderExpired', { orderId: string; expiredAt: string }>;
+
+export type OrderClosed = DomainEvent<'OrderClosed', { orderId: string; reason: string | null; closedAt: string }>;
+
+export type OrderEvent = OrderPlaced | PaymentAttemptStarted | OrderPaid | AnomalyDetected | OrderExpired | OrderClosed;
+
+export const ORDER_EVENT_TYPES: ReadonlySet<string> = new Set<OrderEvent['type']>([
+  'OrderPlaced',
+  'PaymentAttemptStarted',
+  'OrderPaid',
+  'AnomalyDetected',
+  'OrderExpired',
+  'OrderClosed',
+]);

@@ -1,0 +1,33 @@
+import { DomainError } from '../shared/domain-error.js';
+
+export class PaymentNotFound extends DomainError {
+  readonly code = 'not-found';
+  constructor(paymentId: string) {
+    super(`payment ${paymentId} does not exist`);
+  }
+}
+
+/** A channel reported an amount or currency other than the payment's: nothing is recorded as paid. */
+export class AmountMismatch extends DomainError {
+  readonly code = 'amount-mismatch';
+  constructor(paymentId: string, expected: { amount: number; currency: string }, got: { amount: number; currency: string }) {
+    super(
+      `payment ${paymentId} is ${expected.amount} ${expected.currency}; the channel reported ${got.amount} ${got.currency}`,
+      { expected, reported: got },
+    );
+  }
+}
+
+export class PaymentNotRefundable extends DomainError {
+  readonly code = 'payment-not-refundable';
+  constructor(paymentId: string, status: string) {
+    super(`payment ${paymentId} is ${status}: only a succeeded payment can be refunded`);
+  }
+}
+
+export class RefundNotRequested extends DomainError {
+  readonly code = 'refund-not-requested';
+  constructor(paymentId: string, refundId: string) {
+    super(`payment ${paymentId} has no refund ${refundId}`);
+  }
+}
