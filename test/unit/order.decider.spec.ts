@@ -43,7 +43,7 @@ const expired: OrderEvent = { type: 'OrderExpired', data: { orderId: 'o1', expir
 const closed: OrderEvent = { type: 'OrderClosed', data: { orderId: 'o1', reason: 'customer cancelled', closedAt: iso(50) } };
 const startAttempt = (paymentId: string, seconds: number): OrderCommand => ({
   type: 'StartPaymentAttempt',
-  data: { orderId: 'o1', paymentId, channel: 'sandbox-bank', returnUrl: null, minValiditySeconds: 60, expiryMarginSeconds: 30 },
+  data: { orderId: 'o1', paymentId, channel: 'sandbox-bank', returnUrl: null, minValiditySeconds: 60, expiryMarginSeconds: 30, endedPaymentIds: [] },
   metadata: at(seconds),
 });
 
@@ -69,6 +69,22 @@ describe('a pending order', () => {
     const odd: OrderEvent = { ...placed, data: { ...(placed.data as never as object), expiresAt: '2026-11-26T10:30:00.900Z' } } as OrderEvent;
     const [event] = orderDecider.decide(startAttempt('p1', 10), orderDecider.evolve(orderDecider.initialState, odd));
     expect((event.data as { timeExpire: string }).timeExpire).toBe('2026-11-26T10:29:30.000Z');
+  });
+  it('reuses the open attempt on the same channel instead of opening a second trade', () =>
+    spec.given([placed, attempt('p1', 'sandbox-bank')]).when(startAttempt('p2', 20)).then([]));
+  it('opens a new attempt on the same channel once the previous one has ended', () => {
+    const retry = startAttempt('p2', 20);
+    const command = { ...retry, data: { ...retry.data, endedPaymentIds: ['p1'] } } as OrderCommand;
+    spec.given([placed, attempt('p1', 'sandbox-bank')]).when(command).then([
+      { type: 'PaymentAttemptStarted', data: { ...attempt('p2', 'sandbox-bank').data, startedAt: iso(20) } },
+    ]);
+  });
+  it('opens a new attempt on another channel beside the open one', () => {
+    const other = startAttempt('p2', 20);
+    const command = { ...other, data: { ...other.data, channel: 'sandbox-wallet' } } as OrderCommand;
+    spec.given([placed, attempt('p1', 'sandbox-bank')]).when(command).then([
+      { type: 'PaymentAttemptStarted', data: { ...attempt('p2', 'sandbox-wallet').data, startedAt: iso(20) } },
+    ]);
   });
   it('refuses a payment with less than the minimum validity left as validity-too-short', () =>
     spec.given([placed]).when(startAttempt('p1', 1741)).thenThrows(ValidityTooShort, 'validity-too-short'));

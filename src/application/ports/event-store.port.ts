@@ -49,6 +49,8 @@ export interface EventStore {
    * nothing is written (`duplicate: true`, whatever `expected` says); a batch that
    * only partly repeats throws IdempotencyConflictError. Otherwise a wrong
    * `expected` throws ConcurrencyError and nothing is written.
+   * A stream never holds one event id twice: a new batch carrying an id twice, or an id
+   * already in the stream, throws IdempotencyConflictError. An empty batch is rejected.
    */
   append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
   /** Every event of one stream, by revision; [] when it does not exist. */
@@ -67,6 +69,7 @@ export interface EventStore {
 /** Durable positions (and small state) of the log's followers: process manager, indexes, projections. */
 export interface CheckpointStore {
   load(name: string): Promise<{ position: number; state: unknown } | null>;
+  /** Overwrites the follower's checkpoint; `state` must survive JSON and is loaded back as null when omitted. */
   save(name: string, position: number, state?: unknown): Promise<void>;
 }
 

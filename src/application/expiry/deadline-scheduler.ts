@@ -1,0 +1,71 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
+import { OpenWorkIndex } from '../open-work/open-work.index.js';
+import { RefundExecutor } from '../refunds/refund-executor.js';
+import { ExpireOrderHandler } from './expire-order.handler.js';
+
+const TICK_MS = 200;
+
+/**
+ * Fires the deadlines the log implies: order expiry at expiresAt (within a tick of it, and right
+ * after start-up for deadlines that passed while the service was down) and refund retries at their
+ * retryAt. It holds no state of its own: everything comes from the open-work index.
+ */
+@Injectable()
+export class DeadlineScheduler implements OnApplicationShutdown {
+  private readonly logger = new Logger(DeadlineScheduler.name);
+  private timer: NodeJS.Timeout | null = null;
+  private readonly running = new Set<Promise<void>>();
+  private readonly expiring = new Set<string>();
+
+  constructor(
+    private readonly openWork: OpenWorkIndex,
+    private readonly expiry: ExpireOrderHandler,
+    private readonly refunds: RefundExecutor,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+  ) {}
+
+  start(): void {
+    this.tick();
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await Promise.allSettled(this.running);
+  }
+
+  /** Expires one order now (also used by the sweep for deadlines a failed attempt left behind). */
+  expire(orderId: string): Promise<void> {
+    if (this.expiring.has(orderId)) return Promise.resolve();
+    this.expiring.add(orderId);
+    return this.track(
+      this.expiry
+        .expire(orderId, { correlationId: this.ids.uuid(), causationId: null })
+        .catch((error: Error) => this.logger.error(`expiring order ${orderId} failed: ${error.message}`))
+        .finally(() => this.expiring.delete(orderId)),
+    );
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    for (const orderId of this.openWork.takeDueOrders(now)) void this.expire(orderId);
+    for (const [paymentId, refund] of Object.entries(this.openWork.current.openRefunds)) {
+      if (refund.retryAt === null || Date.parse(refund.retryAt) > now.getTime()) continue;
+      void this.track(
+        this.refunds
+          .execute(paymentId, { correlationId: this.ids.uuid(), causationId: null })
+          .catch((error: Error) => this.logger.error(`retrying refund ${refund.refundId} failed: ${error.message}`)),
+      );
+    }
+  }
+
+  private track(work: Promise<void>): Promise<void> {
+    this.running.add(work);
+    void work.finally(() => this.running.delete(work));
+    return work;
+  }
+}

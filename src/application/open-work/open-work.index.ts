@@ -1,0 +1,64 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { LogFollower } from '../log-follower.js';
+import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore } from '../ports/event-store.port.js';
+import { DeadlineQueue } from '../expiry/deadline-queue.js';
+import { applyToOpenWork, emptyOpenWork, type OpenWork } from './open-work.js';
+
+/** The open-work view, kept current by following the log; its snapshot is stored with its checkpoint. */
+@Injectable()
+export class OpenWorkIndex implements OnApplicationShutdown {
+  private work: OpenWork = emptyOpenWork();
+  private readonly deadlines = new DeadlineQueue();
+  private readonly follower: LogFollower;
+
+  constructor(
+    @Inject(EVENT_STORE) store: EventStore,
+    @Inject(CHECKPOINT_STORE) checkpoints: CheckpointStore,
+  ) {
+    this.follower = new LogFollower(store, checkpoints, {
+      name: 'open-work',
+      handle: async (events) => {
+        for (const event of events) {
+          applyToOpenWork(this.work, event);
+          if (event.type === 'OrderPlaced') this.deadlines.push(String(event.data.orderId), Date.parse(String(event.data.expiresAt)));
+        }
+      },
+      restore: (state) => {
+        this.work = state === null || state === undefined ? emptyOpenWork() : (state as OpenWork);
+        this.deadlines.clear();
+        for (const [orderId, expiresAt] of Object.entries(this.work.pendingOrders)) this.deadlines.push(orderId, Date.parse(expiresAt));
+      },
+      snapshot: () => this.work,
+      // Replaying from an older snapshot gives the same view, so it is stored at most once a second.
+      checkpointIntervalMs: 1000,
+    });
+  }
+
+  get current(): OpenWork {
+    return this.work;
+  }
+
+  /** Pending orders whose deadline is at or before `now`; each is returned once (the sweep catches failures). */
+  takeDueOrders(now: Date): string[] {
+    return this.deadlines
+      .popDue(now.getTime())
+      .filter(({ id, at }) => this.work.pendingOrders[id] !== undefined && Date.parse(this.work.pendingOrders[id]) === at)
+      .map(({ id }) => id);
+  }
+
+  get position(): number {
+    return this.follower.position;
+  }
+
+  start(): Promise<void> {
+    return this.follower.start();
+  }
+
+  waitFor(position: number, timeoutMs?: number): Promise<void> {
+    return this.follower.waitFor(position, timeoutMs);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.follower.stop();
+  }
+}

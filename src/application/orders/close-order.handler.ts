@@ -1,0 +1,46 @@
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { orderDecider, type OrderCommand } from '../../domain/order/order.decider.js';
+import { orderStream } from '../../domain/shared/stream-names.js';
+import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
+import { OrderReader } from '../queries/order-reader.js';
+import type { OrderView } from '../queries/views.js';
+import type { Viewer } from '../viewer.js';
+import { PaymentResultRecorder } from '../payments/payment-result-recorder.js';
+
+export class CloseOrderCommand extends Command<OrderView> {
+  constructor(
+    readonly orderId: string,
+    readonly reason: string | null,
+    readonly viewer: Viewer,
+    readonly correlationId: string,
+  ) {
+    super();
+  }
+}
+
+/**
+ * Closes a pending order. Its open channel trades are closed as well, so the payer can't pay a
+ * closed order; a trade the channel reports already paid settles the order instead, and the close
+ * is then refused as order-not-closable.
+ */
+@CommandHandler(CloseOrderCommand)
+export class CloseOrderHandler implements ICommandHandler<CloseOrderCommand> {
+  constructor(
+    private readonly repository: AggregateRepository,
+    private readonly reader: OrderReader,
+    private readonly results: PaymentResultRecorder,
+  ) {}
+
+  async execute({ orderId, reason, viewer, correlationId }: CloseOrderCommand): Promise<OrderView> {
+    const order = await this.reader.order(orderId, viewer);
+    const causation = { correlationId, causationId: null };
+    if (order.status === 'pending') await this.results.closeOpenTrades(order, causation);
+    await this.repository.handle(
+      orderDecider,
+      orderStream(orderId),
+      (now): OrderCommand => ({ type: 'CloseOrder', data: { orderId, reason }, metadata: { now } }),
+      causation,
+    );
+    return this.reader.orderView(orderId, viewer);
+  }
+}

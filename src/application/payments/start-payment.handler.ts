@@ -1,0 +1,120 @@
+import { Inject } from '@nestjs/common';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { openAttemptOn, orderDecider, type OrderCommand, type PaymentAttempt, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import { OrderNotPayable } from '../../domain/order/order.errors.js';
+import { paymentDecider, type InitiatedPaymentState, type PaymentCommand } from '../../domain/payment/payment.decider.js';
+import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
+import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
+import { InvalidRequest } from '../errors.js';
+import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
+import type { PaymentChannel } from '../ports/channel.port.js';
+import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
+import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
+import { OrderReader } from '../queries/order-reader.js';
+import { toPaymentView, type PaymentView } from '../queries/views.js';
+import type { Viewer } from '../viewer.js';
+
+export class StartPaymentCommand extends Command<{ created: boolean; payment: PaymentView }> {
+  constructor(
+    readonly orderId: string,
+    readonly channel: string,
+    readonly returnUrl: string | null,
+    readonly viewer: Viewer,
+    readonly correlationId: string,
+  ) {
+    super();
+  }
+}
+
+/**
+ * Starts paying an order on a channel, or hands back the attempt already open there (one trade
+ * can be paid only once, so a retry can't charge twice). The attempt is recorded on the order
+ * before the channel hears of it, so a crash in between leaves an attempt the next retry, expiry
+ * and the sweep all know about.
+ */
+@CommandHandler(StartPaymentCommand)
+export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand> {
+  constructor(
+    private readonly repository: AggregateRepository,
+    private readonly reader: OrderReader,
+    @Inject(CHANNEL_REGISTRY) private readonly channels: ChannelRegistry,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+    @Inject(SETTINGS) private readonly settings: PayguardSettings,
+  ) {}
+
+  async execute(command: StartPaymentCommand): Promise<{ created: boolean; payment: PaymentView }> {
+    const channel = this.channels.get(command.channel);
+    if (channel === undefined) {
+      throw new InvalidRequest([{ field: 'channel', message: `unknown channel; offered: ${this.channels.ids().join(', ')}` }]);
+    }
+    const before = await this.reader.order(command.orderId, command.viewer);
+    if (before.status !== 'pending') throw new OrderNotPayable(command.orderId, before.status);
+    const ended = await this.endedAttempts(before, channel.id);
+    const causation = { correlationId: command.correlationId, causationId: null };
+    const freshPaymentId = `pay_${this.ids.token(20)}`;
+    const { state } = await this.repository.handle(
+      orderDecider,
+      orderStream(command.orderId),
+      (now): OrderCommand => ({
+        type: 'StartPaymentAttempt',
+        data: {
+          orderId: command.orderId,
+          paymentId: freshPaymentId,
+          channel: channel.id,
+          returnUrl: command.returnUrl,
+          minValiditySeconds: this.settings.paymentMinValiditySeconds,
+          expiryMarginSeconds: this.settings.channelExpiryMarginSeconds,
+          endedPaymentIds: ended,
+        },
+        metadata: { now },
+      }),
+      causation,
+    );
+    const order = state as PlacedOrderState;
+    const attempt = openAttemptOn(order, channel.id, ended, this.clock.now());
+    if (attempt === undefined) throw new OrderNotPayable(command.orderId, order.status);
+    return this.ensureTrade(order, attempt, channel, causation);
+  }
+
+  /** Attempts on this channel whose payment failed or was closed: a retry opens a new one. */
+  private async endedAttempts(order: PlacedOrderState, channelId: string): Promise<string[]> {
+    const mine = order.attempts.filter((attempt) => attempt.channel === channelId);
+    const payments = await Promise.all(mine.map((attempt) => this.reader.payment(attempt.paymentId)));
+    return mine.filter((_, index) => ['failed', 'closed'].includes(payments[index].status)).map((attempt) => attempt.paymentId);
+  }
+
+  /** Creates the channel trade (idempotent by paymentId) and records the payment, unless both exist. */
+  private async ensureTrade(
+    order: PlacedOrderState,
+    attempt: PaymentAttempt,
+    channel: PaymentChannel,
+    causation: Causation,
+  ): Promise<{ created: boolean; payment: PaymentView }> {
+    const existing = await this.reader.payment(attempt.paymentId);
+    if (existing.status !== 'none') return { created: false, payment: toPaymentView(existing) };
+    const { paymentId, timeExpire, returnUrl } = attempt;
+    const { orderId, amount, currency, description } = order.placed;
+    const base = this.settings.publicBaseUrl;
+    const { payUrl } = await channel.createTrade({
+      paymentId,
+      orderId,
+      amount: { amount, currency },
+      ...(description !== null && { description }),
+      timeExpire,
+      notifyUrl: `${base}/channels/${channel.id}/notifications`,
+      returnUrl: `${base}/channels/${channel.id}/return?paymentId=${encodeURIComponent(paymentId)}`,
+    });
+    const { state, events } = await this.repository.handle(
+      paymentDecider,
+      paymentStream(paymentId),
+      (now): PaymentCommand => ({
+        type: 'InitiatePayment',
+        data: { paymentId, orderId, channel: channel.id, amount, currency, timeExpire, payUrl, returnUrl },
+        metadata: { now },
+      }),
+      causation,
+    );
+    return { created: events.length > 0, payment: toPaymentView(state as InitiatedPaymentState) };
+  }
+}

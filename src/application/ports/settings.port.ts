@@ -1,0 +1,14 @@
+/** What the use cases need from configuration (read from the environment by infrastructure). */
+export interface PayguardSettings {
+  /** Where channels send notifications and payers return. */
+  readonly publicBaseUrl: string;
+  readonly paymentMinValiditySeconds: number;
+  readonly channelExpiryMarginSeconds: number;
+  readonly reconcileIntervalSeconds: number;
+  readonly defaultOrderValiditySeconds: number;
+  readonly maxOrderValiditySeconds: number;
+  /** How long expiry waits for a channel to answer a close before it expires the order anyway. */
+  readonly expiryCloseBudgetMs: number;
+}
+
+export const SETTINGS = Symbol('PayguardSettings');

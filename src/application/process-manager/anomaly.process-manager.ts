@@ -1,0 +1,94 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { reactTo, type Reaction } from '../../domain/anomaly/anomaly.policy.js';
+import { orderDecider, type OrderCommand } from '../../domain/order/order.decider.js';
+import { paymentDecider, type PaymentCommand } from '../../domain/payment/payment.decider.js';
+import { DomainError } from '../../domain/shared/domain-error.js';
+import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
+import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
+import { upcast } from '../event-sourcing/upcaster.js';
+import { LogFollower } from '../log-follower.js';
+import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore, type RecordedEvent } from '../ports/event-store.port.js';
+
+/**
+ * The durable process manager: it reads the global log from its stored checkpoint, asks the pure
+ * policy what each event calls for, and sends those commands. Every command is idempotent (the
+ * deciders answer a repeat with no events, and event ids derive from the cause), so a redelivered
+ * batch after a crash repeats nothing. Refund execution runs in its own follower, so a slow
+ * channel never delays the detection of the next anomaly.
+ */
+@Injectable()
+export class AnomalyProcessManager implements OnApplicationShutdown {
+  private readonly logger = new Logger(AnomalyProcessManager.name);
+  private readonly follower: LogFollower;
+
+  constructor(
+    @Inject(EVENT_STORE) store: EventStore,
+    @Inject(CHECKPOINT_STORE) checkpoints: CheckpointStore,
+    private readonly repository: AggregateRepository,
+  ) {
+    this.follower = new LogFollower(store, checkpoints, {
+      name: 'process-manager',
+      handle: (events) => this.handle(events),
+      onError: (error) => this.logger.error(`reaction failed, retrying: ${(error as Error).stack ?? String(error)}`),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.follower.start();
+  }
+
+  get position(): number {
+    return this.follower.position;
+  }
+
+  waitFor(position: number, timeoutMs?: number): Promise<void> {
+    return this.follower.waitFor(position, timeoutMs);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.follower.stop();
+  }
+
+  private async handle(events: readonly RecordedEvent[]): Promise<void> {
+    for (const recorded of events) {
+      const event = upcast(recorded);
+      const causation: Causation = { correlationId: event.metadata.correlationId, causationId: event.eventId };
+      for (const reaction of reactTo(event)) {
+        try {
+          await this.react(reaction, causation);
+        } catch (error) {
+          // A decider's refusal is deterministic: retrying would refuse again and stall the log.
+          if (!(error instanceof DomainError)) throw error;
+          this.logger.error(`${reaction.kind} for event ${event.position} refused: ${error.message}`);
+        }
+      }
+    }
+  }
+
+  private async react(reaction: Reaction, causation: Causation): Promise<void> {
+    switch (reaction.kind) {
+      case 'apply-payment-success': {
+        const { orderId, paymentId, paidAt } = reaction;
+        await this.repository.handle(
+          orderDecider,
+          orderStream(orderId),
+          (now): OrderCommand => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt }, metadata: { now } }),
+          causation,
+        );
+        return;
+      }
+      case 'request-refund': {
+        const { paymentId, refundId, reason } = reaction;
+        await this.repository.handle(
+          paymentDecider,
+          paymentStream(paymentId),
+          (now): PaymentCommand => ({ type: 'RequestRefund', data: { paymentId, refundId, reason }, metadata: { now } }),
+          causation,
+        );
+        return;
+      }
+      case 'execute-refund':
+        return; // the RefundExecutor's follower does this
+    }
+  }
+}

@@ -1,0 +1,37 @@
+import type { PlacedOrderState } from '../../domain/order/order.decider.js';
+import type { OrderStatus } from '../../domain/order/order.events.js';
+import type { PaymentState } from '../../domain/payment/payment.decider.js';
+import { toPaymentView, type PaymentView } from './views.js';
+
+/**
+ * What a payment page does before it shows itself (the back button included):
+ * `pay`: show the form; `confirm-previous-attempt`: ask "Have you already completed the payment?";
+ * `show-result`: never show the form again.
+ */
+export type CheckoutAction = 'pay' | 'confirm-previous-attempt' | 'show-result';
+
+export interface CheckoutView {
+  orderId: string;
+  status: OrderStatus;
+  remainingSeconds: number;
+  action: CheckoutAction;
+  payment?: PaymentView;
+}
+
+export function checkout(order: PlacedOrderState, payments: readonly PaymentState[], now: Date): CheckoutView {
+  const { orderId, expiresAt } = order.placed;
+  const remainingSeconds = Math.max(0, Math.floor((Date.parse(expiresAt) - now.getTime()) / 1000));
+  // An order past its deadline is treated as over even before the expiry is recorded.
+  if (order.status !== 'pending' || remainingSeconds === 0) {
+    const paidBy = payments.find((payment) => payment.status !== 'none' && payment.initiated.paymentId === order.paidBy);
+    const status = order.status === 'pending' ? 'expired' : order.status;
+    return { orderId, status, remainingSeconds, action: 'show-result', ...(paidBy && paidBy.status !== 'none' && { payment: toPaymentView(paidBy) }) };
+  }
+  const inFlight = payments
+    .filter((payment) => payment.status === 'pending' && Date.parse(payment.initiated.timeExpire) > now.getTime())
+    .at(-1);
+  if (inFlight !== undefined && inFlight.status !== 'none') {
+    return { orderId, status: order.status, remainingSeconds, action: 'confirm-previous-attempt', payment: toPaymentView(inFlight) };
+  }
+  return { orderId, status: order.status, remainingSeconds, action: 'pay' };
+}

@@ -1,0 +1,111 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { paymentDecider, type PaymentCommand } from '../../domain/payment/payment.decider.js';
+import { paymentStream, refundIdFor } from '../../domain/shared/stream-names.js';
+import type { RefundReason } from '../../domain/payment/payment.events.js';
+import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
+import { DeadlineScheduler } from '../expiry/deadline-scheduler.js';
+import { OpenWorkIndex } from '../open-work/open-work.index.js';
+import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
+import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
+import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
+import { PaymentResultRecorder } from '../payments/payment-result-recorder.js';
+import { RefundExecutor } from '../refunds/refund-executor.js';
+
+export interface SweepReport {
+  readonly paymentsQueried: number;
+  readonly paymentsUnreachable: number;
+  readonly refundsRequested: number;
+  readonly refundsExecuted: number;
+  readonly ordersExpired: number;
+}
+
+/**
+ * Every RECONCILE_INTERVAL_SECONDS: asks the channel about each payment pending for longer than one
+ * interval (its notification may never come), re-requests a refund for every anomaly without one,
+ * re-executes refunds that were requested but never answered, and expires overdue orders a failed
+ * attempt left behind. It walks only the open-work index, never history.
+ */
+@Injectable()
+export class ReconciliationSweep implements OnApplicationShutdown {
+  private readonly logger = new Logger(ReconciliationSweep.name);
+  private timer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<SweepReport> | null = null;
+
+  constructor(
+    private readonly openWork: OpenWorkIndex,
+    private readonly repository: AggregateRepository,
+    private readonly results: PaymentResultRecorder,
+    private readonly refunds: RefundExecutor,
+    private readonly deadlines: DeadlineScheduler,
+    @Inject(CHANNEL_REGISTRY) private readonly channels: ChannelRegistry,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+    @Inject(SETTINGS) private readonly settings: PayguardSettings,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep().catch(() => undefined), this.settings.reconcileIntervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.sweeping?.catch(() => undefined);
+  }
+
+  /** One sweep; concurrent calls share the sweep under way. */
+  sweep(): Promise<SweepReport> {
+    this.sweeping ??= this.run().finally(() => (this.sweeping = null));
+    return this.sweeping;
+  }
+
+  private async run(): Promise<SweepReport> {
+    const now = this.clock.now().getTime();
+    const staleBefore = now - this.settings.reconcileIntervalSeconds * 1000;
+    const work = this.openWork.current;
+    const causation = () => ({ correlationId: this.ids.uuid(), causationId: null });
+    let paymentsQueried = 0;
+    let paymentsUnreachable = 0;
+    for (const [paymentId, { channel: channelId, since }] of Object.entries(work.pendingPayments)) {
+      const channel = this.channels.get(channelId);
+      if (channel === undefined || Date.parse(since) > staleBefore) continue;
+      try {
+        await this.results.recordTradeState(paymentId, await channel.queryTrade(paymentId), causation());
+        paymentsQueried++;
+      } catch (error) {
+        paymentsUnreachable++;
+        this.logger.warn(`querying payment ${paymentId} on ${channelId} failed: ${(error as Error).message}`);
+      }
+    }
+    let refundsRequested = 0;
+    for (const [paymentId, anomaly] of Object.entries(work.unrefundedAnomalies)) {
+      await this.repository.handle(
+        paymentDecider,
+        paymentStream(paymentId),
+        (at): PaymentCommand => ({
+          type: 'RequestRefund',
+          data: { paymentId, refundId: refundIdFor(paymentId), reason: anomaly.kind as RefundReason },
+          metadata: { now: at },
+        }),
+        causation(),
+      );
+      refundsRequested++;
+    }
+    let refundsExecuted = 0;
+    for (const [paymentId, refund] of Object.entries(work.openRefunds)) {
+      if (refund.retryAt !== null || Date.parse(refund.requestedAt) > staleBefore) continue;
+      await this.refunds.execute(paymentId, causation());
+      refundsExecuted++;
+    }
+    let ordersExpired = 0;
+    for (const [orderId, expiresAt] of Object.entries(work.pendingOrders)) {
+      if (Date.parse(expiresAt) > now - 1000) continue;
+      await this.deadlines.expire(orderId);
+      ordersExpired++;
+    }
+    const report = { paymentsQueried, paymentsUnreachable, refundsRequested, refundsExecuted, ordersExpired };
+    if (Object.values(report).some((count) => count > 0)) this.logger.log(`reconciliation sweep: ${JSON.stringify(report)}`);
+    return report;
+  }
+}

@@ -1,0 +1,59 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { reactTo } from '../../domain/anomaly/anomaly.policy.js';
+import type { Causation } from '../event-sourcing/aggregate-repository.js';
+import { upcast } from '../event-sourcing/upcaster.js';
+import { LogFollower } from '../log-follower.js';
+import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore, type RecordedEvent } from '../ports/event-store.port.js';
+import { ExecuteRefundHandler } from './execute-refund.handler.js';
+
+/**
+ * Executes every requested refund once it is in the log; a failed one is retried by the scheduler
+ * at its retryAt. Calls for the same refund never overlap within this process, and the channel
+ * recognises a repeated refundId, so no refund is paid out twice.
+ */
+@Injectable()
+export class RefundExecutor implements OnApplicationShutdown {
+  private readonly logger = new Logger(RefundExecutor.name);
+  private readonly follower: LogFollower;
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(
+    @Inject(EVENT_STORE) store: EventStore,
+    @Inject(CHECKPOINT_STORE) checkpoints: CheckpointStore,
+    private readonly handler: ExecuteRefundHandler,
+  ) {
+    this.follower = new LogFollower(store, checkpoints, {
+      name: 'refund-executor',
+      handle: (events) => this.handle(events),
+      onError: (error) => this.logger.error(`refund execution failed, retrying: ${(error as Error).stack ?? String(error)}`),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.follower.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.follower.stop();
+    await Promise.allSettled(this.inFlight.values());
+  }
+
+  /** Executes the open refund of a payment, unless a call for it is already under way here. */
+  execute(paymentId: string, causation: Causation): Promise<void> {
+    const running = this.inFlight.get(paymentId);
+    if (running !== undefined) return running;
+    const call = this.handler.execute(paymentId, causation).finally(() => this.inFlight.delete(paymentId));
+    this.inFlight.set(paymentId, call);
+    return call;
+  }
+
+  private async handle(events: readonly RecordedEvent[]): Promise<void> {
+    for (const recorded of events) {
+      const event = upcast(recorded);
+      for (const reaction of reactTo(event)) {
+        if (reaction.kind !== 'execute-refund') continue;
+        await this.execute(reaction.paymentId, { correlationId: event.metadata.correlationId, causationId: event.eventId });
+      }
+    }
+  }
+}

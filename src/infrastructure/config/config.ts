@@ -1,0 +1,93 @@
+/** Configuration from the environment (the table in API.md), checked once at start-up. */
+import { resolve } from 'node:path';
+
+export type EventStoreKind = 'sqlite' | 'memory' | 'postgres' | 'eventstoredb';
+
+export interface ApiKey {
+  readonly key: string;
+  readonly merchantId: string;
+  readonly role: 'merchant' | 'auditor';
+}
+
+export interface AppConfig {
+  readonly port: number;
+  readonly eventStore: EventStoreKind;
+  readonly dataDir: string;
+  readonly databaseUrl: string | null;
+  readonly eventstoreUrl: string | null;
+  readonly paymentMinValiditySeconds: number;
+  readonly channelExpiryMarginSeconds: number;
+  /** Null: the address the service listens on, once it listens. */
+  readonly publicBaseUrl: string | null;
+  readonly sandboxSecret: string;
+  /** Null: the gateway is mounted in this service at /sandbox. */
+  readonly sandboxGatewayUrl: string | null;
+  readonly sandboxPort: number;
+  readonly sandboxNotifyDelayMs: number;
+  readonly reconcileIntervalSeconds: number;
+  /** Null: the service runs open (no authentication), for local use. */
+  readonly apiKeys: readonly ApiKey[] | null;
+  readonly expiryCloseBudgetMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const eventStore = (env.EVENT_STORE ?? 'sqlite') as EventStoreKind;
+  if (!['sqlite', 'memory', 'postgres', 'eventstoredb'].includes(eventStore)) {
+    throw new ConfigError(`EVENT_STORE must be sqlite, postgres, eventstoredb or memory, not ${eventStore}`);
+  }
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    eventStore,
+    dataDir: resolve(env.DATA_DIR ?? './data'),
+    databaseUrl: env.DATABASE_URL || null,
+    eventstoreUrl: env.EVENTSTORE_URL || null,
+    paymentMinValiditySeconds: integer(env, 'PAYMENT_MIN_VALIDITY_SECONDS', 60, 1, 86_400),
+    channelExpiryMarginSeconds: integer(env, 'CHANNEL_EXPIRY_MARGIN_SECONDS', 30, 0, 86_400),
+    publicBaseUrl: env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.replace(/\/+$/, '') : null,
+    sandboxSecret: env.SANDBOX_SECRET || 'sandbox-dev-secret',
+    sandboxGatewayUrl: env.SANDBOX_GATEWAY_URL ? env.SANDBOX_GATEWAY_URL.replace(/\/+$/, '') : null,
+    sandboxPort: integer(env, 'SANDBOX_PORT', 3100, 0, 65535),
+    sandboxNotifyDelayMs: integer(env, 'SANDBOX_NOTIFY_DELAY_MS', 200, 0, 3_600_000),
+    reconcileIntervalSeconds: integer(env, 'RECONCILE_INTERVAL_SECONDS', 60, 1, 86_400),
+    apiKeys: env.API_KEYS ? parseApiKeys(env.API_KEYS) : null,
+    expiryCloseBudgetMs: integer(env, 'EXPIRY_CLOSE_BUDGET_MS', 600, 50, 60_000),
+  };
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, not ${raw}`);
+  }
+  return value;
+}
+
+/** `key1:merchantA,key2:merchantB,key3:*:auditor` */
+export function parseApiKeys(raw: string): ApiKey[] {
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const [key, merchantId, role, ...rest] = entry.split(':');
+      if (!key || !merchantId || rest.length > 0 || (role !== undefined && role !== 'auditor')) {
+        throw new ConfigError(`API_KEYS entry "${entry.replace(/^[^:]*/, '***')}" must be key:merchant or key:*:auditor`);
+      }
+      if (role === 'auditor' && merchantId !== '*') throw new ConfigError('an auditor key is written key:*:auditor');
+      if (role === undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(merchantId)) {
+        throw new ConfigError(`merchant id ${merchantId} must be 1-64 characters of [A-Za-z0-9_-]`);
+      }
+      return { key, merchantId, role: role === 'auditor' ? 'auditor' : 'merchant' };
+    });
+}

@@ -1,0 +1,215 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  type AppendResult,
+  type CheckpointStore,
+  ConcurrencyError,
+  type EventStore,
+  type ExpectedRevision,
+  IdempotencyConflictError,
+  type NewEvent,
+  type RecordedEvent,
+} from '../../application/ports/event-store.port.js';
+
+/** Schema steps; PRAGMA user_version holds how many have run. Append only: never edit a released step. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE events (
+     position    INTEGER PRIMARY KEY,
+     stream_name TEXT    NOT NULL,
+     revision    INTEGER NOT NULL,
+     event_id    TEXT    NOT NULL,
+     type        TEXT    NOT NULL,
+     data        TEXT    NOT NULL,
+     metadata    TEXT    NOT NULL,
+     UNIQUE (stream_name, revision),
+     UNIQUE (stream_name, event_id)
+   ) STRICT;
+   CREATE TABLE checkpoints (
+     name     TEXT    PRIMARY KEY,
+     position INTEGER NOT NULL,
+     state    TEXT    NOT NULL
+   ) STRICT;`,
+];
+
+/** Column order of every event read, so rows can be fetched as arrays (faster than objects). */
+const EVENT_COLUMNS = 'position, stream_name, revision, event_id, type, data, metadata';
+type EventRow = [number, string, number, string, string, string, string];
+
+/**
+ * The event store in one SQLite file. better-sqlite3 is synchronous: each append is one
+ * IMMEDIATE transaction, so appends from this process (and others sharing the file)
+ * are serialised and `position` = head + 1 is gap-free in commit order.
+ */
+export class SqliteEventStore implements EventStore, CheckpointStore {
+  private readonly db: Database.Database;
+  private readonly listeners = new Set<() => void>();
+  private readonly sql: ReturnType<typeof prepare>;
+  private readonly appendTx: Database.Transaction<
+    (streamName: string, events: readonly NewEvent[], expected: ExpectedRevision) => AppendResult
+  >;
+
+  constructor(options: { file: string }) {
+    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+    this.db = new Database(options.file);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a committed payment event survives a kill -9 and a power loss (NORMAL may lose the last commits).
+      this.db.pragma('synchronous = FULL');
+      // Another process holding the write lock makes us wait, not fail.
+      this.db.pragma('busy_timeout = 5000');
+      migrate(this.db);
+      this.sql = prepare(this.db);
+      this.appendTx = this.db.transaction(this.appendInTransaction.bind(this));
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+  }
+
+  /** The better-sqlite3 handle, for benchmarks and diagnostics (events live in table `events`). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
+  async append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (events.length === 0) throw new RangeError(`stream ${streamName}: append needs at least one event`);
+    // IMMEDIATE takes the write lock up front, so two processes cannot both read the same head.
+    const result = this.appendTx.immediate(streamName, events, expected);
+    if (!result.duplicate) this.notify();
+    return result;
+  }
+
+  async readStream(streamName: string): Promise<RecordedEvent[]> {
+    return (this.sql.readStream.all(streamName) as EventRow[]).map(toRecorded);
+  }
+
+  async readAll(after: number, limit: number): Promise<RecordedEvent[]> {
+    // LIMIT with a negative value means "no limit" in SQLite.
+    if (limit <= 0) return [];
+    return (this.sql.readAll.all(after, limit) as EventRow[]).map(toRecorded);
+  }
+
+  async headPosition(): Promise<number> {
+    return this.sql.head.get() as number;
+  }
+
+  onAppended(listener: () => void): () => void {
+    // Wrapped so that subscribing the same function twice gives two subscriptions.
+    const entry = (): void => listener();
+    this.listeners.add(entry);
+    return () => this.listeners.delete(entry);
+  }
+
+  async ping(): Promise<void> {
+    this.sql.ping.get();
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  async load(name: string): Promise<{ position: number; state: unknown } | null> {
+    const row = this.sql.loadCheckpoint.get(name) as { position: number; state: string } | undefined;
+    return row ? { position: row.position, state: JSON.parse(row.state) } : null;
+  }
+
+  async save(name: string, position: number, state?: unknown): Promise<void> {
+    this.sql.saveCheckpoint.run(name, position, JSON.stringify(state ?? null));
+  }
+
+  private appendInTransaction(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): AppendResult {
+    const { sql } = this;
+    const first = sql.findEvent.get(streamName, events[0].eventId) as { revision: number } | undefined;
+    if (first) return this.repeatOf(streamName, events, first.revision);
+
+    const seen = new Set<string>();
+    for (const { eventId } of events) {
+      if (seen.has(eventId) || sql.findEvent.get(streamName, eventId)) throw new IdempotencyConflictError(streamName, eventId);
+      seen.add(eventId);
+    }
+    const last = (sql.lastRevision.get(streamName) as number | null) ?? -1;
+    const actual = last < 0 ? 'no-stream' : last;
+    if (expected !== 'any' && expected !== actual) throw new ConcurrencyError(streamName, expected, actual);
+
+    const head = sql.head.get() as number;
+    for (const [i, event] of events.entries()) {
+      sql.insert.run(
+        head + 1 + i,
+        streamName,
+        last + 1 + i,
+        event.eventId,
+        event.type,
+        JSON.stringify(event.data),
+        JSON.stringify(event.metadata),
+      );
+    }
+    return { lastRevision: last + events.length, lastPosition: head + events.length, duplicate: false };
+  }
+
+  /** The whole batch must already be in the stream, same ids in the same order, for a repeat. */
+  private repeatOf(streamName: string, events: readonly NewEvent[], first: number): AppendResult {
+    let lastPosition = 0;
+    for (const [i, event] of events.entries()) {
+      const found = this.sql.findEvent.get(streamName, event.eventId) as { revision: number; position: number } | undefined;
+      if (found?.revision !== first + i) throw new IdempotencyConflictError(streamName, event.eventId);
+      lastPosition = found.position;
+    }
+    return { lastRevision: this.sql.lastRevision.get(streamName) as number, lastPosition, duplicate: true };
+  }
+
+  /** Listeners run after the commit, and one that throws must not break the append. */
+  private notify(): void {
+    for (const listener of [...this.listeners]) {
+      queueMicrotask(() => {
+        try {
+          listener();
+        } catch {
+          // A follower's wake-up failing is its own business; it also polls.
+        }
+      });
+    }
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`event store schema version ${version} is newer than this build knows (${MIGRATIONS.length})`);
+    }
+    for (const step of MIGRATIONS.slice(version)) db.exec(step);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+/** Every statement is prepared once, on open. */
+function prepare(db: Database.Database) {
+  return {
+    head: db.prepare('SELECT coalesce(max(position), 0) FROM events').pluck(),
+    lastRevision: db.prepare('SELECT max(revision) FROM events WHERE stream_name = ?').pluck(),
+    findEvent: db.prepare('SELECT revision, position FROM events WHERE stream_name = ? AND event_id = ?'),
+    insert: db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+    readStream: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE stream_name = ? ORDER BY revision`).raw(),
+    readAll: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
+    loadCheckpoint: db.prepare('SELECT position, state FROM checkpoints WHERE name = ?'),
+    saveCheckpoint: db.prepare(
+      `INSERT INTO checkpoints (name, position, state) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state`,
+    ),
+    ping: db.prepare('SELECT 1').pluck(),
+  };
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    eventId: row[3],
+    type: row[4],
+    data: JSON.parse(row[5]) as Record<string, unknown>,
+    metadata: JSON.parse(row[6]) as RecordedEvent['metadata'],
+    streamName: row[1],
+    revision: row[2],
+    position: row[0],
+  };
+}

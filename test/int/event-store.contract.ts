@@ -1,0 +1,398 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type CheckpointStore,
+  ConcurrencyError,
+  type EventStore,
+  IdempotencyConflictError,
+  type NewEvent,
+} from '../../src/application/ports/event-store.port.js';
+
+export type ContractStore = EventStore & CheckpointStore;
+
+/**
+ * The promises of the event store port, run against one adapter.
+ * `open` must give a fresh, EMPTY store (the global log is checked from position 1).
+ * `reopen`, for durable adapters, opens again the storage of the latest `open`, after
+ * the suite has closed it.
+ */
+export function describeEventStoreContract(
+  name: string,
+  open: () => Promise<ContractStore>,
+  reopen?: () => Promise<ContractStore>,
+): void {
+  describe(`${name} (event store contract)`, () => {
+    let store: ContractStore;
+    const opened = new Set<ContractStore>();
+
+    async function track(pending: Promise<ContractStore>): Promise<ContractStore> {
+      const s = await pending;
+      opened.add(s);
+      return s;
+    }
+    async function close(s: ContractStore): Promise<void> {
+      opened.delete(s);
+      await s.close();
+    }
+
+    beforeEach(async () => {
+      store = await track(open());
+    });
+    afterEach(async () => {
+      for (const s of [...opened]) await close(s);
+    });
+
+    describe('streams', () => {
+      it('records a new stream with revisions from 0 and reads it back as written', async () => {
+        const stream = streamName();
+        const events = [event('OrderPlaced', { amount: 1999, tags: ['a', 'ü'], nested: { x: null } }), event(), event()];
+
+        const result = await store.append(stream, events, 'no-stream');
+
+        expect(result).toEqual({ lastRevision: 2, lastPosition: 3, duplicate: false });
+        expect(await store.readStream(stream)).toEqual(
+          events.map((e, i) => ({ ...e, streamName: stream, revision: i, position: i + 1 })),
+        );
+      });
+
+      it('reads a stream that was never written as empty', async () => {
+        expect(await store.readStream(streamName())).toEqual([]);
+      });
+
+      it('appends after the exact last revision', async () => {
+        const stream = streamName();
+        await store.append(stream, [event(), event()], 'no-stream');
+
+        const result = await store.append(stream, [event()], 1);
+
+        expect(result.lastRevision).toBe(2);
+        expect((await store.readStream(stream)).map((e) => e.revision)).toEqual([0, 1, 2]);
+      });
+
+      it('appends with `any` to a new stream and to an existing one', async () => {
+        const stream = streamName();
+        await store.append(stream, [event()], 'any');
+        const result = await store.append(stream, [event()], 'any');
+
+        expect(result.lastRevision).toBe(1);
+        expect(await store.readStream(stream)).toHaveLength(2);
+      });
+
+      it('rejects `no-stream` for a stream that exists, and writes nothing', async () => {
+        const stream = streamName();
+        await store.append(stream, [event(), event()], 'no-stream');
+
+        const error = await store.append(stream, [event()], 'no-stream').catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(ConcurrencyError);
+        expect(error).toMatchObject({ streamName: stream, expected: 'no-stream', actual: 1 });
+        expect(await store.readStream(stream)).toHaveLength(2);
+        expect(await store.headPosition()).toBe(2);
+      });
+
+      it('rejects a stale expected revision and writes nothing', async () => {
+        const stream = streamName();
+        await store.append(stream, [event(), event(), event()], 'no-stream');
+
+        const error = await store.append(stream, [event(), event()], 1).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(ConcurrencyError);
+        expect(error).toMatchObject({ streamName: stream, expected: 1, actual: 2 });
+        expect(await store.readStream(stream)).toHaveLength(3);
+        expect(await store.headPosition()).toBe(3);
+      });
+
+      it('rejects an expected revision for a stream that does not exist', async () => {
+        const stream = streamName();
+
+        const error = await store.append(stream, [event()], 0).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(ConcurrencyError);
+        expect(error).toMatchObject({ expected: 0, actual: 'no-stream' });
+        expect(await store.readStream(stream)).toEqual([]);
+      });
+
+      it('rejects an empty batch', async () => {
+        await expect(store.append(streamName(), [], 'any')).rejects.toThrow();
+        expect(await store.headPosition()).toBe(0);
+      });
+
+      it('hands out copies: changing what a read returned does not change the store', async () => {
+        const stream = streamName();
+        await store.append(stream, [event('Tested', { amount: 1 })], 'no-stream');
+
+        const [read] = await store.readStream(stream);
+        (read.data as { amount: number }).amount = 2;
+
+        expect((await store.readStream(stream))[0].data).toEqual({ amount: 1 });
+        expect((await store.readAll(0, 1))[0].data).toEqual({ amount: 1 });
+      });
+    });
+
+    describe('idempotent append by event id', () => {
+      it('treats a repeated batch as done: duplicate, nothing new, even with a now-stale expected revision', async () => {
+        const stream = streamName();
+        const batch = [event(), event()];
+        await store.append(stream, batch, 'no-stream');
+
+        const repeat = await store.append(stream, batch, 'no-stream');
+
+        expect(repeat).toEqual({ lastRevision: 1, lastPosition: 2, duplicate: true });
+        expect(await store.readStream(stream)).toHaveLength(2);
+        expect(await store.readAll(0, 100)).toHaveLength(2);
+      });
+
+      it('answers a repeat with the original position and the stream as it is now', async () => {
+        const stream = streamName();
+        const first = [event()];
+        await store.append(stream, first, 'no-stream');
+        await store.append(otherStream(), [event()], 'no-stream');
+        await store.append(stream, [event()], 0);
+
+        const repeat = await store.append(stream, first, 0);
+
+        expect(repeat).toEqual({ lastRevision: 1, lastPosition: 1, duplicate: true });
+        expect(await store.headPosition()).toBe(3);
+      });
+
+      it('still knows an event id long after it was appended', async () => {
+        const stream = streamName();
+        const early = event();
+        await store.append(stream, [early], 'no-stream');
+        for (let revision = 0; revision < 50; revision++) await store.append(stream, [event()], revision);
+
+        const repeat = await store.append(stream, [early], 'any');
+
+        expect(repeat.duplicate).toBe(true);
+        expect(await store.readStream(stream)).toHaveLength(51);
+      });
+
+      it('rejects a batch that repeats an earlier one only in part, and writes nothing', async () => {
+        const stream = streamName();
+        const [a, b] = [event(), event()];
+        await store.append(stream, [a, b], 'no-stream');
+
+        for (const partial of [[a, event()], [event(), b], [a, b, event()], [b, a]]) {
+          await expect(store.append(stream, partial, 'any')).rejects.toBeInstanceOf(IdempotencyConflictError);
+        }
+        expect(await store.readStream(stream)).toHaveLength(2);
+        expect(await store.headPosition()).toBe(2);
+      });
+
+      it('rejects a batch that carries the same event id twice', async () => {
+        const stream = streamName();
+        const twice = event();
+
+        await expect(store.append(stream, [twice, twice], 'no-stream')).rejects.toBeInstanceOf(IdempotencyConflictError);
+        expect(await store.readStream(stream)).toEqual([]);
+      });
+
+      it('allows the same event id in two different streams', async () => {
+        const shared = event();
+        await store.append(streamName(), [shared], 'no-stream');
+
+        const result = await store.append(otherStream(), [shared], 'no-stream');
+
+        expect(result).toEqual({ lastRevision: 0, lastPosition: 2, duplicate: false });
+      });
+    });
+
+    describe('global log', () => {
+      it('starts empty at position 0', async () => {
+        expect(await store.headPosition()).toBe(0);
+        expect(await store.readAll(0, 10)).toEqual([]);
+      });
+
+      it('numbers every event in commit order, gap-free from 1, across streams', async () => {
+        const [s1, s2] = [streamName(), otherStream()];
+        await store.append(s1, [event('A'), event('B')], 'no-stream');
+        await store.append(s2, [event('C')], 'no-stream');
+        await store.append(s1, [event('D')], 1);
+
+        const log = await store.readAll(0, 100);
+
+        expect(log.map((e) => [e.position, e.type, e.streamName, e.revision])).toEqual([
+          [1, 'A', s1, 0],
+          [2, 'B', s1, 1],
+          [3, 'C', s2, 0],
+          [4, 'D', s1, 2],
+        ]);
+        expect(await store.headPosition()).toBe(4);
+      });
+
+      it('leaves no gap in positions where an append was rejected', async () => {
+        const stream = streamName();
+        await store.append(stream, [event()], 'no-stream');
+        await expect(store.append(stream, [event(), event()], 'no-stream')).rejects.toBeInstanceOf(ConcurrencyError);
+        await store.append(stream, [event()], 0);
+
+        expect((await store.readAll(0, 100)).map((e) => e.position)).toEqual([1, 2]);
+      });
+
+      it('reads only events after a position, at most `limit` of them', async () => {
+        await store.append(streamName(), [event(), event(), event(), event(), event()], 'no-stream');
+
+        expect((await store.readAll(2, 2)).map((e) => e.position)).toEqual([3, 4]);
+        expect((await store.readAll(3, 100)).map((e) => e.position)).toEqual([4, 5]);
+        expect(await store.readAll(5, 100)).toEqual([]);
+        expect(await store.readAll(0, 0)).toEqual([]);
+      });
+    });
+
+    describe('checkpoints', () => {
+      it('has none for a follower that never saved', async () => {
+        expect(await store.load('never-saved')).toBeNull();
+      });
+
+      it('keeps the position with its state, and the latest save wins', async () => {
+        await store.save('projector', 3, { pending: ['o-1'], count: 2 });
+        expect(await store.load('projector')).toEqual({ position: 3, state: { pending: ['o-1'], count: 2 } });
+
+        await store.save('projector', 7);
+        expect(await store.load('projector')).toEqual({ position: 7, state: null });
+      });
+
+      it('keeps each follower apart', async () => {
+        await store.save('a', 1, 'a-state');
+        await store.save('b', 2);
+
+        expect(await store.load('a')).toEqual({ position: 1, state: 'a-state' });
+        expect(await store.load('b')).toEqual({ position: 2, state: null });
+      });
+    });
+
+    describe('concurrent writers', () => {
+      it('lets exactly one of 20 writers expecting the same revision win; the others write nothing', async () => {
+        const stream = streamName();
+        await store.append(stream, [event()], 'no-stream');
+
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 20 }, () => store.append(stream, [event(), event()], 0)),
+        );
+
+        const won = outcomes.filter((o) => o.status === 'fulfilled');
+        const lost = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(19);
+        for (const reason of lost) expect(reason).toBeInstanceOf(ConcurrencyError);
+        expect(await store.readStream(stream)).toHaveLength(3);
+        expect(await store.headPosition()).toBe(3);
+      });
+
+      it('keeps every event of 8 writers x 25 appends exactly once, at positions 1..N', async () => {
+        const written = new Map<string, string[]>();
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, writer) => {
+            const stream = streamName(`writer${writer}`);
+            const ids: string[] = [];
+            written.set(stream, ids);
+            for (let i = 0; i < 25; i++) {
+              const e = event();
+              await store.append(stream, [e], i === 0 ? 'no-stream' : i - 1);
+              ids.push(e.eventId);
+            }
+          }),
+        );
+
+        const log = await store.readAll(0, 1000);
+
+        expect(log.map((e) => e.position)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+        for (const [stream, ids] of written) {
+          const inLog = log.filter((e) => e.streamName === stream);
+          expect(inLog.map((e) => e.eventId)).toEqual(ids);
+          expect(inLog.map((e) => e.revision)).toEqual(ids.map((_, i) => i));
+        }
+      });
+    });
+
+    describe('append notifications', () => {
+      it('tells listeners once the appended event can be read', async () => {
+        const seenHead = new Promise<number>((resolve) => {
+          store.onAppended(() => void store.headPosition().then(resolve));
+        });
+
+        await store.append(streamName(), [event()], 'no-stream');
+
+        expect(await withDeadline(seenHead)).toBe(1);
+      });
+
+      it('appends normally when a listener throws, and still tells the others', async () => {
+        store.onAppended(() => {
+          throw new Error('broken listener');
+        });
+        const told = new Promise<void>((resolve) => store.onAppended(resolve));
+
+        const result = await store.append(streamName(), [event()], 'no-stream');
+
+        expect(result.lastPosition).toBe(1);
+        await withDeadline(told);
+      });
+
+      it('stops telling a listener that unsubscribed', async () => {
+        let calls = 0;
+        const unsubscribe = store.onAppended(() => calls++);
+        unsubscribe();
+        const told = new Promise<void>((resolve) => store.onAppended(resolve));
+
+        await store.append(streamName(), [event()], 'no-stream');
+        await withDeadline(told);
+        await new Promise((resolve) => setImmediate(resolve)); // let every queued listener run
+
+        expect(calls).toBe(0);
+      });
+    });
+
+    it('answers ping while open', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    if (reopen) {
+      it('keeps events, positions, idempotency and checkpoints across close and reopen', async () => {
+        const stream = streamName();
+        const batch = [event('Kept', { amount: 5 }), event()];
+        await store.append(stream, batch, 'no-stream');
+        await store.save('projector', 2, { seen: 2 });
+        const before = await store.readAll(0, 100);
+        await close(store);
+
+        const again = await track(reopen());
+
+        expect(await again.readAll(0, 100)).toEqual(before);
+        expect(await again.load('projector')).toEqual({ position: 2, state: { seen: 2 } });
+        expect((await again.append(stream, batch, 'no-stream')).duplicate).toBe(true);
+        expect(await again.append(stream, [event()], 1)).toEqual({ lastRevision: 2, lastPosition: 3, duplicate: false });
+      });
+    }
+  });
+}
+
+/** Unique per test, so adapters that share storage between tests cannot mix streams up. */
+function streamName(prefix = 'order'): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+function otherStream(): string {
+  return streamName('payment');
+}
+
+/** UUID ids: some stores (EventStoreDB) accept nothing else. */
+function event(type = 'Tested', data: Record<string, unknown> = { n: 1 }): NewEvent {
+  return {
+    eventId: randomUUID(),
+    type,
+    data,
+    metadata: { occurredAt: '2025-01-02T03:04:05.678Z', correlationId: randomUUID(), causationId: null, schemaVersion: 1 },
+  };
+}
+
+/** Waits for a promise, failing the test (instead of hanging it) if it never settles. */
+async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
