@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
 import { OpenWorkIndex } from '../open-work/open-work.index.js';
 import { RefundExecutor } from '../refunds/refund-executor.js';
@@ -12,7 +12,7 @@ const TICK_MS = 200;
  * retryAt. It holds no state of its own: everything comes from the open-work index.
  */
 @Injectable()
-export class DeadlineScheduler implements OnApplicationShutdown {
+export class DeadlineScheduler implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeadlineScheduler.name);
   private timer: NodeJS.Timeout | null = null;
   private readonly running = new Set<Promise<void>>();
@@ -32,7 +32,7 @@ export class DeadlineScheduler implements OnApplicationShutdown {
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await Promise.allSettled(this.running);

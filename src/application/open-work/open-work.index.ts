@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { LogFollower } from '../log-follower.js';
 import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore } from '../ports/event-store.port.js';
 import { DeadlineQueue } from '../expiry/deadline-queue.js';
@@ -6,7 +6,7 @@ import { applyToOpenWork, emptyOpenWork, type OpenWork } from './open-work.js';
 
 /** The open-work view, kept current by following the log; its snapshot is stored with its checkpoint. */
 @Injectable()
-export class OpenWorkIndex implements OnApplicationShutdown {
+export class OpenWorkIndex implements BeforeApplicationShutdown {
   private work: OpenWork = emptyOpenWork();
   private readonly deadlines = new DeadlineQueue();
   private readonly follower: LogFollower;
@@ -58,7 +58,7 @@ export class OpenWorkIndex implements OnApplicationShutdown {
     return this.follower.waitFor(position, timeoutMs);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     await this.follower.stop();
   }
 }

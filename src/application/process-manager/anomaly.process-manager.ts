@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { reactTo, type Reaction } from '../../domain/anomaly/anomaly.policy.js';
 import { orderDecider, type OrderCommand } from '../../domain/order/order.decider.js';
 import { paymentDecider, type PaymentCommand } from '../../domain/payment/payment.decider.js';
@@ -17,7 +17,7 @@ import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore, t
  * channel never delays the detection of the next anomaly.
  */
 @Injectable()
-export class AnomalyProcessManager implements OnApplicationShutdown {
+export class AnomalyProcessManager implements BeforeApplicationShutdown {
   private readonly logger = new Logger(AnomalyProcessManager.name);
   private readonly follower: LogFollower;
 
@@ -45,7 +45,7 @@ export class AnomalyProcessManager implements OnApplicationShutdown {
     return this.follower.waitFor(position, timeoutMs);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     await this.follower.stop();
   }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { paymentDecider, type PaymentCommand } from '../../domain/payment/payment.decider.js';
 import { paymentStream, refundIdFor } from '../../domain/shared/stream-names.js';
 import type { RefundReason } from '../../domain/payment/payment.events.js';
@@ -26,7 +26,7 @@ export interface SweepReport {
  * attempt left behind. It walks only the open-work index, never history.
  */
 @Injectable()
-export class ReconciliationSweep implements OnApplicationShutdown {
+export class ReconciliationSweep implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ReconciliationSweep.name);
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<SweepReport> | null = null;
@@ -48,7 +48,7 @@ export class ReconciliationSweep implements OnApplicationShutdown {
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.sweeping?.catch(() => undefined);

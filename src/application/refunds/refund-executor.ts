@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { reactTo } from '../../domain/anomaly/anomaly.policy.js';
 import type { Causation } from '../event-sourcing/aggregate-repository.js';
 import { upcast } from '../event-sourcing/upcaster.js';
@@ -12,7 +12,7 @@ import { ExecuteRefundHandler } from './execute-refund.handler.js';
  * recognises a repeated refundId, so no refund is paid out twice.
  */
 @Injectable()
-export class RefundExecutor implements OnApplicationShutdown {
+export class RefundExecutor implements BeforeApplicationShutdown {
   private readonly logger = new Logger(RefundExecutor.name);
   private readonly follower: LogFollower;
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -33,7 +33,15 @@ export class RefundExecutor implements OnApplicationShutdown {
     return this.follower.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  get position(): number {
+    return this.follower.position;
+  }
+
+  waitFor(position: number, timeoutMs?: number): Promise<void> {
+    return this.follower.waitFor(position, timeoutMs);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
     await this.follower.stop();
     await Promise.allSettled(this.inFlight.values());
   }

@@ -44,6 +44,8 @@ export type StartPaymentAttempt = Command<
     returnUrl: string | null;
     minValiditySeconds: number;
     expiryMarginSeconds: number;
+    /** Attempts the caller knows have ended (failed or closed at the channel): not reusable. */
+    endedPaymentIds: readonly string[];
   }
 >;
 /** A channel reported payment `paymentId` of this order as succeeded. */
@@ -126,6 +128,8 @@ function startPaymentAttempt(command: StartPaymentAttempt, order: PlacedOrderSta
   const { orderId, expiresAt, amount, currency } = order.placed;
   if (order.status !== 'pending') throw new OrderNotPayable(orderId, order.status);
   const { paymentId, channel, returnUrl, minValiditySeconds, expiryMarginSeconds } = command.data;
+  // A retry on the same channel reuses the open trade: one trade can be paid only once.
+  if (openAttemptOn(order, channel, command.data.endedPaymentIds, now) !== undefined) return [];
   if (order.attempts.some((attempt) => attempt.paymentId === paymentId)) return [];
   const expiresAtMs = Date.parse(expiresAt);
   const remainingSeconds = Math.floor((expiresAtMs - now.getTime()) / 1000);
@@ -138,6 +142,19 @@ function startPaymentAttempt(command: StartPaymentAttempt, order: PlacedOrderSta
   const timeExpire = new Date(Math.floor(timeExpireMs / 1000) * 1000).toISOString();
   const data = { orderId, paymentId, channel, amount, currency, timeExpire, returnUrl, startedAt: now.toISOString() };
   return [{ type: 'PaymentAttemptStarted', data }];
+}
+
+/** The latest attempt on `channel` that has not ended and whose channel deadline has not passed. */
+export function openAttemptOn(
+  order: PlacedOrderState,
+  channel: string,
+  endedPaymentIds: readonly string[],
+  now: Date,
+): PaymentAttempt | undefined {
+  return order.attempts
+    .filter((attempt) => attempt.channel === channel && !endedPaymentIds.includes(attempt.paymentId))
+    .filter((attempt) => Date.parse(attempt.timeExpire) > now.getTime())
+    .at(-1);
 }
 
 /**

@@ -1,0 +1,94 @@
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule, type Provider } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { BackgroundWorkers } from './application/background-workers.js';
+import { AggregateRepository } from './application/event-sourcing/aggregate-repository.js';
+import { DeadlineScheduler } from './application/expiry/deadline-scheduler.js';
+import { ExpireOrderHandler } from './application/expiry/expire-order.handler.js';
+import { OpenWorkIndex } from './application/open-work/open-work.index.js';
+import { CloseOrderHandler } from './application/orders/close-order.handler.js';
+import { PlaceOrderHandler } from './application/orders/place-order.handler.js';
+import { HandleNotificationHandler } from './application/payments/handle-notification.handler.js';
+import { PaymentResultRecorder } from './application/payments/payment-result-recorder.js';
+import { StartPaymentHandler } from './application/payments/start-payment.handler.js';
+import { SyncPaymentHandler } from './application/payments/sync-payment.handler.js';
+import { CHANNEL_REGISTRY } from './application/ports/channel-registry.port.js';
+import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from './application/ports/clock.port.js';
+import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore } from './application/ports/event-store.port.js';
+import { SETTINGS, type PayguardSettings } from './application/ports/settings.port.js';
+import { AnomalyProcessManager } from './application/process-manager/anomaly.process-manager.js';
+import { OrderReader } from './application/queries/order-reader.js';
+import { ReconciliationSweep } from './application/reconciliation/reconciliation.sweep.js';
+import { ExecuteRefundHandler } from './application/refunds/execute-refund.handler.js';
+import { RefundExecutor } from './application/refunds/refund-executor.js';
+import { InMemoryChannelRegistry } from './infrastructure/channels/channel-registry.js';
+import type { AppConfig } from './infrastructure/config/config.js';
+import { StoreLifecycle } from './infrastructure/event-store/store-lifecycle.js';
+import { AuditController } from './infrastructure/http/audit.controller.js';
+import { API_KEYS, AuthGuard } from './infrastructure/http/auth.guard.js';
+import { ChannelsController } from './infrastructure/http/channels.controller.js';
+import { CorrelationIdMiddleware } from './infrastructure/http/correlation-id.middleware.js';
+import { HealthController } from './infrastructure/http/health.controller.js';
+import { Metrics, MetricsController, RequestMetricsMiddleware } from './infrastructure/http/metrics.js';
+import { OrdersController } from './infrastructure/http/orders.controller.js';
+import { PaymentsController } from './infrastructure/http/payments.controller.js';
+import { ProblemFilter } from './infrastructure/http/problem.filter.js';
+import { SandboxModule } from './infrastructure/sandbox/sandbox.module.js';
+
+export interface AppParts {
+  readonly config: AppConfig;
+  readonly store: EventStore & CheckpointStore;
+  readonly settings: PayguardSettings;
+  readonly channels: InMemoryChannelRegistry;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+}
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(parts: AppParts): DynamicModule {
+    const providers: Provider[] = [
+      { provide: EVENT_STORE, useValue: parts.store },
+      { provide: CHECKPOINT_STORE, useValue: parts.store },
+      { provide: SETTINGS, useValue: parts.settings },
+      { provide: CHANNEL_REGISTRY, useValue: parts.channels },
+      { provide: CLOCK, useValue: parts.clock },
+      { provide: ID_GENERATOR, useValue: parts.ids },
+      { provide: API_KEYS, useValue: parts.config.apiKeys },
+      { provide: APP_GUARD, useClass: AuthGuard },
+      { provide: APP_FILTER, useClass: ProblemFilter },
+      AggregateRepository,
+      OrderReader,
+      PaymentResultRecorder,
+      PlaceOrderHandler,
+      CloseOrderHandler,
+      StartPaymentHandler,
+      HandleNotificationHandler,
+      SyncPaymentHandler,
+      ExpireOrderHandler,
+      ExecuteRefundHandler,
+      OpenWorkIndex,
+      AnomalyProcessManager,
+      RefundExecutor,
+      DeadlineScheduler,
+      ReconciliationSweep,
+      BackgroundWorkers,
+      StoreLifecycle,
+      Metrics,
+    ];
+    const sandbox =
+      parts.config.sandboxGatewayUrl === null
+        ? [SandboxModule.forRoot({ secret: parts.config.sandboxSecret, notifyDelayMs: parts.config.sandboxNotifyDelayMs })]
+        : [];
+    return {
+      module: AppModule,
+      imports: [CqrsModule.forRoot(), ...sandbox],
+      controllers: [OrdersController, PaymentsController, ChannelsController, AuditController, HealthController, MetricsController],
+      providers,
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(CorrelationIdMiddleware, RequestMetricsMiddleware).forRoutes('*path');
+  }
+}

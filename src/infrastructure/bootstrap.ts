@@ -1,0 +1,94 @@
+import 'reflect-metadata';
+import { Logger, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { AddressInfo } from 'node:net';
+import { AppModule } from '../app.module.js';
+import { BackgroundWorkers } from '../application/background-workers.js';
+import type { Clock, IdGenerator } from '../application/ports/clock.port.js';
+import type { CheckpointStore, EventStore } from '../application/ports/event-store.port.js';
+import type { PayguardSettings } from '../application/ports/settings.port.js';
+import { InMemoryChannelRegistry } from './channels/channel-registry.js';
+import { SandboxChannel } from './channels/sandbox.channel.js';
+import { loadConfig, type AppConfig } from './config/config.js';
+import { openEventStore } from './event-store/open-event-store.js';
+import { createValidationPipe } from './http/validation.js';
+import { CryptoIdGenerator, SystemClock } from './system/system-clock.js';
+
+export interface StartOptions {
+  readonly env?: Record<string, string | undefined>;
+  /** Listen address (default all interfaces; tests use 127.0.0.1). */
+  readonly host?: string;
+  readonly clock?: Clock;
+  readonly ids?: IdGenerator;
+  readonly store?: EventStore & CheckpointStore;
+  readonly logger?: LoggerService | LogLevel[] | false;
+}
+
+export interface RunningPayguard {
+  readonly app: INestApplication;
+  readonly url: string;
+  readonly config: AppConfig;
+  readonly store: EventStore & CheckpointStore;
+  readonly channels: InMemoryChannelRegistry;
+  readonly workers: BackgroundWorkers;
+  close(): Promise<void>;
+}
+
+/** Builds, starts and wires the whole service; used by main.ts, the e2e tests and the benchmarks. */
+export async function startPayguard(options: StartOptions = {}): Promise<RunningPayguard> {
+  const config = loadConfig(options.env ?? process.env);
+  const store = options.store ?? (await openEventStore(config));
+  const runtime = { publicBaseUrl: config.publicBaseUrl ?? `http://127.0.0.1:${config.port}` };
+  const settings: PayguardSettings = {
+    get publicBaseUrl() {
+      return runtime.publicBaseUrl;
+    },
+    paymentMinValiditySeconds: config.paymentMinValiditySeconds,
+    channelExpiryMarginSeconds: config.channelExpiryMarginSeconds,
+    reconcileIntervalSeconds: config.reconcileIntervalSeconds,
+    defaultOrderValiditySeconds: 1800,
+    maxOrderValiditySeconds: 7 * 24 * 3600,
+    expiryCloseBudgetMs: config.expiryCloseBudgetMs,
+  };
+  const channels = new InMemoryChannelRegistry();
+  const parts = { config, store, settings, channels, clock: options.clock ?? new SystemClock(), ids: options.ids ?? new CryptoIdGenerator() };
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(parts), {
+    rawBody: true,
+    bodyParser: false,
+    logger: options.logger ?? ['log', 'warn', 'error'],
+  });
+  app.useBodyParser('json', { limit: '64kb' });
+  app.useBodyParser('urlencoded', { limit: '64kb', extended: false });
+  app.useGlobalPipes(createValidationPipe());
+  app.disable('x-powered-by');
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Payguard')
+      .setDescription('Prevents and repairs duplicate payments and payments after order expiry. Contract: API.md.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json' });
+
+  await app.listen(config.port, options.host ?? '0.0.0.0');
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  runtime.publicBaseUrl = config.publicBaseUrl ?? url;
+  const gatewayUrl = config.sandboxGatewayUrl ?? `${url}/sandbox`;
+  channels.register(new SandboxChannel({ id: 'sandbox-bank', provider: 'bank', gatewayUrl, secret: config.sandboxSecret }));
+  channels.register(new SandboxChannel({ id: 'sandbox-wallet', provider: 'wallet', gatewayUrl, secret: config.sandboxSecret }));
+
+  const workers = app.get(BackgroundWorkers);
+  await workers.start();
+
+  const logger = new Logger('Payguard');
+  logger.log(`listening on ${url} (public base URL ${runtime.publicBaseUrl})`);
+  logger.log(`event store: ${config.eventStore}${config.eventStore === 'sqlite' ? ` in ${config.dataDir}` : ''}`);
+  logger.log(`channels on: ${channels.ids().join(', ')} (sandbox gateway ${gatewayUrl})`);
+  if (config.apiKeys === null) logger.warn('API_KEYS is not set: the service runs OPEN, without authentication (local use only)');
+  return { app, url, config, store, channels, workers, close: () => app.close() };
+}

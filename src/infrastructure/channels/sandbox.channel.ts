@@ -1,0 +1,212 @@
+/**
+ * The channel adapter for the sandbox gateway's providers (sandbox-bank, sandbox-wallet),
+ * over HTTP like a real provider: whether the gateway runs in-process or alone is only a URL.
+ */
+import {
+  ChannelUnavailableError,
+  NotificationRejectedError,
+  type CloseResult,
+  type CreateTradeRequest,
+  type CreatedTrade,
+  type IncomingNotification,
+  type PaymentChannel,
+  type RefundRequest,
+  type RefundResult,
+  type TradeState,
+  type VerifiedNotification,
+} from '../../application/ports/channel.port.js';
+import type { Money } from '../../domain/shared/money.js';
+import { SANDBOX_SIGNATURE_HEADER, verifySandboxSignature } from '../sandbox/sandbox-signature.js';
+
+export interface SandboxChannelOptions {
+  readonly id: 'sandbox-bank' | 'sandbox-wallet';
+  readonly provider: 'bank' | 'wallet';
+  /** The gateway's base URL, e.g. http://127.0.0.1:3000/sandbox. */
+  readonly gatewayUrl: string;
+  /** Key the gateway signs notifications with. */
+  readonly secret: string;
+  readonly timeoutMs?: number;
+}
+
+interface GatewayAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+const DEFAULT_TIMEOUT_MS = 5_000;
+
+export class SandboxChannel implements PaymentChannel {
+  readonly id: SandboxChannelOptions['id'];
+  private readonly tradesUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: SandboxChannelOptions) {
+    this.id = options.id;
+    this.tradesUrl = `${options.gatewayUrl.replace(/\/+$/, '')}/api/${options.provider}/trades`;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** The gateway recognises a repeated paymentId (out_trade_no) and answers with the same trade. */
+  async createTrade(request: CreateTradeRequest): Promise<CreatedTrade> {
+    const answer = await this.call('POST', '', {
+      outTradeNo: request.paymentId,
+      amount: request.amount.amount,
+      currency: request.amount.currency,
+      timeExpire: request.timeExpire,
+      notifyUrl: request.notifyUrl,
+      returnUrl: request.returnUrl,
+      ...(request.description !== undefined && { subject: request.description }),
+    });
+    if ((answer.status === 200 || answer.status === 201) && typeof answer.body.payUrl === 'string') {
+      return { payUrl: answer.body.payUrl };
+    }
+    // A 4xx here is a bug on our side (conflicting or invalid parameters): retrying can't help.
+    throw new Error(`${this.id}: trade ${request.paymentId} refused: ${describe(answer)}`);
+  }
+
+  async queryTrade(paymentId: string): Promise<TradeState> {
+    const answer = await this.call('GET', `/${encodeURIComponent(paymentId)}`);
+    if (answer.status === 404) return { state: 'not-found' };
+    if (answer.status !== 200) throw this.unexpected(answer);
+    const trade = answer.body;
+    switch (trade.status) {
+      case 'WAIT_PAY':
+        return { state: 'pending' };
+      case 'CLOSED':
+        return { state: 'closed' };
+      case 'FAILED':
+        return { state: 'failed', reason: typeof trade.failReason === 'string' ? trade.failReason : 'FAILED' };
+      case 'PAID':
+        return { state: 'paid', ...this.paidTrade(trade) };
+      default:
+        throw this.unexpected(answer);
+    }
+  }
+
+  async closeTrade(paymentId: string): Promise<CloseResult> {
+    const answer = await this.call('POST', `/${encodeURIComponent(paymentId)}/close`);
+    if (answer.status === 200) return { result: 'closed' };
+    if (answer.status === 404) return { result: 'not-found' };
+    if (answer.status === 409 && answer.body.code === 'TRADE_PAID' && isRecord(answer.body.trade)) {
+      return { result: 'already-paid', ...this.paidTrade(answer.body.trade) };
+    }
+    throw this.unexpected(answer);
+  }
+
+  /** The refundId is the provider's outRequestNo, so a repeated refund never pays out twice. */
+  async refund(request: RefundRequest): Promise<RefundResult> {
+    const answer = await this.call('POST', `/${encodeURIComponent(request.paymentId)}/refunds`, {
+      outRequestNo: request.refundId,
+      amount: request.amount.amount,
+      currency: request.amount.currency,
+      reason: request.reason,
+    });
+    if (answer.status === 200 && typeof answer.body.refundNo === 'string') {
+      return { result: 'succeeded', channelRefundNo: answer.body.refundNo };
+    }
+    if (answer.status >= 400 && answer.status < 500) {
+      return { result: 'failed', reason: typeof answer.body.code === 'string' ? answer.body.code : describe(answer) };
+    }
+    throw this.unexpected(answer);
+  }
+
+  verifyNotification(notification: IncomingNotification, now: Date): VerifiedNotification {
+    const header = headerValue(notification.headers, SANDBOX_SIGNATURE_HEADER);
+    const check = verifySandboxSignature(this.options.secret, header, notification.rawBody, now);
+    if (!check.valid) throw new NotificationRejectedError('bad-signature', `${this.id}: signature ${check.reason}`);
+
+    let body: unknown;
+    try {
+      body = JSON.parse(notification.rawBody.toString('utf8'));
+    } catch {
+      throw new NotificationRejectedError('malformed', `${this.id}: body is not JSON`);
+    }
+    if (!isNotificationBody(body)) throw new NotificationRejectedError('malformed', `${this.id}: unexpected body shape`);
+    const { notificationId, paymentId, status, amount, currency, channelTradeNo, occurredAt } = body;
+    return { notificationId, paymentId, status, amount: { amount, currency }, channelTradeNo, occurredAt, raw: body };
+  }
+
+  /** One request; anything that says "the provider can't answer now" is ChannelUnavailableError. */
+  private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<GatewayAnswer> {
+    const url = this.tradesUrl + path;
+    try {
+      const response = await fetch(url, {
+        method,
+        headers: { accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      if (response.status >= 500) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new ChannelUnavailableError(this.id, `${method} ${url} answered ${response.status}`);
+      }
+      const parsed: unknown = await response.json();
+      return { status: response.status, body: isRecord(parsed) ? parsed : {} };
+    } catch (error) {
+      if (error instanceof ChannelUnavailableError) throw error;
+      // Network error, timeout (also while reading the body) or an unreadable answer.
+      throw new ChannelUnavailableError(this.id, `${method} ${url} failed: ${(error as Error).message}`);
+    }
+  }
+
+  private paidTrade(trade: Record<string, unknown>): { channelTradeNo: string; amount: Money; paidAt: string } {
+    const { tradeNo, amount, currency, paidAt } = trade;
+    if (typeof tradeNo !== 'string' || typeof amount !== 'number' || typeof currency !== 'string' || typeof paidAt !== 'string') {
+      throw new ChannelUnavailableError(this.id, 'gateway described a paid trade incompletely');
+    }
+    return { channelTradeNo: tradeNo, amount: { amount, currency }, paidAt };
+  }
+
+  /** An answer the contract doesn't allow: treat the provider as misbehaving, retry later. */
+  private unexpected(answer: GatewayAnswer): ChannelUnavailableError {
+    return new ChannelUnavailableError(this.id, `unexpected answer: ${describe(answer)}`);
+  }
+}
+
+interface NotificationBody {
+  notificationId: string;
+  paymentId: string;
+  status: 'succeeded' | 'failed';
+  amount: number;
+  currency: string;
+  channelTradeNo: string;
+  occurredAt: string;
+}
+
+function isNotificationBody(body: unknown): body is NotificationBody & Record<string, unknown> {
+  if (!isRecord(body)) return false;
+  const { notificationId, paymentId, status, amount, currency, channelTradeNo, occurredAt } = body;
+  return (
+    isNonEmptyString(notificationId) &&
+    isNonEmptyString(paymentId) &&
+    (status === 'succeeded' || status === 'failed') &&
+    Number.isSafeInteger(amount) &&
+    (amount as number) > 0 &&
+    typeof currency === 'string' &&
+    /^[A-Z]{3}$/.test(currency) &&
+    isNonEmptyString(channelTradeNo) &&
+    typeof occurredAt === 'string' &&
+    !Number.isNaN(Date.parse(occurredAt))
+  );
+}
+
+/** Node lower-cases header names; others may not, so look the name up case-insensitively. */
+function headerValue(headers: IncomingNotification['headers'], name: string): string | undefined {
+  const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
+  const value = key === undefined ? undefined : headers[key];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+function describe(answer: GatewayAnswer): string {
+  const code = typeof answer.body.code === 'string' ? ` ${answer.body.code}` : '';
+  const detail = typeof answer.body.detail === 'string' ? `: ${answer.body.detail}` : '';
+  return `${answer.status}${code}${detail}`;
+}

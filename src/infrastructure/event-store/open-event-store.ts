@@ -1,0 +1,19 @@
+import { join } from 'node:path';
+import type { CheckpointStore, EventStore } from '../../application/ports/event-store.port.js';
+import { ConfigError, type AppConfig } from '../config/config.js';
+import { MemoryEventStore } from './memory.event-store.js';
+import { SqliteEventStore } from './sqlite.event-store.js';
+
+/** The store EVENT_STORE names. */
+export async function openEventStore(config: AppConfig): Promise<EventStore & CheckpointStore> {
+  switch (config.eventStore) {
+    case 'sqlite':
+      return new SqliteEventStore({ file: join(config.dataDir, 'payguard.db') });
+    case 'memory':
+      return new MemoryEventStore();
+    case 'postgres':
+    case 'eventstoredb':
+      // Not built yet: the PostgreSQL and EventStoreDB adapters are the next piece of work.
+      throw new ConfigError(`EVENT_STORE=${config.eventStore} is not available in this version; use sqlite (default) or memory`);
+  }
+}

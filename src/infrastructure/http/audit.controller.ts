@@ -1,0 +1,50 @@
+import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { upcast } from '../../application/event-sourcing/upcaster.js';
+import { EVENT_STORE, type EventStore, type RecordedEvent } from '../../application/ports/event-store.port.js';
+import { validationFailed } from './validation.js';
+
+const STREAM_NAME = /^(order|payment)-[A-Za-z0-9_-]{1,64}$/;
+
+/** The event log as auditors read it: commit order, every event with its metadata. */
+@ApiTags('audit')
+@Controller('audit')
+export class AuditController {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
+
+  @Get('events')
+  @ApiOperation({ summary: 'The global log in commit order, from a position' })
+  @ApiQuery({ name: 'after', required: false, description: 'position to read after (default 0)' })
+  @ApiQuery({ name: 'limit', required: false, description: '1-1000 (default 100)' })
+  async events(@Query('after') after?: string, @Query('limit') limit?: string): Promise<{ events: AuditEvent[]; next: number }> {
+    const from = integer('after', after, 0, 0, Number.MAX_SAFE_INTEGER);
+    const count = integer('limit', limit, 100, 1, 1000);
+    const events = (await this.store.readAll(from, count)).map(toAuditEvent);
+    return { events, next: events.length > 0 ? events[events.length - 1].position : from };
+  }
+
+  @Get('streams/:streamName')
+  @ApiOperation({ summary: 'Every event of one stream (order-{id} or payment-{id})' })
+  async stream(@Param('streamName') streamName: string): Promise<{ events: AuditEvent[] }> {
+    if (!STREAM_NAME.test(streamName)) {
+      throw validationFailed([{ field: 'streamName', message: 'must be order-{id} or payment-{id}' }]);
+    }
+    return { events: (await this.store.readStream(streamName)).map(toAuditEvent) };
+  }
+}
+
+type AuditEvent = Pick<RecordedEvent, 'position' | 'streamName' | 'revision' | 'eventId' | 'type' | 'data' | 'metadata'>;
+
+function toAuditEvent(recorded: RecordedEvent): AuditEvent {
+  const { position, streamName, revision, eventId, type, data, metadata } = upcast(recorded);
+  return { position, streamName, revision, eventId, type, data, metadata };
+}
+
+function integer(field: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw validationFailed([{ field, message: `must be an integer from ${min} to ${max}` }]);
+  }
+  return value;
+}

@@ -1,0 +1,74 @@
+import { createParamDecorator, HttpException, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { OPEN_VIEWER, type Viewer } from '../../application/viewer.js';
+import type { ApiKey } from '../config/config.js';
+import { problem } from './problem.js';
+
+export const API_KEYS = Symbol('ApiKeys');
+
+/** Paths anyone may call: channel callbacks (providers and payers' browsers), the sandbox, health and docs. */
+const PUBLIC = [/^\/channels\//, /^\/sandbox(\/|$)/, /^\/health\//, /^\/docs(\/|$|-)/, /^\/openapi\.json$/];
+const AUDIT = /^\/audit\//;
+
+type WithViewer = Request & { viewer?: Viewer };
+
+/**
+ * API_KEYS authentication. Without keys the service runs open. A merchant key sees its own orders
+ * only; an auditor key reads everything and changes nothing.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly keys: { digest: Buffer; key: ApiKey }[];
+
+  constructor(@Inject(API_KEYS) keys: readonly ApiKey[] | null) {
+    this.keys = keys === null ? [] : keys.map((key) => ({ digest: digest(key.key), key }));
+    this.open = keys === null;
+  }
+
+  private readonly open: boolean;
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<WithViewer>();
+    const path = request.path;
+    if (this.open || PUBLIC.some((pattern) => pattern.test(path))) {
+      request.viewer = OPEN_VIEWER;
+      return true;
+    }
+    const key = this.find(request.headers.authorization);
+    if (key === undefined) {
+      throw new HttpException({ problem: problem('unauthorized', 'send Authorization: Bearer <key> with a valid API key') }, 401);
+    }
+    if (key.role === 'auditor') {
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        throw new HttpException({ problem: problem('forbidden', 'an auditor key is read-only') }, 403);
+      }
+      request.viewer = { kind: 'auditor' };
+      return true;
+    }
+    if (AUDIT.test(path)) throw new HttpException({ problem: problem('forbidden', 'the audit log is for auditor keys') }, 403);
+    request.viewer = { kind: 'merchant', merchantId: key.merchantId };
+    return true;
+  }
+
+  private find(header: string | undefined): ApiKey | undefined {
+    const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    if (match === null) return undefined;
+    const candidate = digest(match[1]);
+    // Compare digests in constant time, so response timing says nothing about the keys.
+    return this.keys.find(({ digest: known }) => timingSafeEqual(known, candidate))?.key;
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+export const CurrentViewer = createParamDecorator((_: unknown, context: ExecutionContext): Viewer => {
+  return context.switchToHttp().getRequest<WithViewer>().viewer ?? OPEN_VIEWER;
+});
+
+/** The caller's X-Correlation-Id when it is a sane token, else the id the middleware made. */
+export const CorrelationId = createParamDecorator((_: unknown, context: ExecutionContext): string => {
+  return (context.switchToHttp().getRequest<Request & { correlationId: string }>()).correlationId;
+});

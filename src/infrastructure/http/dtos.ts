@@ -1,0 +1,63 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsISO8601, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
+
+const SEVEN_DAYS = 7 * 24 * 3600;
+
+export class CreateOrderDto {
+  @ApiPropertyOptional({ description: '1-64 characters of [A-Za-z0-9_-]; made by the service when absent', example: 'order-1001' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, { message: 'orderId must be 1-64 characters of [A-Za-z0-9_-]' })
+  orderId?: string;
+
+  @ApiProperty({ description: 'integer minor units (1999 = 19.99)', example: 1999 })
+  @IsInt({ message: 'amount must be an integer number of minor units' })
+  @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
+  amount!: number;
+
+  @ApiProperty({ description: 'ISO 4217, three upper-case letters', example: 'CNY' })
+  @IsString()
+  @Matches(/^[A-Z]{3}$/, { message: 'currency must be three upper-case letters (ISO 4217)' })
+  currency!: string;
+
+  @ApiPropertyOptional({ description: 'validity, 1 s to 7 days (default 1800)', example: 1800 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(SEVEN_DAYS)
+  expiresInSeconds?: number;
+
+  @ApiPropertyOptional({ description: 'ISO 8601 UTC, 1 s to 7 days from now', example: '2026-11-26T10:30:00.000Z' })
+  @IsOptional()
+  @IsISO8601({ strict: true, strictSeparator: true })
+  expiresAt?: string;
+
+  @ApiPropertyOptional({ maxLength: 256 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  description?: string;
+}
+
+export class CloseOrderDto {
+  @ApiPropertyOptional({ maxLength: 256 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  reason?: string;
+}
+
+export class StartPaymentDto {
+  @ApiProperty({ example: 'sandbox-bank' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  channel!: string;
+
+  @ApiPropertyOptional({ description: "the merchant's page the payer lands on after paying", example: 'https://shop.example/orders/1001' })
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  @MaxLength(2048)
+  returnUrl?: string;
+}

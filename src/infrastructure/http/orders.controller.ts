@@ -1,0 +1,78 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CloseOrderCommand } from '../../application/orders/close-order.handler.js';
+import { PlaceOrderCommand } from '../../application/orders/place-order.handler.js';
+import { StartPaymentCommand } from '../../application/payments/start-payment.handler.js';
+import { CLOCK, type Clock } from '../../application/ports/clock.port.js';
+import { checkout, type CheckoutView } from '../../application/queries/checkout.js';
+import { OrderReader } from '../../application/queries/order-reader.js';
+import type { OrderView, PaymentView } from '../../application/queries/views.js';
+import type { Viewer } from '../../application/viewer.js';
+import { CorrelationId, CurrentViewer } from './auth.guard.js';
+import { CloseOrderDto, CreateOrderDto, StartPaymentDto } from './dtos.js';
+import { checkId } from './validation.js';
+
+@ApiTags('orders')
+@Controller('orders')
+export class OrdersController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly reader: OrderReader,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Place an order (idempotent by orderId)' })
+  async place(
+    @Body() body: CreateOrderDto,
+    @CurrentViewer() viewer: Viewer,
+    @CorrelationId() correlationId: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<OrderView> {
+    const { created, order } = await this.commands.execute(new PlaceOrderCommand(body, viewer, correlationId));
+    response.status(created ? 201 : 200);
+    return order;
+  }
+
+  @Get(':orderId')
+  @ApiOperation({ summary: 'The order with its payments, refunds and anomalies' })
+  get(@Param('orderId') orderId: string, @CurrentViewer() viewer: Viewer): Promise<OrderView> {
+    return this.reader.orderView(checkId('orderId', orderId), viewer);
+  }
+
+  @Post(':orderId/close')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Close a pending order (its open channel trades are closed too)' })
+  close(
+    @Param('orderId') orderId: string,
+    @Body() body: CloseOrderDto,
+    @CurrentViewer() viewer: Viewer,
+    @CorrelationId() correlationId: string,
+  ): Promise<OrderView> {
+    return this.commands.execute(new CloseOrderCommand(checkId('orderId', orderId), body.reason ?? null, viewer, correlationId));
+  }
+
+  @Get(':orderId/checkout')
+  @ApiOperation({ summary: 'What a payment page should do before it shows itself' })
+  async checkout(@Param('orderId') orderId: string, @CurrentViewer() viewer: Viewer): Promise<CheckoutView> {
+    const order = await this.reader.order(checkId('orderId', orderId), viewer);
+    return checkout(order, await this.reader.paymentsOf(order), this.clock.now());
+  }
+
+  @Post(':orderId/payments')
+  @ApiOperation({ summary: 'Start paying on a channel, or get the attempt already open there' })
+  async pay(
+    @Param('orderId') orderId: string,
+    @Body() body: StartPaymentDto,
+    @CurrentViewer() viewer: Viewer,
+    @CorrelationId() correlationId: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<PaymentView> {
+    const command = new StartPaymentCommand(checkId('orderId', orderId), body.channel, body.returnUrl ?? null, viewer, correlationId);
+    const { created, payment } = await this.commands.execute(command);
+    response.status(created ? 201 : 200);
+    return payment;
+  }
+}

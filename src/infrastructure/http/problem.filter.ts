@@ -1,0 +1,57 @@
+import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Forbidden, InvalidRequest, NotFound } from '../../application/errors.js';
+import { ChannelUnavailableError, NotificationRejectedError } from '../../application/ports/channel.port.js';
+import { ConcurrencyError } from '../../application/ports/event-store.port.js';
+import { DomainError } from '../../domain/shared/domain-error.js';
+import { problem, type Problem } from './problem.js';
+
+/** Turns every error into problem+json; domain errors become HTTP only here, at the edge. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const context = host.switchToHttp();
+    const response = context.getResponse<Response>();
+    const request = context.getRequest<Request>();
+    const body = this.toProblem(error, request);
+    if (body.status >= 500 && body.type.endsWith('/internal')) {
+      this.logger.error(`${request.method} ${request.url}: ${(error as Error)?.stack ?? String(error)}`);
+    }
+    if (response.headersSent) return;
+    response.status(body.status).type('application/problem+json').send(JSON.stringify(body));
+  }
+
+  private toProblem(error: unknown, request: Request): Problem {
+    if (error instanceof DomainError) return problem(error.code, error.message, error.details);
+    if (error instanceof InvalidRequest) return problem('validation', error.message, { errors: error.errors });
+    if (error instanceof NotFound) return problem('not-found', error.message);
+    if (error instanceof Forbidden) return problem('forbidden', error.message);
+    if (error instanceof NotificationRejectedError) {
+      return error.code === 'bad-signature' ? problem('bad-signature', error.message) : problem('validation', error.message);
+    }
+    if (error instanceof ChannelUnavailableError) return problem('channel-unavailable', error.message);
+    if (error instanceof ConcurrencyError) return problem('concurrency-conflict', 'the resource changed under too many concurrent requests');
+    if (error instanceof HttpException) return fromHttpException(error, request);
+    const status = (error as { status?: number; type?: string })?.status;
+    // body-parser's own errors: a body too large, or not JSON at all.
+    if (status === 413) return problem('payload-too-large', 'the request body exceeds 64 KiB');
+    if (status === 400 && (error as { type?: string }).type === 'entity.parse.failed') {
+      return problem('validation', 'the body is not valid JSON', { errors: [{ field: 'body', message: 'not valid JSON' }] });
+    }
+    return problem('internal', 'an unexpected error occurred; it has been logged');
+  }
+}
+
+function fromHttpException(error: HttpException, request: Request): Problem {
+  const status = error.getStatus();
+  const payload = error.getResponse();
+  if (typeof payload === 'object' && payload !== null && 'problem' in payload) return (payload as { problem: Problem }).problem;
+  if (status === 404) return problem('not-found', `no route ${request.method} ${request.path}`);
+  if (status === 413) return problem('payload-too-large', 'the request body exceeds 64 KiB');
+  if (status === 401) return problem('unauthorized', error.message);
+  if (status === 403) return problem('forbidden', error.message);
+  if (status === 400) return problem('validation', error.message);
+  return { ...problem('internal', error.message), status };
+}

@@ -1,0 +1,342 @@
+/**
+ * The sandbox payment provider: its trades, refunds, misbehaviour switches and outgoing
+ * notifications, kept in memory. Plain TypeScript so it can be driven directly; the
+ * controller puts HTTP around it.
+ */
+import { randomUUID } from 'node:crypto';
+import { SANDBOX_SIGNATURE_HEADER, signSandboxBody } from './sandbox-signature.js';
+
+export const SANDBOX_PROVIDERS = ['bank', 'wallet'] as const;
+export type SandboxProvider = (typeof SANDBOX_PROVIDERS)[number];
+
+export type SandboxTradeStatus = 'WAIT_PAY' | 'PAID' | 'CLOSED' | 'FAILED';
+
+export interface SandboxTradeParams {
+  readonly outTradeNo: string;
+  readonly amount: number;
+  readonly currency: string;
+  readonly timeExpire: string;
+  readonly notifyUrl: string;
+  readonly returnUrl: string;
+  readonly subject?: string;
+}
+
+export interface SandboxRefund {
+  readonly outRequestNo: string;
+  readonly refundNo: string;
+  readonly amount: number;
+  readonly reason?: string;
+  readonly refundedAt: string;
+}
+
+export interface SandboxTrade extends SandboxTradeParams {
+  readonly provider: SandboxProvider;
+  readonly tradeNo: string;
+  readonly createdAt: string;
+  status: SandboxTradeStatus;
+  paidAt?: string;
+  closedAt?: string;
+  failReason?: string;
+  refunds: SandboxRefund[];
+}
+
+/** How the provider misbehaves; every field optional, `{}` is good behaviour. */
+export interface SandboxFaults {
+  readonly notifyDelayMs?: number;
+  /** Send no notifications at all (the merchant must ask). */
+  readonly dropNotifications?: boolean;
+  /** Extra copies of each notification. */
+  readonly duplicateNotifications?: number;
+  /** Query, close and refund answer "service unavailable". */
+  readonly apiDown?: boolean;
+  /** Take money after `timeExpire` or after the trade was closed. */
+  readonly ignoreTimeExpire?: boolean;
+}
+
+export type SandboxErrorCode =
+  | 'API_DOWN'
+  | 'TRADE_NOT_FOUND'
+  | 'TRADE_CONFLICT'
+  | 'TRADE_PAID'
+  | 'TRADE_NOT_PAYABLE'
+  | 'TRADE_NOT_PAID'
+  | 'REFUND_CONFLICT'
+  | 'REFUND_CURRENCY_MISMATCH'
+  | 'REFUND_AMOUNT_EXCEEDED';
+
+/** A request the provider refuses; `trade` is what it refers to, when there is one. */
+export class SandboxGatewayError extends Error {
+  constructor(
+    readonly code: SandboxErrorCode,
+    message: string,
+    readonly trade?: SandboxTrade,
+  ) {
+    super(message);
+    this.name = 'SandboxGatewayError';
+  }
+}
+
+/** Why a trade can't take the payer's money now; undefined when it can. */
+export type PayBlocker = 'paid' | 'closed' | 'expired' | 'failed';
+
+export interface SandboxGatewayOptions {
+  /** Key of the notification signature. */
+  readonly secret: string;
+  /** Wait before a notification goes out, unless the faults say otherwise. */
+  readonly notifyDelayMs: number;
+  readonly now?: () => Date;
+  readonly fetch?: typeof fetch;
+}
+
+// Notification retries, as real providers do: 100 ms doubling to 10 s, for about an hour.
+const RETRY_INITIAL_MS = 100;
+const RETRY_MAX_MS = 10_000;
+const RETRY_GIVE_UP_AFTER_MS = 60 * 60 * 1000;
+const DELIVERY_TIMEOUT_MS = 10_000;
+
+export class SandboxGateway {
+  private readonly trades = new Map<string, SandboxTrade>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly deliveries = new Set<AbortController>();
+  private readonly now: () => Date;
+  private readonly fetch: typeof fetch;
+  private currentFaults: SandboxFaults = {};
+  private stopped = false;
+
+  constructor(private readonly options: SandboxGatewayOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  get faults(): Required<SandboxFaults> {
+    return {
+      notifyDelayMs: this.currentFaults.notifyDelayMs ?? this.options.notifyDelayMs,
+      dropNotifications: this.currentFaults.dropNotifications ?? false,
+      duplicateNotifications: this.currentFaults.duplicateNotifications ?? 0,
+      apiDown: this.currentFaults.apiDown ?? false,
+      ignoreTimeExpire: this.currentFaults.ignoreTimeExpire ?? false,
+    };
+  }
+
+  /** Replaces every fault: a field left out goes back to good behaviour. */
+  setFaults(faults: SandboxFaults): void {
+    this.currentFaults = { ...faults };
+  }
+
+  /** Idempotent by outTradeNo: the same params give the same trade, other params a conflict. */
+  createTrade(provider: SandboxProvider, params: SandboxTradeParams): { trade: SandboxTrade; created: boolean } {
+    const existing = this.trades.get(tradeKey(provider, params.outTradeNo));
+    if (existing) {
+      if (!sameParams(existing, params)) {
+        throw new SandboxGatewayError('TRADE_CONFLICT', 'outTradeNo already used with other parameters', existing);
+      }
+      return { trade: existing, created: false };
+    }
+    const trade: SandboxTrade = {
+      ...params,
+      provider,
+      tradeNo: `${provider.toUpperCase()}${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+      createdAt: this.now().toISOString(),
+      status: 'WAIT_PAY',
+      refunds: [],
+    };
+    this.trades.set(tradeKey(provider, params.outTradeNo), trade);
+    return { trade, created: true };
+  }
+
+  queryTrade(provider: SandboxProvider, outTradeNo: string): SandboxTrade {
+    this.failIfApiDown();
+    return this.getTrade(provider, outTradeNo);
+  }
+
+  /** Closing a paid trade is refused with the paid trade, so the merchant learns it was paid. */
+  closeTrade(provider: SandboxProvider, outTradeNo: string): SandboxTrade {
+    this.failIfApiDown();
+    const trade = this.getTrade(provider, outTradeNo);
+    if (trade.status === 'PAID') throw new SandboxGatewayError('TRADE_PAID', 'trade is paid', trade);
+    if (trade.status === 'WAIT_PAY') {
+      trade.status = 'CLOSED';
+      trade.closedAt = this.now().toISOString();
+    }
+    return trade;
+  }
+
+  /** Idempotent by outRequestNo; refunds never add up to more than was captured. */
+  refund(
+    provider: SandboxProvider,
+    outTradeNo: string,
+    request: { outRequestNo: string; amount: number; currency?: string; reason?: string },
+  ): SandboxRefund {
+    this.failIfApiDown();
+    const trade = this.getTrade(provider, outTradeNo);
+    const earlier = trade.refunds.find((refund) => refund.outRequestNo === request.outRequestNo);
+    if (earlier) {
+      if (earlier.amount !== request.amount) {
+        throw new SandboxGatewayError('REFUND_CONFLICT', 'outRequestNo already used with another amount', trade);
+      }
+      return earlier;
+    }
+    if (trade.status !== 'PAID') throw new SandboxGatewayError('TRADE_NOT_PAID', 'only a paid trade can be refunded', trade);
+    if (request.currency !== undefined && request.currency !== trade.currency) {
+      throw new SandboxGatewayError('REFUND_CURRENCY_MISMATCH', `trade is in ${trade.currency}`, trade);
+    }
+    if (refundedAmount(trade) + request.amount > trade.amount) {
+      throw new SandboxGatewayError('REFUND_AMOUNT_EXCEEDED', 'refunds would exceed the captured amount', trade);
+    }
+    const refund: SandboxRefund = {
+      outRequestNo: request.outRequestNo,
+      refundNo: `RF${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+      amount: request.amount,
+      reason: request.reason,
+      refundedAt: this.now().toISOString(),
+    };
+    trade.refunds.push(refund);
+    return refund;
+  }
+
+  /** The payer's side: paymentIds are unique across providers, so outTradeNo alone finds the trade. */
+  findForPayer(outTradeNo: string): SandboxTrade | undefined {
+    for (const provider of SANDBOX_PROVIDERS) {
+      const trade = this.trades.get(tradeKey(provider, outTradeNo));
+      if (trade) return trade;
+    }
+    return undefined;
+  }
+
+  /** What the provider reports: a waiting trade past its timeExpire has been closed by the provider. */
+  statusOf(trade: SandboxTrade): SandboxTradeStatus {
+    return trade.status === 'WAIT_PAY' && this.isExpired(trade) ? 'CLOSED' : trade.status;
+  }
+
+  payBlocker(trade: SandboxTrade): PayBlocker | undefined {
+    if (trade.status === 'PAID') return 'paid';
+    if (trade.status === 'FAILED') return 'failed';
+    if (this.faults.ignoreTimeExpire) return undefined;
+    if (trade.status === 'CLOSED') return 'closed';
+    return this.isExpired(trade) ? 'expired' : undefined;
+  }
+
+  /**
+   * The payer pays (or the payment fails). Paying a paid trade charges nothing new and
+   * sends nothing new; every other refusal is TRADE_NOT_PAYABLE.
+   */
+  pay(outTradeNo: string, outcome: 'success' | 'fail' = 'success'): SandboxTrade {
+    const trade = this.findForPayer(outTradeNo);
+    if (!trade) throw new SandboxGatewayError('TRADE_NOT_FOUND', 'no such trade');
+    const blocker = this.payBlocker(trade);
+    if (blocker === 'paid') return trade;
+    if (blocker) throw new SandboxGatewayError('TRADE_NOT_PAYABLE', `trade is ${blocker}`, trade);
+
+    if (outcome === 'fail') {
+      trade.status = 'FAILED';
+      trade.failReason = 'PAYER_DECLINED';
+    } else {
+      trade.status = 'PAID';
+      trade.paidAt = this.now().toISOString();
+    }
+    this.notify(trade);
+    return trade;
+  }
+
+  /** Stops every pending and in-flight notification, so nothing is left running. */
+  shutdown(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const delivery of this.deliveries) delivery.abort();
+    this.deliveries.clear();
+  }
+
+  private getTrade(provider: SandboxProvider, outTradeNo: string): SandboxTrade {
+    const trade = this.trades.get(tradeKey(provider, outTradeNo));
+    if (!trade) throw new SandboxGatewayError('TRADE_NOT_FOUND', 'no such trade');
+    return trade;
+  }
+
+  private failIfApiDown(): void {
+    if (this.faults.apiDown) throw new SandboxGatewayError('API_DOWN', 'service unavailable');
+  }
+
+  private isExpired(trade: SandboxTrade): boolean {
+    return this.now().getTime() > Date.parse(trade.timeExpire);
+  }
+
+  /** Faults are read now, when the outcome happens: later fault changes don't recall it. */
+  private notify(trade: SandboxTrade): void {
+    const faults = this.faults;
+    if (faults.dropNotifications) return;
+    const body = JSON.stringify({
+      notificationId: randomUUID(),
+      paymentId: trade.outTradeNo,
+      status: trade.status === 'PAID' ? 'succeeded' : 'failed',
+      amount: trade.amount,
+      currency: trade.currency,
+      channelTradeNo: trade.tradeNo,
+      occurredAt: this.now().toISOString(),
+    });
+    // Each copy is delivered on its own, as a provider with a sloppy queue would.
+    for (let copy = 0; copy <= faults.duplicateNotifications; copy++) {
+      this.later(faults.notifyDelayMs, () => this.deliver(trade.notifyUrl, body, 0, 0));
+    }
+  }
+
+  private async deliver(url: string, body: string, attempt: number, waitedMs: number): Promise<void> {
+    if (await this.post(url, body)) return;
+    const delay = Math.min(RETRY_INITIAL_MS * 2 ** attempt, RETRY_MAX_MS);
+    if (waitedMs + delay > RETRY_GIVE_UP_AFTER_MS) return;
+    this.later(delay, () => this.deliver(url, body, attempt + 1, waitedMs + delay));
+  }
+
+  /** One delivery attempt; true on a 2xx. Signed afresh, so a late retry is within tolerance. */
+  private async post(url: string, body: string): Promise<boolean> {
+    if (this.stopped) return false;
+    const delivery = new AbortController();
+    this.deliveries.add(delivery);
+    try {
+      const response = await this.fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(this.options.secret, body, this.now()),
+        },
+        body,
+        signal: AbortSignal.any([delivery.signal, AbortSignal.timeout(DELIVERY_TIMEOUT_MS)]),
+      });
+      // The merchant's answer body is not read; cancelling it frees the connection.
+      await response.body?.cancel().catch(() => undefined);
+      return response.ok;
+    } catch {
+      return false; // unreachable, timed out or aborted: retried like a non-2xx
+    } finally {
+      this.deliveries.delete(delivery);
+    }
+  }
+
+  private later(delayMs: number, task: () => Promise<void>): void {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void task();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+}
+
+export function refundedAmount(trade: SandboxTrade): number {
+  return trade.refunds.reduce((sum, refund) => sum + refund.amount, 0);
+}
+
+function tradeKey(provider: SandboxProvider, outTradeNo: string): string {
+  return `${provider}:${outTradeNo}`;
+}
+
+function sameParams(trade: SandboxTradeParams, params: SandboxTradeParams): boolean {
+  return (
+    trade.amount === params.amount &&
+    trade.currency === params.currency &&
+    Date.parse(trade.timeExpire) === Date.parse(params.timeExpire) &&
+    trade.notifyUrl === params.notifyUrl &&
+    trade.returnUrl === params.returnUrl &&
+    trade.subject === params.subject
+  );
+}

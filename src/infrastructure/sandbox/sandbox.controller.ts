@@ -1,0 +1,306 @@
+/**
+ * HTTP around the sandbox provider: its merchant API, the payer's page and the fault switches.
+ * Bodies are validated here by hand, not by a global ValidationPipe, because this module is
+ * mounted into the main app and also runs alone; every answer is written explicitly so the
+ * main app's exception filters can't reshape the provider's responses.
+ */
+import { Body, Controller, Get, Inject, Param, Post, Put, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import {
+  SANDBOX_PROVIDERS,
+  SandboxGateway,
+  SandboxGatewayError,
+  refundedAmount,
+  type SandboxErrorCode,
+  type SandboxFaults,
+  type SandboxProvider,
+  type SandboxTrade,
+  type SandboxTradeParams,
+} from './sandbox-gateway.js';
+
+/** Where payers reach the gateway (`.../sandbox`); derived from each request when unset. */
+export interface SandboxHttpOptions {
+  readonly publicUrl?: string;
+}
+export const SANDBOX_HTTP_OPTIONS = Symbol('SandboxHttpOptions');
+
+const PROBLEM_BASE = 'https://payguard.dev/problems/';
+
+interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** An answer that is an RFC 9457 problem. */
+class Problem extends Error {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    readonly title: string,
+    readonly detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+  }
+}
+
+interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly type?: string;
+  readonly location?: string;
+}
+
+@Controller('sandbox')
+export class SandboxController {
+  constructor(
+    private readonly gateway: SandboxGateway,
+    @Inject(SANDBOX_HTTP_OPTIONS) private readonly options: SandboxHttpOptions,
+  ) {}
+
+  @Post('api/:provider/trades')
+  createTrade(@Param('provider') provider: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): void {
+    this.send(res, () => {
+      const params = readBody<SandboxTradeParams>(body, {
+        outTradeNo: { check: isId },
+        amount: { check: isAmount },
+        currency: { check: isCurrency },
+        timeExpire: { check: isTime },
+        notifyUrl: { check: isHttpUrl },
+        returnUrl: { check: isHttpUrl },
+        subject: { check: isText(256), optional: true },
+      });
+      const { trade, created } = this.gateway.createTrade(providerOf(provider), params);
+      const payUrl = `${this.publicUrl(req)}/pay/${encodeURIComponent(trade.outTradeNo)}`;
+      return { status: created ? 201 : 200, body: { ...this.view(trade), payUrl } };
+    });
+  }
+
+  @Get('api/:provider/trades/:outTradeNo')
+  queryTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): void {
+    this.send(res, () => {
+      const trade = this.gateway.queryTrade(providerOf(provider), outTradeNo);
+      return { status: 200, body: this.view(trade) };
+    });
+  }
+
+  @Post('api/:provider/trades/:outTradeNo/close')
+  closeTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): void {
+    this.send(res, () => {
+      const trade = this.gateway.closeTrade(providerOf(provider), outTradeNo);
+      return { status: 200, body: this.view(trade) };
+    });
+  }
+
+  @Post('api/:provider/trades/:outTradeNo/refunds')
+  refund(
+    @Param('provider') provider: string,
+    @Param('outTradeNo') outTradeNo: string,
+    @Body() body: unknown,
+    @Res() res: Response,
+  ): void {
+    this.send(res, () => {
+      const request = readBody<{ outRequestNo: string; amount: number; currency?: string; reason?: string }>(body, {
+        outRequestNo: { check: isId },
+        amount: { check: isAmount },
+        currency: { check: isCurrency, optional: true },
+        reason: { check: isText(256), optional: true },
+      });
+      const refund = this.gateway.refund(providerOf(provider), outTradeNo, request);
+      return { status: 200, body: { ...refund, outTradeNo, status: 'SUCCESS' } };
+    });
+  }
+
+  @Get('pay/:paymentId')
+  payPage(@Param('paymentId') paymentId: string, @Res() res: Response): void {
+    const trade = this.gateway.findForPayer(paymentId);
+    this.send(res, () => (trade ? html(200, this.payPageOf(trade)) : unknownPaymentPage()));
+  }
+
+  /** JSON for programs (`Accept: application/json`), a redirect back to the merchant for browsers. */
+  @Post('pay/:paymentId')
+  pay(@Param('paymentId') paymentId: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): void {
+    const wantsJson = (req.get('accept') ?? '').includes('application/json');
+    this.send(res, () => {
+      // A form post without a body arrives as undefined; it means "pay".
+      const { outcome } = readBody<{ outcome?: 'success' | 'fail' }>(body ?? {}, {
+        outcome: { check: oneOf('success', 'fail'), optional: true },
+      });
+      try {
+        const trade = this.gateway.pay(paymentId, outcome);
+        if (wantsJson) return { status: 200, body: this.view(trade) };
+        return { status: 303, body: '', type: 'text/html', location: trade.returnUrl };
+      } catch (error) {
+        if (wantsJson || !(error instanceof SandboxGatewayError)) throw error;
+        return error.trade ? html(409, this.payPageOf(error.trade)) : unknownPaymentPage();
+      }
+    });
+  }
+
+  /** Replaces all faults; `{}` restores good behaviour. */
+  @Put('faults')
+  setFaults(@Body() body: unknown, @Res() res: Response): void {
+    this.send(res, () => {
+      const faults = readBody<SandboxFaults>(body, {
+        notifyDelayMs: { check: isCount(3_600_000), optional: true },
+        dropNotifications: { check: isBoolean, optional: true },
+        duplicateNotifications: { check: isCount(100), optional: true },
+        apiDown: { check: isBoolean, optional: true },
+        ignoreTimeExpire: { check: isBoolean, optional: true },
+      });
+      this.gateway.setFaults(faults);
+      return { status: 200, body: this.gateway.faults };
+    });
+  }
+
+  @Get('faults')
+  getFaults(@Res() res: Response): void {
+    this.send(res, () => ({ status: 200, body: this.gateway.faults }));
+  }
+
+  /** A trade as the provider reports it: expired-while-waiting reads as CLOSED. */
+  private view(trade: SandboxTrade): Record<string, unknown> {
+    return { ...trade, status: this.gateway.statusOf(trade), refundedAmount: refundedAmount(trade) };
+  }
+
+  private send(res: Response, produce: () => Reply): void {
+    let reply: Reply;
+    try {
+      reply = produce();
+    } catch (error) {
+      reply = problemReply(this.toProblem(error));
+    }
+    if (reply.location) res.location(reply.location);
+    const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+    res.status(reply.status).type(reply.type ?? 'application/json').send(body);
+  }
+
+  private toProblem(error: unknown): Problem {
+    if (error instanceof Problem) return error;
+    if (!(error instanceof SandboxGatewayError)) throw error; // a bug: let Nest answer 500
+    const status = ERROR_STATUS[error.code] ?? 409;
+    const slug = `sandbox-${error.code.toLowerCase().replace(/_/g, '-')}`;
+    // TRADE_PAID carries the paid trade, so a merchant closing it learns it was paid.
+    const trade = error.trade && this.view(error.trade);
+    const title = `The provider refused the request (${error.code})`;
+    return new Problem(status, slug, title, error.message, { code: error.code, ...(trade && { trade }) });
+  }
+
+  /** The gateway's own base URL: configured, or what this request came to, up to `/api/`. */
+  private publicUrl(req: Request): string {
+    if (this.options.publicUrl) return this.options.publicUrl.replace(/\/+$/, '');
+    const path = req.originalUrl;
+    return `${req.protocol}://${req.get('host')}${path.slice(0, path.indexOf('/api/'))}`;
+  }
+
+  private payPageOf(trade: SandboxTrade): string {
+    const blocker = this.gateway.payBlocker(trade);
+    const name = trade.provider === 'bank' ? 'Sandbox Bank' : 'Sandbox Wallet';
+    const details =
+      `<p class="amount">${escapeHtml(formatMoney(trade.amount, trade.currency))}</p>` +
+      (trade.subject ? `<p>${escapeHtml(trade.subject)}</p>` : '') +
+      `<p class="ref">Payment ${escapeHtml(trade.outTradeNo)} &middot; trade ${escapeHtml(trade.tradeNo)}</p>`;
+    const action = blocker
+      ? `<p class="notice">${BLOCKER_MESSAGES[blocker]}</p>` +
+        `<p><a href="${escapeHtml(trade.returnUrl)}">Back to the merchant</a></p>`
+      : `<form method="post"><button name="outcome" value="success">Pay</button> ` +
+        `<button name="outcome" value="fail" class="secondary">Decline</button></form>`;
+    return page(name, details + action);
+  }
+}
+
+const BLOCKER_MESSAGES = {
+  paid: 'This payment has already been made. Nothing more will be charged.',
+  closed: 'This payment was cancelled by the merchant and can no longer be paid.',
+  expired: 'The time to pay has run out. This payment can no longer be paid.',
+  failed: 'This payment failed and can no longer be paid.',
+} as const;
+
+const ERROR_STATUS: Partial<Record<SandboxErrorCode, number>> = { API_DOWN: 503, TRADE_NOT_FOUND: 404 };
+
+function problemReply(problem: Problem): Reply {
+  const { status, slug, title, detail, extra } = problem;
+  return {
+    status,
+    type: 'application/problem+json',
+    body: { type: PROBLEM_BASE + slug, title, status, detail, ...extra },
+  };
+}
+
+function providerOf(name: string): SandboxProvider {
+  const provider = SANDBOX_PROVIDERS.find((candidate) => candidate === name);
+  if (!provider) throw new Problem(404, 'not-found', 'Not found', `unknown provider ${name}`);
+  return provider;
+}
+
+// ---- hand-written body validation -------------------------------------------------------
+
+/** Returns an error message, or undefined when the value is acceptable. */
+type Check = (value: unknown) => string | undefined;
+
+/** Checks a JSON object against a field list; unknown fields are rejected so typos don't pass. */
+function readBody<T>(body: unknown, fields: Record<keyof T & string, { check: Check; optional?: boolean }>): T {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw validation([{ field: '', message: 'body must be a JSON object' }]);
+  }
+  const record = body as Record<string, unknown>;
+  const errors: FieldError[] = Object.keys(record)
+    .filter((field) => !Object.hasOwn(fields, field))
+    .map((field) => ({ field, message: 'is not a known field' }));
+  for (const [field, { check, optional }] of Object.entries<{ check: Check; optional?: boolean }>(fields)) {
+    const value = record[field];
+    const message = value === undefined ? (optional ? undefined : 'is required') : check(value);
+    if (message) errors.push({ field, message });
+  }
+  if (errors.length > 0) throw validation(errors);
+  return record as T;
+}
+
+function validation(errors: FieldError[]): Problem {
+  return new Problem(400, 'validation', 'Validation failed', 'The request body is not valid.', { errors });
+}
+
+/** A check from a predicate and the message given when it fails. */
+const rule = (ok: (v: unknown) => boolean, message: string): Check => (v) => (ok(v) ? undefined : message);
+const isInteger = (v: unknown): v is number => Number.isSafeInteger(v);
+
+const isId = rule((v) => typeof v === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(v), 'must be 1-64 characters of [A-Za-z0-9_-]');
+const isAmount = rule((v) => isInteger(v) && v > 0, 'must be a positive integer in minor units');
+const isCurrency = rule((v) => typeof v === 'string' && /^[A-Z]{3}$/.test(v), 'must be an ISO 4217 code');
+const isTime = rule((v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 time');
+const isBoolean = rule((v) => typeof v === 'boolean', 'must be a boolean');
+const isHttpUrl = rule((v) => typeof v === 'string' && /^https?:\/\//.test(v) && URL.canParse(v), 'must be an http(s) URL');
+const isText = (max: number) => rule((v) => typeof v === 'string' && v.length <= max, `must be text of at most ${max} characters`);
+const isCount = (max: number) => rule((v) => isInteger(v) && v >= 0 && v <= max, `must be an integer from 0 to ${max}`);
+const oneOf = (...allowed: string[]) => rule((v) => allowed.includes(v as string), `must be one of ${allowed.join(', ')}`);
+
+// ---- the payer's page -------------------------------------------------------------------
+
+function html(status: number, body: string): Reply {
+  return { status, body, type: 'text/html' };
+}
+
+function unknownPaymentPage(): Reply {
+  return html(404, page('Unknown payment', '<p>There is no such payment.</p>'));
+}
+
+function page(title: string, content: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
+.amount{font-size:2rem;font-weight:600}.ref{color:#666;font-size:.85rem}.notice{padding:.75rem;background:#fff4e5;border-radius:.4rem}
+button{font-size:1rem;padding:.6rem 1.6rem;border:0;border-radius:.4rem;background:#1a7f37;color:#fff;cursor:pointer}
+button.secondary{background:#ccc;color:#222}</style></head>
+<body><h1>${escapeHtml(title)}</h1>${content}</body></html>`;
+}
+
+/** Minor units shown with the currency's own number of decimals (JPY has none). */
+function formatMoney(amount: number, currency: string): string {
+  const format = new Intl.NumberFormat('en', { style: 'currency', currency });
+  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

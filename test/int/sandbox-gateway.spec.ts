@@ -1,0 +1,467 @@
+/**
+ * The sandbox gateway over a real socket, driven through SandboxChannel as Payguard drives it,
+ * with a tiny node:http server standing in for the merchant's notify endpoint.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  ChannelUnavailableError,
+  NotificationRejectedError,
+  type CreateTradeRequest,
+} from '../../src/application/ports/channel.port.js';
+import { SandboxChannel } from '../../src/infrastructure/channels/sandbox.channel.js';
+import { SandboxGateway } from '../../src/infrastructure/sandbox/sandbox-gateway.js';
+import { signSandboxBody } from '../../src/infrastructure/sandbox/sandbox-signature.js';
+import { SandboxModule } from '../../src/infrastructure/sandbox/sandbox.module.js';
+
+const secret = 'int-test-secret';
+const start = new Date('2026-11-26T10:00:00.000Z');
+let clock = start;
+const advance = (seconds: number) => (clock = new Date(clock.getTime() + seconds * 1000));
+
+interface Delivery {
+  readonly headers: IncomingHttpHeaders;
+  readonly rawBody: Buffer;
+  readonly body: Record<string, any>;
+  readonly answeredWith: number;
+}
+
+/** The merchant's notify endpoint: records every delivery and answers as `answer` says. */
+class Merchant {
+  readonly deliveries: Delivery[] = [];
+  answer: (body: Record<string, any>) => number = () => 200;
+  private readonly server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(chunks);
+      const body = JSON.parse(rawBody.toString('utf8'));
+      const answeredWith = this.answer(body);
+      this.deliveries.push({ headers: req.headers, rawBody, body, answeredWith });
+      res.writeHead(answeredWith).end();
+    });
+  });
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/notify`;
+  }
+
+  for(paymentId: string): Delivery[] {
+    return this.deliveries.filter((delivery) => delivery.body.paymentId === paymentId);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+/** Polls a condition until a deadline: no sleeping for luck. */
+async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('the sandbox gateway', () => {
+  let app: INestApplication;
+  let gatewayUrl: string;
+  let notifyUrl: string;
+  let bank: SandboxChannel;
+  let wallet: SandboxChannel;
+  const merchant = new Merchant();
+  let sequence = 0;
+  const nextPaymentId = () => `pay_int_${++sequence}`;
+
+  const tradeRequest = (paymentId: string, overrides: Partial<CreateTradeRequest> = {}): CreateTradeRequest => ({
+    paymentId,
+    orderId: `order-${paymentId}`,
+    amount: { amount: 1999, currency: 'EUR' },
+    description: 'Two tickets',
+    timeExpire: new Date(clock.getTime() + 15 * 60_000).toISOString(),
+    notifyUrl,
+    returnUrl: `http://shop.example/return?paymentId=${paymentId}`,
+    ...overrides,
+  });
+
+  const sendJson = (method: string, url: string, body: unknown) =>
+    fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const putFaults = (faults: unknown) => sendJson('PUT', `${gatewayUrl}/faults`, faults);
+  const oneMinuteLater = () => new Date(start.getTime() + 60_000).toISOString();
+
+  /** The payer presses Pay; JSON so the test can read the answer. */
+  const pay = async (payUrl: string, outcome?: 'fail') => {
+    const response = await fetch(payUrl, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
+      body: JSON.stringify(outcome ? { outcome } : {}),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+
+  /** A trade created and paid, its notification received. */
+  const paidTrade = async (channel = bank) => {
+    const paymentId = nextPaymentId();
+    const { payUrl } = await channel.createTrade(tradeRequest(paymentId));
+    expect((await pay(payUrl)).status).toBe(200);
+    await waitFor('the payment notification', () => merchant.for(paymentId).length > 0);
+    return { paymentId, payUrl };
+  };
+
+  beforeAll(async () => {
+    notifyUrl = await merchant.listen();
+    app = await NestFactory.create(SandboxModule.forRoot({ secret, notifyDelayMs: 0, now: () => clock }), {
+      logger: false,
+      forceCloseConnections: true,
+    });
+    await app.listen(0, '127.0.0.1');
+    gatewayUrl = `${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/sandbox`;
+    bank = new SandboxChannel({ id: 'sandbox-bank', provider: 'bank', gatewayUrl, secret });
+    wallet = new SandboxChannel({ id: 'sandbox-wallet', provider: 'wallet', gatewayUrl, secret });
+  });
+
+  beforeEach(() => {
+    clock = start;
+    merchant.answer = () => 200;
+  });
+
+  afterEach(async () => {
+    expect((await putFaults({})).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await merchant.close();
+  });
+
+  describe('a new trade', () => {
+    it('is created once: the same paymentId gives the same payUrl', async () => {
+      const request = tradeRequest(nextPaymentId());
+      const first = await bank.createTrade(request);
+      const again = await bank.createTrade(request);
+      expect(again.payUrl).toBe(first.payUrl);
+      expect(first.payUrl).toBe(`${gatewayUrl}/pay/${request.paymentId}`);
+      expect(await bank.queryTrade(request.paymentId)).toEqual({ state: 'pending' });
+    });
+
+    it('answers 201 when created and 200 when repeated', async () => {
+      const { timeExpire, returnUrl } = tradeRequest('unused');
+      const body = { outTradeNo: nextPaymentId(), amount: 500, currency: 'EUR', timeExpire, notifyUrl, returnUrl };
+      const post = () => sendJson('POST', `${gatewayUrl}/api/bank/trades`, body);
+      const created = await post();
+      const repeated = await post();
+      expect([created.status, repeated.status]).toEqual([201, 200]);
+      expect((await repeated.json()).tradeNo).toBe((await created.json()).tradeNo);
+    });
+
+    it('refuses the same paymentId with other parameters', async () => {
+      const request = tradeRequest(nextPaymentId());
+      await bank.createTrade(request);
+      const changed = { ...request, amount: { amount: 1, currency: 'EUR' } };
+      await expect(bank.createTrade(changed)).rejects.toThrow(/409 TRADE_CONFLICT/);
+    });
+
+    it('belongs to its provider: the other provider does not know it', async () => {
+      const request = tradeRequest(nextPaymentId());
+      await wallet.createTrade(request);
+      expect(await bank.queryTrade(request.paymentId)).toEqual({ state: 'not-found' });
+      expect(await wallet.queryTrade(request.paymentId)).toEqual({ state: 'pending' });
+    });
+
+    it('shows the payer a page with the amount and a Pay button', async () => {
+      const { payUrl } = await bank.createTrade(tradeRequest(nextPaymentId()));
+      const page = await fetch(payUrl);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      const html = await page.text();
+      expect(html).toContain('€19.99');
+      expect(html).toContain('<form method="post">');
+    });
+  });
+
+  describe('paying', () => {
+    it('marks the trade paid and sends a signed notification that the channel verifies', async () => {
+      const { paymentId } = await paidTrade();
+      const state = await bank.queryTrade(paymentId);
+      expect(state).toMatchObject({ state: 'paid', amount: { amount: 1999, currency: 'EUR' }, paidAt: start.toISOString() });
+
+      const [delivery] = merchant.for(paymentId);
+      const verified = bank.verifyNotification({ headers: delivery.headers, rawBody: delivery.rawBody }, clock);
+      expect(verified).toMatchObject({ paymentId, status: 'succeeded', amount: { amount: 1999, currency: 'EUR' } });
+      expect(verified.channelTradeNo).toBe(state.state === 'paid' && state.channelTradeNo);
+      expect(verified.raw).toEqual(delivery.body);
+    });
+
+    it('charges nothing new when a paid trade is paid again', async () => {
+      const { paymentId, payUrl } = await paidTrade();
+      const before = await bank.queryTrade(paymentId);
+      advance(10);
+      const again = await pay(payUrl);
+      expect(again).toMatchObject({ status: 200, body: { status: 'PAID', paidAt: start.toISOString() } });
+      expect(await bank.queryTrade(paymentId)).toEqual(before);
+      expect(await (await fetch(payUrl)).text()).toContain('already been made');
+
+      await paidTrade(); // a later notification has arrived, so a second one for the first trade would have too
+      expect(merchant.for(paymentId)).toHaveLength(1);
+    });
+
+    it('sends a browser back to the merchant with a 303', async () => {
+      const request = tradeRequest(nextPaymentId());
+      const { payUrl } = await bank.createTrade(request);
+      const response = await fetch(payUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'outcome=success',
+        redirect: 'manual',
+      });
+      expect(response.status).toBe(303);
+      expect(response.headers.get('location')).toBe(request.returnUrl);
+    });
+
+    it('can fail: the trade is failed and the notification says so', async () => {
+      const paymentId = nextPaymentId();
+      const { payUrl } = await wallet.createTrade(tradeRequest(paymentId));
+      expect(await pay(payUrl, 'fail')).toMatchObject({ status: 200, body: { status: 'FAILED' } });
+      await waitFor('the failure notification', () => merchant.for(paymentId).length > 0);
+      const [delivery] = merchant.for(paymentId);
+      expect(wallet.verifyNotification(delivery, clock).status).toBe('failed');
+      expect(await wallet.queryTrade(paymentId)).toEqual({ state: 'failed', reason: 'PAYER_DECLINED' });
+      expect((await pay(payUrl)).status).toBe(409);
+    });
+  });
+
+  describe('timeExpire', () => {
+    it('is honoured: past it the trade reads closed and cannot be paid', async () => {
+      const paymentId = nextPaymentId();
+      const { payUrl } = await bank.createTrade(tradeRequest(paymentId, { timeExpire: oneMinuteLater() }));
+      advance(61);
+      expect(await bank.queryTrade(paymentId)).toEqual({ state: 'closed' });
+      expect(await pay(payUrl)).toMatchObject({ status: 409, body: { code: 'TRADE_NOT_PAYABLE' } });
+      expect(await (await fetch(payUrl)).text()).toContain('The time to pay has run out');
+    });
+
+    it('is ignored under ignoreTimeExpire: an expired or closed trade takes the money', async () => {
+      const expired = nextPaymentId();
+      const closed = nextPaymentId();
+      const expiredTrade = await bank.createTrade(tradeRequest(expired, { timeExpire: oneMinuteLater() }));
+      const closedTrade = await bank.createTrade(tradeRequest(closed));
+      expect(await bank.closeTrade(closed)).toEqual({ result: 'closed' });
+      advance(61);
+
+      await putFaults({ ignoreTimeExpire: true });
+      expect((await pay(expiredTrade.payUrl)).status).toBe(200);
+      expect((await pay(closedTrade.payUrl)).status).toBe(200);
+      expect(await bank.queryTrade(expired)).toMatchObject({ state: 'paid' });
+      expect(await bank.queryTrade(closed)).toMatchObject({ state: 'paid' });
+      await waitFor('both notifications', () => merchant.for(expired).length > 0 && merchant.for(closed).length > 0);
+    });
+  });
+
+  describe('closing', () => {
+    it('closes a waiting trade, which then cannot be paid', async () => {
+      const paymentId = nextPaymentId();
+      const { payUrl } = await bank.createTrade(tradeRequest(paymentId));
+      expect(await bank.closeTrade(paymentId)).toEqual({ result: 'closed' });
+      expect(await bank.closeTrade(paymentId)).toEqual({ result: 'closed' });
+      expect(await bank.queryTrade(paymentId)).toEqual({ state: 'closed' });
+      expect((await pay(payUrl)).status).toBe(409);
+    });
+
+    it('reports a paid trade as already paid, with its trade', async () => {
+      const { paymentId } = await paidTrade();
+      const paid = await bank.queryTrade(paymentId);
+      if (paid.state !== 'paid') throw new Error('expected a paid trade');
+      expect(await bank.closeTrade(paymentId)).toEqual({
+        result: 'already-paid',
+        channelTradeNo: paid.channelTradeNo,
+        amount: paid.amount,
+        paidAt: paid.paidAt,
+      });
+    });
+
+    it('reports an unknown trade as not found', async () => {
+      expect(await bank.closeTrade('pay_never_created')).toEqual({ result: 'not-found' });
+      expect(await bank.queryTrade('pay_never_created')).toEqual({ state: 'not-found' });
+    });
+  });
+
+  describe('refunds', () => {
+    const refund = (paymentId: string, refundId: string, amount: number) =>
+      bank.refund({ refundId, paymentId, amount: { amount, currency: 'EUR' }, reason: 'duplicate-payment' });
+
+    it('are idempotent by refundId and never exceed the captured amount', async () => {
+      const { paymentId } = await paidTrade();
+      const first = await refund(paymentId, `refund-a-${paymentId}`, 500);
+      expect(first).toMatchObject({ result: 'succeeded' });
+      expect(await refund(paymentId, `refund-a-${paymentId}`, 500)).toEqual(first);
+      expect(await refund(paymentId, `refund-b-${paymentId}`, 1499)).toMatchObject({ result: 'succeeded' });
+      expect(await refund(paymentId, `refund-c-${paymentId}`, 1)).toEqual({ result: 'failed', reason: 'REFUND_AMOUNT_EXCEEDED' });
+
+      const trade = await (await fetch(`${gatewayUrl}/api/bank/trades/${paymentId}`)).json();
+      expect(trade.refundedAmount).toBe(1999);
+    });
+
+    it('refuse a trade that was not paid', async () => {
+      const paymentId = nextPaymentId();
+      await bank.createTrade(tradeRequest(paymentId));
+      expect(await refund(paymentId, `refund-${paymentId}`, 100)).toEqual({ result: 'failed', reason: 'TRADE_NOT_PAID' });
+    });
+  });
+
+  describe('notifications', () => {
+    it('are retried with backoff until the merchant answers 2xx', async () => {
+      const paymentId = nextPaymentId();
+      const statuses = [500, 503, 200];
+      merchant.answer = (body) => (body.paymentId === paymentId ? statuses[merchant.for(paymentId).length] : 200);
+      const { payUrl } = await bank.createTrade(tradeRequest(paymentId));
+      await pay(payUrl);
+
+      await waitFor('an accepted delivery', () => merchant.for(paymentId).some((d) => d.answeredWith === 200));
+      await paidTrade(); // a later notification has arrived: no retry of the accepted one is pending
+      const deliveries = merchant.for(paymentId);
+      expect(deliveries.map((d) => d.answeredWith)).toEqual([500, 503, 200]);
+      expect(new Set(deliveries.map((d) => d.body.notificationId)).size).toBe(1);
+    });
+
+    it('are not sent under dropNotifications; the trade can still be queried', async () => {
+      await putFaults({ dropNotifications: true });
+      const dropped = nextPaymentId();
+      const { payUrl } = await bank.createTrade(tradeRequest(dropped));
+      await pay(payUrl);
+      await putFaults({});
+
+      await paidTrade(); // sent after the dropped one would have been
+      expect(merchant.for(dropped)).toHaveLength(0);
+      expect(await bank.queryTrade(dropped)).toMatchObject({ state: 'paid' });
+    });
+
+    it('come n extra times under duplicateNotifications, all the same notification', async () => {
+      await putFaults({ duplicateNotifications: 2 });
+      const paymentId = nextPaymentId();
+      const { payUrl } = await bank.createTrade(tradeRequest(paymentId));
+      await pay(payUrl);
+      await waitFor('three copies', () => merchant.for(paymentId).length >= 3);
+      await putFaults({});
+
+      await paidTrade();
+      const copies = merchant.for(paymentId);
+      expect(copies).toHaveLength(3);
+      expect(new Set(copies.map((d) => d.rawBody.toString())).size).toBe(1);
+      for (const copy of copies) expect(bank.verifyNotification(copy, clock).paymentId).toBe(paymentId);
+    });
+  });
+
+  describe('verifyNotification', () => {
+    const incoming = (rawBody: string, header?: string) => ({
+      headers: header === undefined ? {} : { 'sandbox-signature': header },
+      rawBody: Buffer.from(rawBody),
+    });
+    const rejection = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return error instanceof NotificationRejectedError ? error.code : error;
+      }
+      return 'accepted';
+    };
+
+    it('rejects a forged, unsigned or stale notification as bad-signature', async () => {
+      const { paymentId } = await paidTrade();
+      const [delivery] = merchant.for(paymentId);
+      const body = delivery.rawBody.toString();
+      const header = delivery.headers['sandbox-signature'] as string;
+      const forged = body.replace('1999', '1');
+      const later = new Date(clock.getTime() + 301_000);
+      const otherSecret = signSandboxBody('not-the-secret', body, clock);
+      expect(rejection(() => bank.verifyNotification(incoming(forged), clock))).toBe('bad-signature');
+      expect(rejection(() => bank.verifyNotification(incoming(forged, header), clock))).toBe('bad-signature');
+      expect(rejection(() => bank.verifyNotification(incoming(body, header), later))).toBe('bad-signature');
+      expect(rejection(() => bank.verifyNotification(incoming(body, otherSecret), clock))).toBe('bad-signature');
+      expect(bank.verifyNotification(incoming(body, header), clock).paymentId).toBe(paymentId);
+    });
+
+    it('rejects a correctly signed body of the wrong shape as malformed', () => {
+      for (const body of ['not json', '[]', JSON.stringify({ notificationId: 'n', paymentId: 'p', status: 'succeeded' })]) {
+        const signed = incoming(body, signSandboxBody(secret, body, clock));
+        expect(rejection(() => bank.verifyNotification(signed, clock))).toBe('malformed');
+      }
+    });
+  });
+
+  describe('faults', () => {
+    it('apiDown: query, close and refund are unavailable; paying and notifying still work', async () => {
+      const paymentId = nextPaymentId();
+      await putFaults({ apiDown: true });
+      const { payUrl } = await bank.createTrade(tradeRequest(paymentId));
+      await expect(bank.queryTrade(paymentId)).rejects.toBeInstanceOf(ChannelUnavailableError);
+      await expect(bank.closeTrade(paymentId)).rejects.toBeInstanceOf(ChannelUnavailableError);
+      const refund = { refundId: `refund-${paymentId}`, paymentId, amount: { amount: 1, currency: 'EUR' }, reason: 'x' };
+      await expect(bank.refund(refund)).rejects.toBeInstanceOf(ChannelUnavailableError);
+      expect((await pay(payUrl)).status).toBe(200);
+      await waitFor('the notification', () => merchant.for(paymentId).length > 0);
+    });
+
+    it('are read back, and {} restores good behaviour', async () => {
+      await putFaults({ apiDown: true, duplicateNotifications: 1 });
+      expect(await (await fetch(`${gatewayUrl}/faults`)).json()).toEqual({
+        notifyDelayMs: 0,
+        dropNotifications: false,
+        duplicateNotifications: 1,
+        apiDown: true,
+        ignoreTimeExpire: false,
+      });
+      const reset = await putFaults({});
+      expect(await reset.json()).toMatchObject({ apiDown: false, duplicateNotifications: 0 });
+    });
+
+    it.each([{ apiDwn: true }, { apiDown: 'yes' }, { duplicateNotifications: -1 }, { notifyDelayMs: 1.5 }, []])(
+      'rejects %p as a validation problem',
+      async (faults) => {
+        const response = await putFaults(faults);
+        expect(response.status).toBe(400);
+        expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(await response.json()).toMatchObject({ type: 'https://payguard.dev/problems/validation', status: 400 });
+      },
+    );
+  });
+
+  describe('an unreachable gateway', () => {
+    it('is ChannelUnavailableError, whether refused or silent', async () => {
+      const silent = createServer(() => undefined); // accepts, never answers
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const options = { id: 'sandbox-bank', provider: 'bank', secret } as const;
+      const deadUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/sandbox`;
+      try {
+        const hanging = new SandboxChannel({ ...options, gatewayUrl: deadUrl, timeoutMs: 100 });
+        await expect(hanging.queryTrade('pay_x')).rejects.toBeInstanceOf(ChannelUnavailableError);
+      } finally {
+        silent.closeAllConnections();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+      const refused = new SandboxChannel({ ...options, gatewayUrl: deadUrl }); // the port is closed now
+      await expect(refused.createTrade(tradeRequest(nextPaymentId()))).rejects.toBeInstanceOf(ChannelUnavailableError);
+    });
+  });
+
+  describe('shutdown', () => {
+    it('clears every pending notification, so nothing outlives the app', () => {
+      const gateway = new SandboxGateway({ secret, notifyDelayMs: 60_000, now: () => clock });
+      const pendingTimers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+      const before = pendingTimers();
+      const paymentId = nextPaymentId();
+      const { timeExpire, returnUrl } = tradeRequest(paymentId);
+      gateway.createTrade('bank', { outTradeNo: paymentId, amount: 100, currency: 'EUR', timeExpire, notifyUrl, returnUrl });
+      gateway.pay(paymentId);
+      expect(pendingTimers()).toBe(before + 1);
+      gateway.shutdown();
+      expect(pendingTimers()).toBe(before);
+    });
+  });
+});
