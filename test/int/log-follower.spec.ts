@@ -51,6 +51,46 @@ describe('LogFollower', () => {
     expect(await store.load('projector')).toMatchObject({ position: 5 });
   });
 
+  it('stores the state it is given with its checkpoint and hands it back on the next start', async () => {
+    await appendEvents(3);
+    let count = 0;
+    const options = {
+      name: 'counter',
+      handle: async (events: readonly RecordedEvent[]) => void (count += events.length),
+      restore: (state: unknown) => void (count = state === null ? 0 : (state as { count: number }).count),
+      snapshot: () => ({ count }),
+      pollIntervalMs: NO_POLL,
+    };
+    const first = new LogFollower(store, store, options);
+    await first.start();
+    await first.stop();
+    expect(await store.load('counter')).toEqual({ position: 3, state: { count: 3 } });
+
+    const last = await appendEvents(2);
+    const second = new LogFollower(store, store, options);
+    followers.push(second);
+    await second.start();
+    await second.waitFor(last, 5_000);
+    expect(count).toBe(5);
+  });
+
+  it('with a checkpoint interval, stores what it has handled when it stops', async () => {
+    const follower = new LogFollower(store, store, {
+      name: 'lazy',
+      handle: async () => undefined,
+      checkpointIntervalMs: 3_600_000,
+      pollIntervalMs: NO_POLL,
+    });
+    await follower.start();
+    const first = await appendEvents(1);
+    await follower.waitFor(first, 5_000);
+    const last = await appendEvents(3);
+    await follower.waitFor(last, 5_000);
+    expect(await store.load('lazy')).toMatchObject({ position: first });
+    await follower.stop();
+    expect(await store.load('lazy')).toMatchObject({ position: last });
+  });
+
   it('wakes on an append without waiting for the poll', async () => {
     const seen: number[] = [];
     const follower = follow(async (events) => void seen.push(...events.map((e) => e.position)));
