@@ -36,10 +36,21 @@ const MIGRATIONS: readonly string[] = [
 const EVENT_COLUMNS = 'position, stream_name, revision, event_id, type, data, metadata';
 type EventRow = [number, string, number, string, string, string, string];
 
+interface QueuedWrite {
+  readonly write: () => unknown;
+  readonly resolve: (value: never) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
- * The event store in one SQLite file. better-sqlite3 is synchronous: each append is one
- * IMMEDIATE transaction, so appends from this process (and others sharing the file)
- * are serialised and `position` = head + 1 is gap-free in commit order.
+ * The event store in one SQLite file. better-sqlite3 is synchronous: writes are serialised
+ * in IMMEDIATE transactions (also against other processes sharing the file), so `position`
+ * = head + 1 is gap-free in commit order.
+ *
+ * Group commit: with `synchronous = FULL` every commit costs an fsync, which blocks the event
+ * loop. Writes asked for in the same turn of the event loop are committed together, each in
+ * its own savepoint (one append's ConcurrencyError rolls back only that append), and every
+ * caller is answered only after the shared commit is durable.
  */
 export class SqliteEventStore implements EventStore, CheckpointStore {
   private readonly db: Database.Database;
@@ -48,6 +59,8 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
   private readonly appendTx: Database.Transaction<
     (streamName: string, events: readonly NewEvent[], expected: ExpectedRevision) => AppendResult
   >;
+  private queue: QueuedWrite[] = [];
+  private flushScheduled = false;
 
   constructor(options: { file: string }) {
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
@@ -74,10 +87,7 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
 
   async append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError(`stream ${streamName}: append needs at least one event`);
-    // IMMEDIATE takes the write lock up front, so two processes cannot both read the same head.
-    const result = this.appendTx.immediate(streamName, events, expected);
-    if (!result.duplicate) this.notify();
-    return result;
+    return this.enqueue(() => this.appendTx(streamName, events, expected));
   }
 
   async readStream(streamName: string): Promise<RecordedEvent[]> {
@@ -106,6 +116,7 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
   }
 
   async close(): Promise<void> {
+    if (this.db.open) this.flush();
     this.listeners.clear();
     if (this.db.open) this.db.close();
   }
@@ -116,7 +127,55 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
   }
 
   async save(name: string, position: number, state?: unknown): Promise<void> {
-    this.sql.saveCheckpoint.run(name, position, JSON.stringify(state ?? null));
+    const json = JSON.stringify(state ?? null);
+    await this.enqueue(() => this.sql.saveCheckpoint.run(name, position, json));
+  }
+
+  private enqueue<T>(write: () => T): Promise<T> {
+    if (!this.db.open) return Promise.reject(new TypeError('The database connection is not open'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ write, resolve: resolve as (value: never) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // setImmediate, not a microtask: requests already read from sockets this turn join the batch.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits every queued write in one IMMEDIATE transaction, each in a savepoint of its own. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      // IMMEDIATE takes the write lock up front, so two processes cannot both read the same head.
+      this.db
+        .transaction(() => {
+          for (const { write } of batch) {
+            try {
+              // A nested better-sqlite3 transaction is a SAVEPOINT: a throw undoes this write only.
+              outcomes.push({ ok: true, value: this.db.transaction(write)() });
+            } catch (error) {
+              outcomes.push({ ok: false, error });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
+      return;
+    }
+    let appended = false;
+    batch.forEach(({ resolve, reject }, index) => {
+      const outcome = outcomes[index];
+      if (!outcome.ok) return reject(outcome.error);
+      if ((outcome.value as Partial<AppendResult>)?.duplicate === false) appended = true;
+      resolve(outcome.value as never);
+    });
+    if (appended) this.notify();
   }
 
   private appendInTransaction(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): AppendResult {
