@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsISO8601, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsDefined, IsInt, IsISO8601, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
 
 const SEVEN_DAYS = 7 * 24 * 3600;
 
@@ -11,12 +11,14 @@ export class CreateOrderDto {
   orderId?: string;
 
   @ApiProperty({ description: 'integer minor units (1999 = 19.99)', example: 1999 })
+  @IsDefined({ message: 'amount is required' })
   @IsInt({ message: 'amount must be an integer number of minor units' })
   @Min(1)
   @Max(Number.MAX_SAFE_INTEGER)
   amount!: number;
 
   @ApiProperty({ description: 'ISO 4217, three upper-case letters', example: 'CNY' })
+  @IsDefined({ message: 'currency is required' })
   @IsString()
   @Matches(/^[A-Z]{3}$/, { message: 'currency must be three upper-case letters (ISO 4217)' })
   currency!: string;
@@ -50,6 +52,7 @@ export class CloseOrderDto {
 
 export class StartPaymentDto {
   @ApiProperty({ example: 'sandbox-bank' })
+  @IsDefined({ message: 'channel is required' })
   @IsString()
   @IsNotEmpty()
   @MaxLength(64)

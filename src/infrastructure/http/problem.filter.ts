@@ -52,6 +52,6 @@ function fromHttpException(error: HttpException, request: Request): Problem {
   if (status === 413) return problem('payload-too-large', 'the request body exceeds 64 KiB');
   if (status === 401) return problem('unauthorized', error.message);
   if (status === 403) return problem('forbidden', error.message);
-  if (status === 400) return problem('validation', error.message);
+  if (status === 400) return problem('validation', error.message, { errors: [{ field: 'body', message: error.message }] });
   return { ...problem('internal', error.message), status };
 }
