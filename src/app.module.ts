@@ -15,6 +15,7 @@ import { SyncPaymentHandler } from './application/payments/sync-payment.handler.
 import { CHANNEL_REGISTRY } from './application/ports/channel-registry.port.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from './application/ports/clock.port.js';
 import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore } from './application/ports/event-store.port.js';
+import { LEADERSHIP, type Leadership } from './application/ports/leadership.port.js';
 import { SETTINGS, type PayguardSettings } from './application/ports/settings.port.js';
 import { AnomalyProcessManager } from './application/process-manager/anomaly.process-manager.js';
 import { OrderReader } from './application/queries/order-reader.js';
@@ -42,6 +43,7 @@ export interface AppParts {
   readonly channels: InMemoryChannelRegistry;
   readonly clock: Clock;
   readonly ids: IdGenerator;
+  readonly leadership: Leadership;
 }
 
 @Module({})
@@ -54,6 +56,7 @@ export class AppModule implements NestModule {
       { provide: CHANNEL_REGISTRY, useValue: parts.channels },
       { provide: CLOCK, useValue: parts.clock },
       { provide: ID_GENERATOR, useValue: parts.ids },
+      { provide: LEADERSHIP, useValue: parts.leadership },
       { provide: API_KEYS, useValue: parts.config.apiKeys },
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_FILTER, useClass: ProblemFilter },

@@ -1,18 +1,26 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DeadlineScheduler } from './expiry/deadline-scheduler.js';
 import { OpenWorkIndex } from './open-work/open-work.index.js';
 import { EVENT_STORE, type EventStore } from './ports/event-store.port.js';
+import { LEADERSHIP, type Leadership } from './ports/leadership.port.js';
 import { AnomalyProcessManager } from './process-manager/anomaly.process-manager.js';
 import { ReconciliationSweep } from './reconciliation/reconciliation.sweep.js';
 import { RefundExecutor } from './refunds/refund-executor.js';
 
-/** Starts what follows the log, in order: deadlines fire only once the index has caught up. */
+/**
+ * Runs what follows the log (open-work index, process manager, refund executor) and the timers
+ * that act on it (deadlines, reconciliation sweep) while this instance leads; in order, so
+ * deadlines fire only once the index has caught up.
+ */
 @Injectable()
-export class BackgroundWorkers {
-  private started = false;
+export class BackgroundWorkers implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(BackgroundWorkers.name);
+  private campaigning = false;
+  private running = false;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(LEADERSHIP) private readonly leadership: Leadership,
     private readonly openWork: OpenWorkIndex,
     private readonly processManager: AnomalyProcessManager,
     private readonly refundExecutor: RefundExecutor,
@@ -20,18 +28,51 @@ export class BackgroundWorkers {
     private readonly sweep: ReconciliationSweep,
   ) {}
 
+  /** Campaigns for leadership; resolves once elected or, on a standby, once campaigning has begun. */
   async start(): Promise<void> {
-    if (this.started) return;
-    this.started = true;
+    if (this.campaigning) return;
+    this.campaigning = true;
+    await this.leadership.campaign({
+      onElected: async () => {
+        this.logger.log('elected: running the process manager, refunds, deadlines and the sweep');
+        await this.startAll();
+      },
+      onDeposed: async () => {
+        this.logger.warn('no longer the leader: stopping background work');
+        await this.stopAll();
+      },
+    });
+  }
+
+  get isStarted(): boolean {
+    return this.campaigning;
+  }
+
+  get isLeader(): boolean {
+    return this.running;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stopAll();
+    await this.leadership.resign();
+  }
+
+  private async startAll(): Promise<void> {
     await this.openWork.start();
     await this.processManager.start();
     await this.refundExecutor.start();
     this.deadlines.start();
     this.sweep.start();
+    this.running = true;
   }
 
-  get isStarted(): boolean {
-    return this.started;
+  private async stopAll(): Promise<void> {
+    this.running = false;
+    await this.sweep.stop();
+    await this.deadlines.stop();
+    await this.refundExecutor.stop();
+    await this.processManager.stop();
+    await this.openWork.stop();
   }
 
   /** How many events each follower is behind the head of the log. */

@@ -14,6 +14,7 @@ import { SandboxChannel } from './channels/sandbox.channel.js';
 import { loadConfig, type AppConfig } from './config/config.js';
 import { openEventStore } from './event-store/open-event-store.js';
 import { createValidationPipe } from './http/validation.js';
+import { SingleInstanceLeadership } from './system/single-instance.leadership.js';
 import { CryptoIdGenerator, SystemClock } from './system/system-clock.js';
 
 export interface StartOptions {
@@ -53,7 +54,15 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     expiryCloseBudgetMs: config.expiryCloseBudgetMs,
   };
   const channels = new InMemoryChannelRegistry();
-  const parts = { config, store, settings, channels, clock: options.clock ?? new SystemClock(), ids: options.ids ?? new CryptoIdGenerator() };
+  const parts = {
+    config,
+    store,
+    settings,
+    channels,
+    clock: options.clock ?? new SystemClock(),
+    ids: options.ids ?? new CryptoIdGenerator(),
+    leadership: new SingleInstanceLeadership(),
+  };
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(parts), {
     rawBody: true,
     bodyParser: false,

@@ -27,15 +27,20 @@ export class DeadlineScheduler implements BeforeApplicationShutdown {
   ) {}
 
   start(): void {
+    if (this.timer !== null) return;
     this.tick();
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await Promise.allSettled(this.running);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
   }
 
   /** Expires one order now (also used by the sweep for deadlines a failed attempt left behind). */

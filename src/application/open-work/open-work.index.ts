@@ -58,7 +58,11 @@ export class OpenWorkIndex implements BeforeApplicationShutdown {
     return this.follower.waitFor(position, timeoutMs);
   }
 
+  stop(): Promise<void> {
+    return this.follower.stop();
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
-    await this.follower.stop();
+    await this.stop();
   }
 }

@@ -45,8 +45,12 @@ export class AnomalyProcessManager implements BeforeApplicationShutdown {
     return this.follower.waitFor(position, timeoutMs);
   }
 
+  stop(): Promise<void> {
+    return this.follower.stop();
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
-    await this.follower.stop();
+    await this.stop();
   }
 
   private async handle(events: readonly RecordedEvent[]): Promise<void> {

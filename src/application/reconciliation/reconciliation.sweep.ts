@@ -44,14 +44,19 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
   ) {}
 
   start(): void {
+    if (this.timer !== null) return;
     this.timer = setInterval(() => void this.sweep().catch(() => undefined), this.settings.reconcileIntervalSeconds * 1000);
     this.timer.unref();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.sweeping?.catch(() => undefined);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
   }
 
   /** One sweep; concurrent calls share the sweep under way. */

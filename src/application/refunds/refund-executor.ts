@@ -41,9 +41,13 @@ export class RefundExecutor implements BeforeApplicationShutdown {
     return this.follower.waitFor(position, timeoutMs);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     await this.follower.stop();
     await Promise.allSettled(this.inFlight.values());
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stop();
   }
 
   /** Executes the open refund of a payment, unless a call for it is already under way here. */

@@ -20,7 +20,7 @@ export class HealthController {
 
   @Get('ready')
   @ApiOperation({ summary: "The store is reachable and the log's followers are running; their lag in events" })
-  async ready(): Promise<{ status: 'ok'; store: 'ok'; head: number; lag: Record<string, number> }> {
+  async ready(): Promise<{ status: 'ok'; store: 'ok'; role: 'leader' | 'standby'; head: number; lag: Record<string, number> }> {
     try {
       await this.store.ping();
     } catch (error) {
@@ -28,6 +28,8 @@ export class HealthController {
     }
     if (!this.workers.isStarted) throw new HttpException({ problem: problem('not-ready', 'background workers not started') }, 503);
     const { head, followers } = await this.workers.lag();
-    return { status: 'ok', store: 'ok', head, lag: followers };
+    // A standby serves commands; its followers run only once it is elected.
+    if (!this.workers.isLeader) return { status: 'ok', store: 'ok', role: 'standby', head, lag: {} };
+    return { status: 'ok', store: 'ok', role: 'leader', head, lag: followers };
   }
 }
