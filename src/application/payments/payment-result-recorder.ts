@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { orderDecider, type OrderCommand, type PlacedOrderState } from '../../domain/order/order.decider.js';
-import { paymentDecider, type PaymentCommand, type PaymentState } from '../../domain/payment/payment.decider.js';
+import { paymentDecider, type InitiatedPaymentState, type PaymentCommand, type PaymentState } from '../../domain/payment/payment.decider.js';
 import type { ResultSource } from '../../domain/payment/payment.events.js';
 import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
@@ -41,16 +41,20 @@ export class PaymentResultRecorder {
       (now): PaymentCommand => ({ type: 'RecordPaymentSuccess', data: { paymentId, ...report }, metadata: { now } }),
       causation,
     );
-    if (state.status === 'succeeded') {
-      const orderId = state.initiated.orderId;
-      await this.repository.handle(
-        orderDecider,
-        orderStream(orderId),
-        (now): OrderCommand => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt: state.paidAt ?? report.paidAt }, metadata: { now } }),
-        causation,
-      );
-    }
+    if (state.status === 'succeeded') await this.applyToOrder(state, causation);
     return state;
+  }
+
+  /** Tells the order that this payment succeeded: it keeps it, or flags the anomaly (idempotent). */
+  private async applyToOrder(payment: InitiatedPaymentState, causation: Causation): Promise<void> {
+    const { orderId, paymentId } = payment.initiated;
+    const paidAt = payment.paidAt as string; // set by PaymentSucceeded
+    await this.repository.handle(
+      orderDecider,
+      orderStream(orderId),
+      (now): OrderCommand => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt }, metadata: { now } }),
+      causation,
+    );
   }
 
   async recordFailure(paymentId: string, reason: string, source: ResultSource, causation: Causation): Promise<PaymentState> {
@@ -100,6 +104,9 @@ export class PaymentResultRecorder {
     await Promise.all(
       order.attempts.map(async ({ paymentId, channel: channelId }) => {
         const payment = (await this.repository.load(paymentDecider, paymentStream(paymentId))).state;
+        // A success already on the payment may not have reached the order yet: it must settle the
+        // order before the order ends, or an on-time payment would be refunded.
+        if (payment.status === 'succeeded') return this.applyToOrder(payment, causation);
         if (payment.status !== 'pending' && payment.status !== 'none') return;
         const channel = this.channels.get(channelId);
         if (channel === undefined) return;

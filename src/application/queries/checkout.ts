@@ -1,6 +1,6 @@
 import type { PlacedOrderState } from '../../domain/order/order.decider.js';
 import type { OrderStatus } from '../../domain/order/order.events.js';
-import type { PaymentState } from '../../domain/payment/payment.decider.js';
+import type { InitiatedPaymentState, PaymentState } from '../../domain/payment/payment.decider.js';
 import { toPaymentView, type PaymentView } from './views.js';
 
 /**
@@ -21,6 +21,12 @@ export interface CheckoutView {
 export function checkout(order: PlacedOrderState, payments: readonly PaymentState[], now: Date): CheckoutView {
   const { orderId, expiresAt } = order.placed;
   const remainingSeconds = Math.max(0, Math.floor((Date.parse(expiresAt) - now.getTime()) / 1000));
+  // A success is recorded on the payment just before its order hears of it: in between, the order is
+  // already being paid, and the page must not offer the form again.
+  const succeeded = payments.find((payment): payment is InitiatedPaymentState => payment.status === 'succeeded');
+  if (order.status === 'pending' && succeeded !== undefined) {
+    return { orderId, status: 'paid', remainingSeconds, action: 'show-result', payment: toPaymentView(succeeded) };
+  }
   // An order past its deadline is treated as over even before the expiry is recorded.
   if (order.status !== 'pending' || remainingSeconds === 0) {
     const paidBy = payments.find((payment) => payment.status !== 'none' && payment.initiated.paymentId === order.paidBy);
