@@ -22,7 +22,7 @@ const placed: OrderEvent = {
     createdAt: iso(0),
   },
 };
-const attempt = (paymentId: string, channel: string): OrderEvent => ({
+const attempt = (paymentId: string, channel: string): Extract<OrderEvent, { type: 'PaymentAttemptStarted' }> => ({
   type: 'PaymentAttemptStarted',
   data: { orderId: 'o1', paymentId, channel, amount: 1999, currency: 'CNY', timeExpire: iso(1770), returnUrl: null, startedAt: iso(10) },
 });
