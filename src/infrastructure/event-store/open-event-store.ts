@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { CheckpointStore, EventStore } from '../../application/ports/event-store.port.js';
 import { ConfigError, type AppConfig } from '../config/config.js';
 import { MemoryEventStore } from './memory.event-store.js';
+import { PostgresEventStore } from './postgres.event-store.js';
 import { SqliteEventStore } from './sqlite.event-store.js';
 
 /** The store EVENT_STORE names. */
@@ -12,8 +13,12 @@ export async function openEventStore(config: AppConfig): Promise<EventStore & Ch
     case 'memory':
       return new MemoryEventStore();
     case 'postgres':
+      if (!config.databaseUrl) {
+        throw new ConfigError('EVENT_STORE=postgres needs DATABASE_URL, e.g. postgres://user:password@host:5432/database');
+      }
+      return PostgresEventStore.open({ connectionString: config.databaseUrl });
     case 'eventstoredb':
-      // Not built yet: the PostgreSQL and EventStoreDB adapters are the next piece of work.
-      throw new ConfigError(`EVENT_STORE=${config.eventStore} is not available in this version; use sqlite (default) or memory`);
+      // Not built yet: the EventStoreDB adapter is the next piece of work.
+      throw new ConfigError(`EVENT_STORE=${config.eventStore} is not available in this version; use sqlite (default), postgres or memory`);
   }
 }

@@ -1,0 +1,490 @@
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { LogFollower } from '../../src/application/log-follower.js';
+import {
+  ConcurrencyError,
+  IdempotencyConflictError,
+  type NewEvent,
+  type RecordedEvent,
+} from '../../src/application/ports/event-store.port.js';
+import { ConfigError, loadConfig } from '../../src/infrastructure/config/config.js';
+import { openEventStore } from '../../src/infrastructure/event-store/open-event-store.js';
+import {
+  PostgresEventStore,
+  type PostgresEventStoreOptions,
+} from '../../src/infrastructure/event-store/postgres.event-store.js';
+import { describeEventStoreContract } from './event-store.contract.js';
+
+/**
+ * Runs against the PostgreSQL at DATABASE_URL (default: the local one). Every store of this run
+ * lives in a schema of its own, payguard_test_<run>_<n>, all dropped in afterAll.
+ * PostgreSQL unreachable: under CI (CI set) the suite fails; elsewhere it is reported as skipped.
+ */
+const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const SHOWN_URL = DATABASE_URL.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+const unreachable = await probe(DATABASE_URL);
+
+/** Long enough that only a wake-up (local or LISTEN/NOTIFY), never the poll, can explain progress. */
+const NO_POLL = 60_000;
+const RUN = randomBytes(4).toString('hex');
+/** Key of the advisory lock that keeps a `HeldOpen` append's transaction open; per run, as runs may share a server. */
+const GATE = randomInt(1, 2 ** 31 - 1);
+const schemas: string[] = [];
+
+function freshSchema(): string {
+  const schema = `payguard_test_${RUN}_${schemas.length + 1}`;
+  schemas.push(schema);
+  return schema;
+}
+
+describe('openEventStore with EVENT_STORE=postgres', () => {
+  it('refuses to start without DATABASE_URL, saying so', async () => {
+    const config = loadConfig({ EVENT_STORE: 'postgres' });
+
+    const error = await openEventStore(config).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/DATABASE_URL/);
+  });
+
+  it('opens the PostgreSQL store at DATABASE_URL (here a closed port: the connection, not the config, fails)', async () => {
+    const config = loadConfig({ EVENT_STORE: 'postgres', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test' });
+
+    const error = await openEventStore(config).catch((e: unknown) => e);
+
+    expect(error).not.toBeInstanceOf(ConfigError);
+    expect(String((error as Error).message)).toMatch(/ECONNREFUSED|connect/);
+  });
+
+  it('still refuses EVENT_STORE=eventstoredb', async () => {
+    await expect(openEventStore(loadConfig({ EVENT_STORE: 'eventstoredb' }))).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+if (unreachable === null) {
+  afterAll(async () => {
+    const admin = new Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    try {
+      for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  let latest = '';
+  describeEventStoreContract(
+    'PostgresEventStore',
+    () => PostgresEventStore.open({ connectionString: DATABASE_URL, schema: (latest = freshSchema()) }),
+    () => PostgresEventStore.open({ connectionString: DATABASE_URL, schema: latest }),
+  );
+
+  describe('PostgresEventStore on PostgreSQL', () => {
+    const opened: PostgresEventStore[] = [];
+    const followers: LogFollower[] = [];
+    const clients: Client[] = [];
+
+    async function open(schema: string, options: Partial<PostgresEventStoreOptions> = {}): Promise<PostgresEventStore> {
+      const store = await PostgresEventStore.open({ connectionString: DATABASE_URL, schema, ...options });
+      opened.push(store);
+      return store;
+    }
+    async function connect(): Promise<Client> {
+      const client = new Client({ connectionString: DATABASE_URL });
+      clients.push(client);
+      await client.connect();
+      return client;
+    }
+    afterEach(async () => {
+      for (const follower of followers.splice(0)) await follower.stop();
+      for (const store of opened.splice(0)) await store.close();
+      for (const client of clients.splice(0)) await client.end().catch(() => undefined);
+    });
+
+    describe('global log under concurrent writers', () => {
+      it('gives a LogFollower every event of 8 writers (own pools, ~200 events each) exactly once, in log order', async () => {
+        const schema = freshSchema();
+        const reader = await open(schema);
+        const writers = await Promise.all(Array.from({ length: 8 }, () => open(schema, { poolSize: 2 })));
+        const handled: RecordedEvent[] = [];
+        const batches: number[][] = [];
+        let writing = true;
+        let handledWhileWriting = 0;
+        const errors: unknown[] = [];
+        const follower = new LogFollower(reader, reader, {
+          name: 'concurrent-follower',
+          handle: async (events) => {
+            handled.push(...events);
+            batches.push(events.map((e) => e.position));
+            if (writing) handledWhileWriting += events.length;
+          },
+          batchSize: 64,
+          pollIntervalMs: NO_POLL, // other instances' appends must wake it through LISTEN/NOTIFY
+          onError: (error) => errors.push(error),
+        });
+        followers.push(follower);
+        await follower.start();
+
+        const written = new Map<string, string[]>();
+        await Promise.all(
+          writers.map(async (writer, w) => {
+            const streams = Array.from({ length: 4 }, (_, k) => `writer${w}-${k}-${randomUUID()}`);
+            for (const stream of streams) written.set(stream, []);
+            // Batches of 1, 2, 3, 2... events: 100 appends, 200 events per writer.
+            for (let i = 0; i < 100; i++) {
+              const stream = streams[i % 4];
+              const ids = written.get(stream)!;
+              const batch = Array.from({ length: [1, 2, 3, 2][i % 4] }, () => event('Concurrent', { w, i }));
+              const result = await writer.append(stream, batch, ids.length === 0 ? 'no-stream' : ids.length - 1);
+              expect(result.duplicate).toBe(false);
+              ids.push(...batch.map((e) => e.eventId));
+            }
+          }),
+        );
+        writing = false;
+        const total = [...written.values()].reduce((sum, ids) => sum + ids.length, 0);
+        expect(total).toBe(1600);
+        expect(await reader.headPosition()).toBe(total);
+        await follower.waitFor(total, 30_000);
+
+        // Exactly once, in the order the store reports, gap-free.
+        expect(handled.map((e) => e.position)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+        expect(new Set(handled.map((e) => e.eventId)).size).toBe(total);
+        expect(handled).toEqual(await reader.readAll(0, total + 10));
+        expect(batches.flat()).toEqual(handled.map((e) => e.position));
+        // Each stream in its writer's order, revisions from 0.
+        for (const [stream, ids] of written) {
+          const inLog = handled.filter((e) => e.streamName === stream);
+          expect(inLog.map((e) => e.eventId)).toEqual(ids);
+          expect(inLog.map((e) => e.revision)).toEqual(ids.map((_, i) => i));
+        }
+        // It really followed while the writers wrote, and checkpointed in PostgreSQL.
+        expect(handledWhileWriting).toBeGreaterThan(0);
+        expect(errors).toEqual([]);
+        expect(await reader.load('concurrent-follower')).toEqual({ position: total, state: null });
+      }, 60_000);
+
+      it('does not let a reader that read in between skip an append whose transaction commits late', async () => {
+        const schema = freshSchema();
+        const [slowWriter, fastWriter, reader] = [await open(schema), await open(schema), await open(schema)];
+        await fastWriter.append(`before-${randomUUID()}`, [event('Before')], 'no-stream');
+        // An append of a `HeldOpen` event stops, inside its transaction and after its insert, until
+        // the gate (an advisory lock held by this test) opens: its transaction is held open.
+        const admin = await connect();
+        await admin.query(`
+          CREATE FUNCTION ${schema}.hold_open() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN PERFORM pg_advisory_xact_lock_shared(${GATE}); RETURN NULL; END $$;
+          CREATE TRIGGER hold_open AFTER INSERT ON ${schema}.events
+            FOR EACH ROW WHEN (NEW.type = 'HeldOpen') EXECUTE FUNCTION ${schema}.hold_open();`);
+        const gate = await connect();
+        await gate.query('SELECT pg_advisory_lock($1)', [GATE]);
+        // A follower reading all along, as fast as it can.
+        const followed: number[] = [];
+        const follower = new LogFollower(reader, reader, {
+          name: 'late-commit-follower',
+          handle: async (events) => void followed.push(...events.map((e) => e.position)),
+          pollIntervalMs: 5,
+          onError: () => undefined,
+        });
+        followers.push(follower);
+        await follower.start();
+
+        const slowStream = `slow-${randomUUID()}`;
+        const slow = slowWriter.append(slowStream, [event('HeldOpen')], 'no-stream');
+        await until(admin, `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = ${GATE} AND NOT granted`);
+        const fastStream = `fast-${randomUUID()}`;
+        let fastDone = false;
+        const fast = fastWriter.append(fastStream, [event('Fast')], 'no-stream').finally(() => (fastDone = true));
+        // Give the second append every chance to commit while the first is still open (this store makes it wait).
+        await Promise.race([fast, sleep(500)]);
+        const readBetween = await reader.readAll(1, 100);
+        const positionsBetween = readBetween.map((e) => e.position);
+        // Whatever a reader sees meanwhile is a gap-free continuation of what it had.
+        expect(positionsBetween).toEqual(Array.from({ length: positionsBetween.length }, (_, i) => i + 2));
+        // This store gives positions in commit order: the second append waits for the first to commit.
+        expect(fastDone).toBe(false);
+        expect(readBetween).toEqual([]);
+
+        await gate.query('SELECT pg_advisory_unlock($1)', [GATE]);
+        const [slowResult, fastResult] = await Promise.all([slow, fast]);
+
+        // The reader continues from where it was: it finds the late commit, and each event once.
+        const readAfter = await reader.readAll(positionsBetween.at(-1) ?? 1, 100);
+        const seen = [...readBetween, ...readAfter];
+        expect(seen.map((e) => [e.position, e.type])).toEqual([
+          [2, 'HeldOpen'],
+          [3, 'Fast'],
+        ]);
+        expect([slowResult.lastPosition, fastResult.lastPosition]).toEqual([2, 3]);
+        await follower.waitFor(3, 5_000);
+        expect(followed).toEqual([1, 2, 3]);
+      });
+    });
+
+    describe('appends from several processes', () => {
+      it('lets one of 10 instances expecting the same revision win; the others get ConcurrencyError', async () => {
+        const schema = freshSchema();
+        const stores = await Promise.all(Array.from({ length: 10 }, () => open(schema, { poolSize: 1 })));
+        const stream = `order-${randomUUID()}`;
+        await stores[0].append(stream, [event()], 'no-stream');
+
+        const outcomes = await Promise.allSettled(stores.map((s) => s.append(stream, [event(), event()], 0)));
+
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ConcurrencyError);
+        expect(await stores[0].readStream(stream)).toHaveLength(3);
+        expect(await stores[0].headPosition()).toBe(3);
+      });
+
+      it('writes a batch repeated by several instances at once exactly once; the others answer duplicate', async () => {
+        const schema = freshSchema();
+        const stores = await Promise.all(Array.from({ length: 6 }, () => open(schema, { poolSize: 1 })));
+        const stream = `order-${randomUUID()}`;
+        const batch = [event(), event(), event()];
+
+        const results = await Promise.all(stores.map((s) => s.append(stream, batch, 'no-stream')));
+
+        expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+        for (const r of results) expect(r).toMatchObject({ lastRevision: 2, lastPosition: 3 });
+        expect((await stores[0].readAll(0, 100)).map((e) => e.eventId)).toEqual(batch.map((e) => e.eventId));
+        await expect(stores[1].append(stream, [batch[0], event()], 'any')).rejects.toBeInstanceOf(IdempotencyConflictError);
+      });
+
+      it('appends with `any` from several instances to one stream without losing or reordering any', async () => {
+        const schema = freshSchema();
+        const stores = await Promise.all(Array.from({ length: 4 }, () => open(schema, { poolSize: 2 })));
+        const stream = `order-${randomUUID()}`;
+
+        await Promise.all(
+          stores.map(async (store) => {
+            for (let i = 0; i < 15; i++) await store.append(stream, [event()], 'any');
+          }),
+        );
+
+        const events = await stores[0].readStream(stream);
+        expect(events.map((e) => e.revision)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+        expect(events.map((e) => e.position)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+      });
+
+      it("wakes a follower on another instance through LISTEN/NOTIFY, and its own listeners once per append", async () => {
+        const schema = freshSchema();
+        const [here, elsewhere] = [await open(schema), await open(schema)];
+        let localCalls = 0;
+        elsewhere.onAppended(() => localCalls++);
+        const woken = new Promise<void>((resolve) => here.onAppended(resolve));
+        const follower = new LogFollower(here, here, { name: 'woken', handle: async () => undefined, pollIntervalMs: NO_POLL });
+        followers.push(follower);
+        await follower.start();
+
+        const { lastPosition } = await elsewhere.append(`order-${randomUUID()}`, [event()], 'no-stream');
+
+        await withDeadline(woken);
+        await follower.waitFor(lastPosition, 5_000);
+        await sleep(200); // a NOTIFY echo of its own append would arrive by now
+        expect(localCalls).toBe(1);
+      });
+
+      it('listens again after its LISTEN connection is dropped, and wakes its listeners once back', async () => {
+        const schema = freshSchema();
+        const errors: unknown[] = [];
+        const [here, elsewhere] = [await open(schema, { onError: (e) => errors.push(e) }), await open(schema)];
+        const admin = await connect();
+        const listening = `SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN "${schema}_appended"'`;
+        const [{ pid }] = (await admin.query<{ pid: number }>(listening)).rows;
+        const backAfterDrop = new Promise<void>((resolve) => here.onAppended(resolve));
+
+        await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+
+        await withDeadline(backAfterDrop); // told on reconnection: appends may have been missed meanwhile
+        expect(errors.length).toBeGreaterThan(0);
+        const [again] = (await admin.query<{ pid: number }>(listening)).rows;
+        expect(again.pid).not.toBe(pid);
+        const woken = new Promise<void>((resolve) => here.onAppended(resolve));
+        await elsewhere.append(`order-${randomUUID()}`, [event()], 'no-stream');
+        await withDeadline(woken);
+      });
+    });
+
+    describe('durability and schema', () => {
+      it('keeps data and checkpoints across close and reopen, for this and any other instance', async () => {
+        const schema = freshSchema();
+        const first = await open(schema);
+        const stream = `order-${randomUUID()}`;
+        const batch = [event('Kept', { amount: 1999, currency: 'CNY' }), event()];
+        await first.append(stream, batch, 'no-stream');
+        await first.save('projector', 2, { seen: ['a'] });
+        const before = await first.readAll(0, 100);
+        await first.close();
+
+        const [again, other] = [await open(schema), await open(schema)];
+
+        for (const store of [again, other]) {
+          expect(await store.readAll(0, 100)).toEqual(before);
+          expect(await store.load('projector')).toEqual({ position: 2, state: { seen: ['a'] } });
+          expect(await store.headPosition()).toBe(2);
+        }
+        expect((await other.append(stream, batch, 1)).duplicate).toBe(true);
+        expect(await again.append(stream, [event()], 1)).toEqual({ lastRevision: 2, lastPosition: 3, duplicate: false });
+      });
+
+      it('runs each migration once, however often and however many instances at once open the schema', async () => {
+        const schema = freshSchema();
+        await (await open(schema)).append(`order-${randomUUID()}`, [event()], 'no-stream');
+        await open(schema);
+        const fresh = freshSchema();
+        await Promise.all(Array.from({ length: 5 }, () => open(fresh, { poolSize: 1 })));
+
+        const admin = await connect();
+        for (const s of [schema, fresh]) {
+          const { rows } = await admin.query(`SELECT version, name FROM ${s}.schema_migrations ORDER BY version`);
+          expect(rows).toEqual([{ version: 1, name: 'events, streams, log head, checkpoints' }]);
+        }
+        expect((await admin.query(`SELECT count(*)::int AS n FROM ${schema}.events`)).rows[0].n).toBe(1);
+        expect((await admin.query(`SELECT count(*)::int AS n FROM ${fresh}.log_head`)).rows[0].n).toBe(1);
+      });
+
+      it('refuses a schema migrated by a newer build', async () => {
+        const schema = freshSchema();
+        await (await open(schema)).close();
+        const admin = await connect();
+        await admin.query(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES (99, 'from the future')`);
+
+        await expect(open(schema)).rejects.toThrow(/version 99, newer than this build/);
+      });
+
+      it('refuses a schema name it would have to quote', async () => {
+        await expect(PostgresEventStore.open({ connectionString: DATABASE_URL, schema: 'Payguard"; --' })).rejects.toThrow(
+          RangeError,
+        );
+      });
+
+      it('stores data and metadata as jsonb, with the writing transaction id', async () => {
+        const schema = freshSchema();
+        const store = await open(schema);
+        const e = event('Typed', { amount: 1999, nested: { ok: true } });
+        await store.append('order-1', [e], 'no-stream');
+
+        const admin = await connect();
+        const { rows } = await admin.query(
+          `SELECT global_position::int, stream_name, revision, event_id, type, data, metadata,
+                  pg_typeof(data)::text AS data_type, transaction_id IS NOT NULL AS has_xid
+             FROM ${schema}.events`,
+        );
+        expect(rows).toEqual([
+          {
+            global_position: 1,
+            stream_name: 'order-1',
+            revision: 0,
+            event_id: e.eventId,
+            type: 'Typed',
+            data: e.data,
+            metadata: e.metadata,
+            data_type: 'jsonb',
+            has_xid: true,
+          },
+        ]);
+      });
+
+      it('rejects use after close', async () => {
+        const store = await open(freshSchema());
+        await store.close();
+
+        await expect(store.ping()).rejects.toThrow();
+        await store.close(); // twice is fine
+      });
+    });
+
+    describe('saveWith', () => {
+      it('commits the work and the checkpoint together, or neither', async () => {
+        const schema = freshSchema();
+        const store = await open(schema);
+        const admin = await connect();
+        await admin.query(`CREATE TABLE ${schema}.order_view (id text PRIMARY KEY, amount integer NOT NULL)`);
+        await store.save('order-view', 1, { n: 1 });
+
+        const result = await store.saveWith('order-view', 5, { n: 5 }, async (tx) => {
+          await tx.query(`INSERT INTO ${schema}.order_view VALUES ('o-1', 1999)`);
+          return 'done';
+        });
+        expect(result).toBe('done');
+        expect(await store.load('order-view')).toEqual({ position: 5, state: { n: 5 } });
+
+        const error = await store
+          .saveWith('order-view', 9, { n: 9 }, async (tx) => {
+            await tx.query(`INSERT INTO ${schema}.order_view VALUES ('o-2', 1)`);
+            throw new Error('projection failed');
+          })
+          .catch((e: unknown) => e);
+        expect((error as Error).message).toBe('projection failed');
+        expect(await store.load('order-view')).toEqual({ position: 5, state: { n: 5 } });
+        expect((await admin.query(`SELECT id FROM ${schema}.order_view ORDER BY id`)).rows).toEqual([{ id: 'o-1' }]);
+
+        // The pool is still healthy after the rollback.
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+  });
+} else if (process.env.CI) {
+  describe('PostgresEventStore', () => {
+    beforeAll(() => {
+      throw new Error(`PostgreSQL unreachable at ${SHOWN_URL} (${unreachable}); CI must run these tests (.ci/run starts it)`);
+    });
+    it('needs PostgreSQL', () => undefined);
+  });
+} else {
+  it(`is skipped: PostgreSQL unreachable at ${SHOWN_URL} (${unreachable})`, () => {
+    console.warn(
+      `PostgresEventStore tests skipped: PostgreSQL unreachable at ${SHOWN_URL} (${unreachable}). ` +
+        'Start it or set DATABASE_URL; under CI they fail instead.',
+    );
+  });
+}
+
+/** Null when PostgreSQL answers at `url`, else why not. */
+async function probe(url: string): Promise<string | null> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message || error.name : String(error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Polls `query` until it returns a row (at most 5 s). */
+async function until(client: Client, query: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while ((await client.query(query)).rowCount === 0) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${query}`);
+    await sleep(10);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function event(type = 'Tested', data: Record<string, unknown> = { n: 1 }): NewEvent {
+  return {
+    eventId: randomUUID(),
+    type,
+    data,
+    metadata: { occurredAt: '2025-01-02T03:04:05.678Z', correlationId: randomUUID(), causationId: null, schemaVersion: 1 },
+  };
+}
