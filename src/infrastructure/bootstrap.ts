@@ -10,10 +10,13 @@ import type { Clock, IdGenerator } from '../application/ports/clock.port.js';
 import type { CheckpointStore, EventStore } from '../application/ports/event-store.port.js';
 import type { PayguardSettings } from '../application/ports/settings.port.js';
 import { InMemoryChannelRegistry } from './channels/channel-registry.js';
+import { AlipayChannel } from './channels/alipay.channel.js';
 import { SandboxChannel } from './channels/sandbox.channel.js';
+import { WechatpayChannel } from './channels/wechatpay.channel.js';
 import { loadConfig, type AppConfig } from './config/config.js';
 import { openEventStore } from './event-store/open-event-store.js';
 import { createValidationPipe } from './http/validation.js';
+import { PostgresLeadership } from './event-store/postgres.leadership.js';
 import { SingleInstanceLeadership } from './system/single-instance.leadership.js';
 import { CryptoIdGenerator, SystemClock } from './system/system-clock.js';
 
@@ -40,6 +43,14 @@ export interface RunningPayguard {
 /** Builds, starts and wires the whole service; used by main.ts, the e2e tests and the benchmarks. */
 export async function startPayguard(options: StartOptions = {}): Promise<RunningPayguard> {
   const config = loadConfig(options.env ?? process.env);
+  const clock = options.clock ?? new SystemClock();
+  // A provider whose configuration is missing is not offered (starting a payment on it is a 400);
+  // one whose keys don't read stops the start here, before anything is opened.
+  const now = () => clock.now();
+  const providers = [
+    ...(config.alipay === null ? [] : [new AlipayChannel({ ...config.alipay, now })]),
+    ...(config.wechatpay === null ? [] : [new WechatpayChannel({ ...config.wechatpay, now })]),
+  ];
   const store = options.store ?? (await openEventStore(config));
   const runtime = { publicBaseUrl: config.publicBaseUrl ?? `http://127.0.0.1:${config.port}` };
   const settings: PayguardSettings = {
@@ -59,9 +70,13 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     store,
     settings,
     channels,
-    clock: options.clock ?? new SystemClock(),
+    clock,
     ids: options.ids ?? new CryptoIdGenerator(),
-    leadership: new SingleInstanceLeadership(),
+    // On PostgreSQL several instances share the log: one of them, elected, runs the background work.
+    leadership:
+      config.eventStore === 'postgres' && config.databaseUrl !== null
+        ? new PostgresLeadership({ connectionString: config.databaseUrl, schema: config.databaseSchema })
+        : new SingleInstanceLeadership(),
   };
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(parts), {
     rawBody: true,
@@ -90,6 +105,7 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   const gatewayUrl = config.sandboxGatewayUrl ?? `${url}/sandbox`;
   channels.register(new SandboxChannel({ id: 'sandbox-bank', provider: 'bank', gatewayUrl, secret: config.sandboxSecret }));
   channels.register(new SandboxChannel({ id: 'sandbox-wallet', provider: 'wallet', gatewayUrl, secret: config.sandboxSecret }));
+  for (const provider of providers) channels.register(provider);
 
   const workers = app.get(BackgroundWorkers);
   await workers.start();
@@ -97,7 +113,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   const logger = new Logger('Payguard');
   logger.log(`listening on ${url} (public base URL ${runtime.publicBaseUrl})`);
   logger.log(`event store: ${config.eventStore}${config.eventStore === 'sqlite' ? ` in ${config.dataDir}` : ''}`);
-  logger.log(`channels on: ${channels.ids().join(', ')} (sandbox gateway ${gatewayUrl})`);
+  const off = ['alipay', 'wechatpay'].filter((id) => channels.get(id) === undefined);
+  logger.log(`channels on: ${channels.ids().join(', ')} (sandbox gateway ${gatewayUrl})${off.length > 0 ? `; off, not configured: ${off.join(', ')}` : ''}`);
   if (config.apiKeys === null) logger.warn('API_KEYS is not set: the service runs OPEN, without authentication (local use only)');
   return { app, url, config, store, channels, workers, close: () => app.close() };
 }

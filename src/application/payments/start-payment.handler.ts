@@ -12,7 +12,8 @@ import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/cloc
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { OrderReader } from '../queries/order-reader.js';
 import { toPaymentView, type PaymentView } from '../queries/views.js';
-import type { Viewer } from '../viewer.js';
+import { OPEN_VIEWER, type Viewer } from '../viewer.js';
+import { PaymentResultRecorder } from './payment-result-recorder.js';
 
 export class StartPaymentCommand extends Command<{ created: boolean; payment: PaymentView }> {
   constructor(
@@ -37,6 +38,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
   constructor(
     private readonly repository: AggregateRepository,
     private readonly reader: OrderReader,
+    private readonly results: PaymentResultRecorder,
     @Inject(CHANNEL_REGISTRY) private readonly channels: ChannelRegistry,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
@@ -52,6 +54,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     if (before.status !== 'pending') throw new OrderNotPayable(command.orderId, before.status);
     const ended = await this.endedAttempts(before, channel.id);
     const causation = { correlationId: command.correlationId, causationId: null };
+    await this.closeFailedPredecessor(before, channel, ended, causation);
     const freshPaymentId = `pay_${this.ids.token(20)}`;
     const { state } = await this.repository.handle(
       orderDecider,
@@ -82,6 +85,27 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     const mine = order.attempts.filter((attempt) => attempt.channel === channelId);
     const payments = await Promise.all(mine.map((attempt) => this.reader.payment(attempt.paymentId)));
     return mine.filter((_, index) => ['failed', 'closed'].includes(payments[index].status)).map((attempt) => attempt.paymentId);
+  }
+
+  /**
+   * Before a new trade for the order on this channel, the trade of the failed attempt it replaces
+   * is closed (WeChat Pay requires it for a failed payment; for every provider it stops the payer
+   * from paying the old trade too). Only the latest attempt needs it: each earlier one was closed
+   * before its successor opened, and a closed attempt was closed at the channel. A close that
+   * finds the trade paid after all records that success, and the order is not paid twice.
+   */
+  private async closeFailedPredecessor(order: PlacedOrderState, channel: PaymentChannel, ended: string[], causation: Causation): Promise<void> {
+    if (openAttemptOn(order, channel.id, ended, this.clock.now()) !== undefined) return;
+    const latest = order.attempts.filter((attempt) => attempt.channel === channel.id).at(-1);
+    if (latest === undefined || !ended.includes(latest.paymentId)) return;
+    if ((await this.reader.payment(latest.paymentId)).status !== 'failed') return;
+    const closed = await channel.closeTrade(latest.paymentId);
+    if (closed.result !== 'already-paid') return;
+    const { channelTradeNo, paidAt, amount } = closed;
+    const report = { ...amount, channelTradeNo, paidAt, source: 'close' as const, notificationId: null, raw: null };
+    await this.results.recordSuccess(latest.paymentId, report, causation);
+    const after = await this.reader.order(order.placed.orderId, OPEN_VIEWER);
+    throw new OrderNotPayable(order.placed.orderId, after.status);
   }
 
   /** Creates the channel trade (idempotent by paymentId) and records the payment, unless both exist. */

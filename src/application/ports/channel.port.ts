@@ -1,6 +1,6 @@
 /**
  * The channel port: how Payguard talks to a payment provider. One adapter per provider
- * (sandbox-bank and sandbox-wallet share the sandbox adapter; alipay and wechatpay come later).
+ * (sandbox-bank and sandbox-wallet share the sandbox adapter; alipay and wechatpay have their own).
  * The paymentId is the provider's out_trade_no, and the refundId its out_request_no, so a
  * repeated call is recognised by the provider and never takes or returns money twice.
  */
@@ -82,6 +82,18 @@ export class NotificationRejectedError extends Error {
   }
 }
 
+/** What became of a notification, for the provider's answer. */
+export type NotificationOutcome =
+  | { readonly outcome: 'recorded' }
+  | { readonly outcome: 'rejected'; readonly status: number; readonly code: string; readonly detail: string };
+
+/** The HTTP answer a provider expects to a notification (its retry logic reads it). */
+export interface NotificationAnswer {
+  readonly status: number;
+  readonly contentType?: string;
+  readonly body?: string;
+}
+
 export interface PaymentChannel {
   readonly id: string;
   createTrade(request: CreateTradeRequest): Promise<CreatedTrade>;
@@ -90,6 +102,14 @@ export interface PaymentChannel {
   refund(request: RefundRequest): Promise<RefundResult>;
   /** Verifies and parses a notification; throws NotificationRejectedError. `now` is the service clock. */
   verifyNotification(notification: IncomingNotification, now: Date): VerifiedNotification;
+  /** The answer in the provider's own format; without it, `200 {"received":true}` or problem+json. */
+  notificationAnswer?(outcome: NotificationOutcome): NotificationAnswer;
+  /**
+   * Verifies the parameters a provider signs onto the payer's return and names the payment;
+   * undefined when they carry no signature; throws NotificationRejectedError when it is wrong.
+   * A return only names a payment: it never proves it was paid (the caller queries).
+   */
+  verifyReturn?(params: Readonly<Record<string, string>>): { readonly paymentId: string } | undefined;
 }
 
 export const PAYMENT_CHANNELS = Symbol('PaymentChannels');

@@ -14,6 +14,8 @@ export interface AppConfig {
   readonly eventStore: EventStoreKind;
   readonly dataDir: string;
   readonly databaseUrl: string | null;
+  /** PostgreSQL schema of the event store (instances sharing one schema share one log). */
+  readonly databaseSchema: string;
   readonly eventstoreUrl: string | null;
   readonly paymentMinValiditySeconds: number;
   readonly channelExpiryMarginSeconds: number;
@@ -28,6 +30,32 @@ export interface AppConfig {
   /** Null: the service runs open (no authentication), for local use. */
   readonly apiKeys: readonly ApiKey[] | null;
   readonly expiryCloseBudgetMs: number;
+  /** Null: ALIPAY_* is not set, and the alipay channel is not offered. */
+  readonly alipay: AlipayConfig | null;
+  /** Null: WECHATPAY_* is not set, and the wechatpay channel is not offered. */
+  readonly wechatpay: WechatpayConfig | null;
+}
+
+export interface AlipayConfig {
+  readonly appId: string;
+  /** The app's private key (PEM, or the bare base64 the Alipay console shows). */
+  readonly privateKey: string;
+  /** Alipay's public key, which signs notifications and answers. */
+  readonly alipayPublicKey: string;
+  readonly gatewayUrl: string;
+}
+
+export interface WechatpayConfig {
+  readonly mchid: string;
+  readonly appid: string;
+  readonly apiV3Key: string;
+  /** The merchant API private key (apiclient_key.pem) and its certificate's serial number. */
+  readonly privateKey: string;
+  readonly certSerial: string;
+  /** The platform key (or WeChat Pay public key) that signs answers and notifications, and its serial / key id. */
+  readonly platformPublicKey: string;
+  readonly platformSerial: string;
+  readonly baseUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -49,6 +77,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventStore,
     dataDir: resolve(env.DATA_DIR ?? './data'),
     databaseUrl: env.DATABASE_URL || null,
+    databaseSchema: env.DATABASE_SCHEMA || 'payguard',
     eventstoreUrl: env.EVENTSTORE_URL || null,
     paymentMinValiditySeconds: integer(env, 'PAYMENT_MIN_VALIDITY_SECONDS', 60, 1, 86_400),
     channelExpiryMarginSeconds: integer(env, 'CHANNEL_EXPIRY_MARGIN_SECONDS', 30, 0, 86_400),
@@ -60,7 +89,49 @@ export function loadConfig(env: Env = process.env): AppConfig {
     reconcileIntervalSeconds: integer(env, 'RECONCILE_INTERVAL_SECONDS', 60, 1, 86_400),
     apiKeys: env.API_KEYS ? parseApiKeys(env.API_KEYS) : null,
     expiryCloseBudgetMs: integer(env, 'EXPIRY_CLOSE_BUDGET_MS', 600, 50, 60_000),
+    alipay: alipayConfig(env),
+    wechatpay: wechatpayConfig(env),
   };
+}
+
+function alipayConfig(env: Env): AlipayConfig | null {
+  const values = channelSettings(env, 'alipay', ['ALIPAY_APP_ID', 'ALIPAY_PRIVATE_KEY', 'ALIPAY_PUBLIC_KEY']);
+  if (values === null) return null;
+  const [appId, privateKey, alipayPublicKey] = values;
+  return { appId, privateKey, alipayPublicKey, gatewayUrl: url(env, 'ALIPAY_GATEWAY_URL', 'https://openapi.alipay.com/gateway.do') };
+}
+
+function wechatpayConfig(env: Env): WechatpayConfig | null {
+  const names = [
+    'WECHATPAY_MCHID',
+    'WECHATPAY_APPID',
+    'WECHATPAY_API_V3_KEY',
+    'WECHATPAY_PRIVATE_KEY',
+    'WECHATPAY_CERT_SERIAL',
+    'WECHATPAY_PLATFORM_PUBLIC_KEY',
+    'WECHATPAY_PLATFORM_SERIAL',
+  ];
+  const values = channelSettings(env, 'wechatpay', names);
+  if (values === null) return null;
+  const [mchid, appid, apiV3Key, privateKey, certSerial, platformPublicKey, platformSerial] = values;
+  if (Buffer.byteLength(apiV3Key, 'utf8') !== 32) throw new ConfigError('WECHATPAY_API_V3_KEY must be the 32-character APIv3 key');
+  const baseUrl = url(env, 'WECHATPAY_BASE_URL', 'https://api.mch.weixin.qq.com');
+  return { mchid, appid, apiV3Key, privateKey, certSerial, platformPublicKey, platformSerial, baseUrl };
+}
+
+/** None set: the channel is off. Some set: a mistake worth stopping for (names only, never values). */
+function channelSettings(env: Env, channel: string, names: readonly string[]): string[] | null {
+  const values = names.map((name) => env[name]?.trim() ?? '');
+  const missing = names.filter((_, index) => values[index] === '');
+  if (missing.length === names.length) return null;
+  if (missing.length > 0) throw new ConfigError(`${channel} is partly configured: set ${missing.join(', ')} too, or none of its settings`);
+  return values;
+}
+
+function url(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  if (!/^https?:\/\/[^\s]+$/.test(raw)) throw new ConfigError(`${name} must be an http(s) URL`);
+  return raw.replace(/\/+$/, '');
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {

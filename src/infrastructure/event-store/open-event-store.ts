@@ -16,7 +16,7 @@ export async function openEventStore(config: AppConfig): Promise<EventStore & Ch
       if (!config.databaseUrl) {
         throw new ConfigError('EVENT_STORE=postgres needs DATABASE_URL, e.g. postgres://user:password@host:5432/database');
       }
-      return PostgresEventStore.open({ connectionString: config.databaseUrl });
+      return PostgresEventStore.open({ connectionString: config.databaseUrl, schema: config.databaseSchema });
     case 'eventstoredb':
       // Not built yet: the EventStoreDB adapter is the next piece of work.
       throw new ConfigError(`EVENT_STORE=${config.eventStore} is not available in this version; use sqlite (default), postgres or memory`);

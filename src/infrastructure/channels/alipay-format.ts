@@ -1,0 +1,70 @@
+/**
+ * Alipay OpenAPI (v2 gateway) wire formats that Payguard needs beside alipay-sdk: amounts in
+ * yuan, China-time timestamps, and the RSA2 check of signed key=value parameters (notifications
+ * and the payer's return).
+ */
+import { createVerify, type KeyObject } from 'node:crypto';
+
+/** Integer fen to Alipay's yuan string with two decimals (1999 -> "19.99"), without floats. */
+export function yuanFromFen(fen: number): string {
+  if (!Number.isSafeInteger(fen) || fen < 0) throw new RangeError(`not an amount in fen: ${fen}`);
+  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
+}
+
+/** Alipay's yuan string back to integer fen; null when it is not a plain amount with at most two decimals. */
+export function fenFromYuan(yuan: unknown): number | null {
+  if (typeof yuan !== 'string') return null;
+  const match = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(yuan);
+  if (match === null) return null;
+  return Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
+}
+
+const CHINA_OFFSET_MS = 8 * 3600 * 1000;
+
+/** `yyyy-MM-dd HH:mm:ss` in China time (UTC+8, no daylight saving): Alipay's timestamp and time_expire. */
+export function chinaTime(instant: Date | string): string {
+  const shifted = new Date(new Date(instant).getTime() + CHINA_OFFSET_MS);
+  return shifted.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+/** Alipay's `yyyy-MM-dd HH:mm:ss` China time as ISO 8601 UTC; null when it isn't one. */
+export function isoFromChinaTime(text: unknown): string | null {
+  if (typeof text !== 'string' || !/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(text)) return null;
+  const ms = Date.parse(`${text.replace(' ', 'T')}+08:00`);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+/**
+ * The content Alipay signs for notifications and returns: every parameter but `sign` and
+ * `sign_type`, empty values left out, sorted by name, as `name=value` joined by `&` (values
+ * as received, url-decoded once).
+ */
+export function signedContent(params: ReadonlyMap<string, string>): string {
+  return [...params.entries()]
+    .filter(([name, value]) => name !== 'sign' && name !== 'sign_type' && value !== '')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
+}
+
+export type SignedParamsCheck = { readonly valid: true } | { readonly valid: false; readonly reason: string };
+
+/** RSA2 (SHA256withRSA) over signedContent, with Alipay's public key. Only RSA2 is accepted. */
+export function verifySignedParams(params: ReadonlyMap<string, string>, alipayPublicKey: KeyObject): SignedParamsCheck {
+  const signature = params.get('sign');
+  if (signature === undefined || signature === '') return { valid: false, reason: 'no sign' };
+  const signType = params.get('sign_type');
+  if (signType !== undefined && signType !== 'RSA2') return { valid: false, reason: `sign_type ${signType} is not RSA2` };
+  const verifier = createVerify('RSA-SHA256').update(signedContent(params), 'utf8');
+  return verifier.verify(alipayPublicKey, signature, 'base64') ? { valid: true } : { valid: false, reason: 'sign does not verify' };
+}
+
+/** Form or query parameters; a name given twice is refused (which one was signed?). */
+export function uniqueParams(entries: Iterable<[string, string]>): Map<string, string> | null {
+  const params = new Map<string, string>();
+  for (const [name, value] of entries) {
+    if (params.has(name)) return null;
+    params.set(name, value);
+  }
+  return params;
+}
