@@ -7,9 +7,10 @@ import { problem } from './problem.js';
 
 export const API_KEYS = Symbol('ApiKeys');
 
+// Express routes case-insensitively (/AUDIT/events reaches the audit log), so these match the same way.
 /** Paths anyone may call: channel callbacks (providers and payers' browsers), the sandbox, health and docs. */
-const PUBLIC = [/^\/channels\//, /^\/sandbox(\/|$)/, /^\/health\//, /^\/docs(\/|$|-)/, /^\/openapi\.json$/];
-const AUDIT = /^\/audit\//;
+const PUBLIC = [/^\/channels\//i, /^\/sandbox(\/|$)/i, /^\/health\//i, /^\/docs(\/|$|-)/i, /^\/openapi\.json$/i];
+const AUDIT = /^\/audit\//i;
 
 type WithViewer = Request & { viewer?: Viewer };
 
