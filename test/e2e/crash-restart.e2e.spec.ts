@@ -3,43 +3,17 @@
  * recorded stays recorded, deadlines that passed while it was down are honoured right after it
  * starts, and duplicates end with exactly one refund.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readWholeLog, type AuditEvent } from '../support/contract.js';
+import { MAIN, ROOT, SANDBOX_MAIN, ensureBuilt, freePort } from '../support/processes.js';
 import { eventually, type Answer } from '../support/harness.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'dist/src/main.js');
-const SANDBOX_MAIN = join(ROOT, 'dist/src/sandbox-main.js');
 const SANDBOX_SECRET = 'crash-restart-sandbox-secret';
 const SHORT_VALIDITY_S = 3;
-
-/** `npm test` builds first (pretest); a direct jest run builds when dist is missing or older than src. */
-function ensureBuilt(): void {
-  const newestSource = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
-      const path = join(dir, entry.name);
-      return Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-    }, 0);
-  if (existsSync(MAIN) && existsSync(SANDBOX_MAIN) && statSync(MAIN).mtimeMs >= newestSource(join(ROOT, 'src'))) return;
-  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** HTTP without connection reuse, so nothing pooled survives a killed process. */
 function client(base: string) {
