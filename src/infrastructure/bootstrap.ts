@@ -98,14 +98,21 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json' });
 
+  // Channels are offered before the first request can arrive; only with PORT=0 (tests) is the
+  // in-process gateway's address known no earlier than the socket is bound.
+  const offerChannels = (baseUrl: string): string => {
+    const gatewayUrl = config.sandboxGatewayUrl ?? `${baseUrl}/sandbox`;
+    channels.register(new SandboxChannel({ id: 'sandbox-bank', provider: 'bank', gatewayUrl, secret: config.sandboxSecret }));
+    channels.register(new SandboxChannel({ id: 'sandbox-wallet', provider: 'wallet', gatewayUrl, secret: config.sandboxSecret }));
+    for (const provider of providers) channels.register(provider);
+    return gatewayUrl;
+  };
+  let gatewayUrl = config.port === 0 ? '' : offerChannels(`http://127.0.0.1:${config.port}`);
   await app.listen(config.port, options.host ?? '0.0.0.0');
   const port = (app.getHttpServer().address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   runtime.publicBaseUrl = config.publicBaseUrl ?? url;
-  const gatewayUrl = config.sandboxGatewayUrl ?? `${url}/sandbox`;
-  channels.register(new SandboxChannel({ id: 'sandbox-bank', provider: 'bank', gatewayUrl, secret: config.sandboxSecret }));
-  channels.register(new SandboxChannel({ id: 'sandbox-wallet', provider: 'wallet', gatewayUrl, secret: config.sandboxSecret }));
-  for (const provider of providers) channels.register(provider);
+  if (config.port === 0) gatewayUrl = offerChannels(url);
 
   const workers = app.get(BackgroundWorkers);
   await workers.start();
