@@ -9,9 +9,20 @@ import {
 
 export type ContractStore = EventStore & CheckpointStore;
 
+export interface ContractOptions {
+  /**
+   * `gap-free-from-1` (default): the store numbers its events 1, 2, 3... in commit order, and
+   * the suite checks the exact numbers. `increasing`: positions only increase strictly in
+   * commit order (EventStoreDB's `$all` positions are log offsets, with gaps); the suite then
+   * checks that, every event exactly once, and that `readAll(after)` resumes exactly after `after`.
+   */
+  readonly positions?: 'gap-free-from-1' | 'increasing';
+}
+
 /**
  * The promises of the event store port, run against one adapter.
- * `open` must give a fresh, EMPTY store (the global log is checked from position 1).
+ * `open` must give a fresh, EMPTY store (head 0; with gap-free positions the global log is
+ * checked from position 1).
  * `reopen`, for durable adapters, opens again the storage of the latest `open`, after
  * the suite has closed it.
  */
@@ -19,7 +30,9 @@ export function describeEventStoreContract(
   name: string,
   open: () => Promise<ContractStore>,
   reopen?: () => Promise<ContractStore>,
+  options: ContractOptions = {},
 ): void {
+  const gapFree = (options.positions ?? 'gap-free-from-1') === 'gap-free-from-1';
   describe(`${name} (event store contract)`, () => {
     let store: ContractStore;
     const opened = new Set<ContractStore>();
@@ -48,10 +61,15 @@ export function describeEventStoreContract(
 
         const result = await store.append(stream, events, 'no-stream');
 
-        expect(result).toEqual({ lastRevision: 2, lastPosition: 3, duplicate: false });
-        expect(await store.readStream(stream)).toEqual(
-          events.map((e, i) => ({ ...e, streamName: stream, revision: i, position: i + 1 })),
-        );
+        const read = await store.readStream(stream);
+        if (gapFree) {
+          expect(result).toEqual({ lastRevision: 2, lastPosition: 3, duplicate: false });
+          expect(read).toEqual(events.map((e, i) => ({ ...e, streamName: stream, revision: i, position: i + 1 })));
+        } else {
+          expect(read).toEqual(events.map((e, i) => ({ ...e, streamName: stream, revision: i, position: expect.any(Number) })));
+          expectIncreasing(read.map((e) => e.position));
+          expect(result).toEqual({ lastRevision: 2, lastPosition: read[2].position, duplicate: false });
+        }
       });
 
       it('reads a stream that was never written as empty', async () => {
@@ -79,26 +97,26 @@ export function describeEventStoreContract(
 
       it('rejects `no-stream` for a stream that exists, and writes nothing', async () => {
         const stream = streamName();
-        await store.append(stream, [event(), event()], 'no-stream');
+        const first = await store.append(stream, [event(), event()], 'no-stream');
 
         const error = await store.append(stream, [event()], 'no-stream').catch((e: unknown) => e);
 
         expect(error).toBeInstanceOf(ConcurrencyError);
         expect(error).toMatchObject({ streamName: stream, expected: 'no-stream', actual: 1 });
         expect(await store.readStream(stream)).toHaveLength(2);
-        expect(await store.headPosition()).toBe(2);
+        expect(await store.headPosition()).toBe(gapFree ? 2 : first.lastPosition);
       });
 
       it('rejects a stale expected revision and writes nothing', async () => {
         const stream = streamName();
-        await store.append(stream, [event(), event(), event()], 'no-stream');
+        const first = await store.append(stream, [event(), event(), event()], 'no-stream');
 
         const error = await store.append(stream, [event(), event()], 1).catch((e: unknown) => e);
 
         expect(error).toBeInstanceOf(ConcurrencyError);
         expect(error).toMatchObject({ streamName: stream, expected: 1, actual: 2 });
         expect(await store.readStream(stream)).toHaveLength(3);
-        expect(await store.headPosition()).toBe(3);
+        expect(await store.headPosition()).toBe(gapFree ? 3 : first.lastPosition);
       });
 
       it('rejects an expected revision for a stream that does not exist', async () => {
@@ -132,11 +150,11 @@ export function describeEventStoreContract(
       it('treats a repeated batch as done: duplicate, nothing new, even with a now-stale expected revision', async () => {
         const stream = streamName();
         const batch = [event(), event()];
-        await store.append(stream, batch, 'no-stream');
+        const original = await store.append(stream, batch, 'no-stream');
 
         const repeat = await store.append(stream, batch, 'no-stream');
 
-        expect(repeat).toEqual({ lastRevision: 1, lastPosition: 2, duplicate: true });
+        expect(repeat).toEqual({ lastRevision: 1, lastPosition: gapFree ? 2 : original.lastPosition, duplicate: true });
         expect(await store.readStream(stream)).toHaveLength(2);
         expect(await store.readAll(0, 100)).toHaveLength(2);
       });
@@ -144,14 +162,14 @@ export function describeEventStoreContract(
       it('answers a repeat with the original position and the stream as it is now', async () => {
         const stream = streamName();
         const first = [event()];
-        await store.append(stream, first, 'no-stream');
+        const original = await store.append(stream, first, 'no-stream');
         await store.append(otherStream(), [event()], 'no-stream');
-        await store.append(stream, [event()], 0);
+        const latest = await store.append(stream, [event()], 0);
 
         const repeat = await store.append(stream, first, 0);
 
-        expect(repeat).toEqual({ lastRevision: 1, lastPosition: 1, duplicate: true });
-        expect(await store.headPosition()).toBe(3);
+        expect(repeat).toEqual({ lastRevision: 1, lastPosition: gapFree ? 1 : original.lastPosition, duplicate: true });
+        expect(await store.headPosition()).toBe(gapFree ? 3 : latest.lastPosition);
       });
 
       it('still knows an event id long after it was appended', async () => {
@@ -169,13 +187,13 @@ export function describeEventStoreContract(
       it('rejects a batch that repeats an earlier one only in part, and writes nothing', async () => {
         const stream = streamName();
         const [a, b] = [event(), event()];
-        await store.append(stream, [a, b], 'no-stream');
+        const original = await store.append(stream, [a, b], 'no-stream');
 
         for (const partial of [[a, event()], [event(), b], [a, b, event()], [b, a]]) {
           await expect(store.append(stream, partial, 'any')).rejects.toBeInstanceOf(IdempotencyConflictError);
         }
         expect(await store.readStream(stream)).toHaveLength(2);
-        expect(await store.headPosition()).toBe(2);
+        expect(await store.headPosition()).toBe(gapFree ? 2 : original.lastPosition);
       });
 
       it('rejects a batch that carries the same event id twice', async () => {
@@ -188,11 +206,15 @@ export function describeEventStoreContract(
 
       it('allows the same event id in two different streams', async () => {
         const shared = event();
-        await store.append(streamName(), [shared], 'no-stream');
+        const first = await store.append(streamName(), [shared], 'no-stream');
 
         const result = await store.append(otherStream(), [shared], 'no-stream');
 
-        expect(result).toEqual({ lastRevision: 0, lastPosition: 2, duplicate: false });
+        if (gapFree) expect(result).toEqual({ lastRevision: 0, lastPosition: 2, duplicate: false });
+        else {
+          expect(result).toEqual({ lastRevision: 0, lastPosition: expect.any(Number), duplicate: false });
+          expect(result.lastPosition).toBeGreaterThan(first.lastPosition);
+        }
       });
     });
 
@@ -202,39 +224,73 @@ export function describeEventStoreContract(
         expect(await store.readAll(0, 10)).toEqual([]);
       });
 
-      it('numbers every event in commit order, gap-free from 1, across streams', async () => {
+      it(`numbers every event in commit order, ${gapFree ? 'gap-free from 1' : 'strictly increasing'}, across streams`, async () => {
         const [s1, s2] = [streamName(), otherStream()];
-        await store.append(s1, [event('A'), event('B')], 'no-stream');
-        await store.append(s2, [event('C')], 'no-stream');
-        await store.append(s1, [event('D')], 1);
+        const results = [
+          await store.append(s1, [event('A'), event('B')], 'no-stream'),
+          await store.append(s2, [event('C')], 'no-stream'),
+          await store.append(s1, [event('D')], 1),
+        ];
 
         const log = await store.readAll(0, 100);
 
-        expect(log.map((e) => [e.position, e.type, e.streamName, e.revision])).toEqual([
-          [1, 'A', s1, 0],
-          [2, 'B', s1, 1],
-          [3, 'C', s2, 0],
-          [4, 'D', s1, 2],
-        ]);
-        expect(await store.headPosition()).toBe(4);
+        if (gapFree) {
+          expect(log.map((e) => [e.position, e.type, e.streamName, e.revision])).toEqual([
+            [1, 'A', s1, 0],
+            [2, 'B', s1, 1],
+            [3, 'C', s2, 0],
+            [4, 'D', s1, 2],
+          ]);
+        } else {
+          expect(log.map((e) => [e.type, e.streamName, e.revision])).toEqual([
+            ['A', s1, 0],
+            ['B', s1, 1],
+            ['C', s2, 0],
+            ['D', s1, 2],
+          ]);
+          expectIncreasing(log.map((e) => e.position));
+          expect(results.map((r) => r.lastPosition)).toEqual([log[1].position, log[2].position, log[3].position]);
+        }
+        expect(await store.headPosition()).toBe(gapFree ? 4 : log[3].position);
       });
 
-      it('leaves no gap in positions where an append was rejected', async () => {
+      it(`leaves ${gapFree ? 'no gap in positions' : 'nothing in the log'} where an append was rejected`, async () => {
         const stream = streamName();
-        await store.append(stream, [event()], 'no-stream');
+        const kept = [event(), event()];
+        await store.append(stream, [kept[0]], 'no-stream');
         await expect(store.append(stream, [event(), event()], 'no-stream')).rejects.toBeInstanceOf(ConcurrencyError);
-        await store.append(stream, [event()], 0);
+        await store.append(stream, [kept[1]], 0);
 
-        expect((await store.readAll(0, 100)).map((e) => e.position)).toEqual([1, 2]);
+        const log = await store.readAll(0, 100);
+        if (gapFree) expect(log.map((e) => e.position)).toEqual([1, 2]);
+        else {
+          expect(log.map((e) => e.eventId)).toEqual(kept.map((e) => e.eventId));
+          expectIncreasing(log.map((e) => e.position));
+        }
       });
 
       it('reads only events after a position, at most `limit` of them', async () => {
         await store.append(streamName(), [event(), event(), event(), event(), event()], 'no-stream');
+        // p[i]: position of the (i+1)th event
+        const p = gapFree ? [1, 2, 3, 4, 5] : (await store.readAll(0, 100)).map((e) => e.position);
+        if (!gapFree) {
+          expect(p).toHaveLength(5);
+          expectIncreasing(p);
+        }
 
-        expect((await store.readAll(2, 2)).map((e) => e.position)).toEqual([3, 4]);
-        expect((await store.readAll(3, 100)).map((e) => e.position)).toEqual([4, 5]);
-        expect(await store.readAll(5, 100)).toEqual([]);
+        expect((await store.readAll(p[1], 2)).map((e) => e.position)).toEqual([p[2], p[3]]);
+        expect((await store.readAll(p[2], 100)).map((e) => e.position)).toEqual([p[3], p[4]]);
+        expect(await store.readAll(p[4], 100)).toEqual([]);
         expect(await store.readAll(0, 0)).toEqual([]);
+        if (!gapFree) {
+          // Resuming one event at a time from each position read visits every event once.
+          const visited: number[] = [];
+          for (let after = 0, next = await store.readAll(0, 1); next.length > 0; next = await store.readAll(after, 1)) {
+            after = next[0].position;
+            visited.push(after);
+          }
+          expect(visited).toEqual(p);
+        }
       });
     });
 
@@ -274,11 +330,12 @@ export function describeEventStoreContract(
         expect(won).toHaveLength(1);
         expect(lost).toHaveLength(19);
         for (const reason of lost) expect(reason).toBeInstanceOf(ConcurrencyError);
-        expect(await store.readStream(stream)).toHaveLength(3);
-        expect(await store.headPosition()).toBe(3);
+        const events = await store.readStream(stream);
+        expect(events).toHaveLength(3);
+        expect(await store.headPosition()).toBe(gapFree ? 3 : events[2].position);
       });
 
-      it('keeps every event of 8 writers x 25 appends exactly once, at positions 1..N', async () => {
+      it(`keeps every event of 8 writers x 25 appends exactly once, at ${gapFree ? 'positions 1..N' : 'increasing positions'}`, async () => {
         const written = new Map<string, string[]>();
         await Promise.all(
           Array.from({ length: 8 }, async (_, writer) => {
@@ -295,7 +352,11 @@ export function describeEventStoreContract(
 
         const log = await store.readAll(0, 1000);
 
-        expect(log.map((e) => e.position)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+        if (gapFree) expect(log.map((e) => e.position)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+        else {
+          expect(log).toHaveLength(200);
+          expectIncreasing(log.map((e) => e.position));
+        }
         for (const [stream, ids] of written) {
           const inLog = log.filter((e) => e.streamName === stream);
           expect(inLog.map((e) => e.eventId)).toEqual(ids);
@@ -310,9 +371,9 @@ export function describeEventStoreContract(
           store.onAppended(() => void store.headPosition().then(resolve));
         });
 
-        await store.append(streamName(), [event()], 'no-stream');
+        const result = await store.append(streamName(), [event()], 'no-stream');
 
-        expect(await withDeadline(seenHead)).toBe(1);
+        expect(await withDeadline(seenHead)).toBe(gapFree ? 1 : result.lastPosition);
       });
 
       it('appends normally when a listener throws, and still tells the others', async () => {
@@ -323,7 +384,7 @@ export function describeEventStoreContract(
 
         const result = await store.append(streamName(), [event()], 'no-stream');
 
-        expect(result.lastPosition).toBe(1);
+        expect(result.lastPosition).toBe(gapFree ? 1 : await store.headPosition());
         await withDeadline(told);
       });
 
@@ -359,7 +420,9 @@ export function describeEventStoreContract(
         expect(await again.readAll(0, 100)).toEqual(before);
         expect(await again.load('projector')).toEqual({ position: 2, state: { seen: 2 } });
         expect((await again.append(stream, batch, 'no-stream')).duplicate).toBe(true);
-        expect(await again.append(stream, [event()], 1)).toEqual({ lastRevision: 2, lastPosition: 3, duplicate: false });
+        const next = await again.append(stream, [event()], 1);
+        expect(next).toEqual({ lastRevision: 2, lastPosition: gapFree ? 3 : expect.any(Number), duplicate: false });
+        if (!gapFree) expect(next.lastPosition).toBeGreaterThan(before[before.length - 1].position);
       });
     }
   });
@@ -382,6 +445,16 @@ function event(type = 'Tested', data: Record<string, unknown> = { n: 1 }): NewEv
     data,
     metadata: { occurredAt: '2025-01-02T03:04:05.678Z', correlationId: randomUUID(), causationId: null, schemaVersion: 1 },
   };
+}
+
+/** Positions in `increasing` mode: positive integers, each above the one before. */
+function expectIncreasing(positions: readonly number[]): void {
+  for (const [i, position] of positions.entries()) {
+    expect(Number.isSafeInteger(position) && position > 0).toBe(true);
+    if (i > 0 && position <= positions[i - 1]) {
+      throw new Error(`positions not strictly increasing: ${positions[i - 1]} then ${position} (${positions.join(', ')})`);
+    }
+  }
 }
 
 /** Waits for a promise, failing the test (instead of hanging it) if it never settles. */

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { CheckpointStore, EventStore } from '../../application/ports/event-store.port.js';
 import { ConfigError, type AppConfig } from '../config/config.js';
+import { EventStoreDbEventStore } from './eventstoredb.event-store.js';
 import { MemoryEventStore } from './memory.event-store.js';
 import { PostgresEventStore } from './postgres.event-store.js';
 import { SqliteEventStore } from './sqlite.event-store.js';
@@ -18,7 +19,11 @@ export async function openEventStore(config: AppConfig): Promise<EventStore & Ch
       }
       return PostgresEventStore.open({ connectionString: config.databaseUrl, schema: config.databaseSchema });
     case 'eventstoredb':
-      // Not built yet: the EventStoreDB adapter is the next piece of work.
-      throw new ConfigError(`EVENT_STORE=${config.eventStore} is not available in this version; use sqlite (default), postgres or memory`);
+      if (!config.eventstoreUrl) {
+        throw new ConfigError(
+          "EVENT_STORE=eventstoredb needs EVENTSTORE_URL, e.g. esdb://127.0.0.1:2113?tls=false or esdb://node1:2113,node2:2113,node3:2113?nodePreference=leader",
+        );
+      }
+      return EventStoreDbEventStore.open({ connectionString: config.eventstoreUrl });
   }
 }

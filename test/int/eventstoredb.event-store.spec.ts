@@ -1,0 +1,965 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  ANY,
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  FORWARDS,
+  NO_STREAM,
+  START,
+  WrongExpectedVersionError,
+} from '@eventstore/db-client';
+import codePb from '@eventstore/db-client/generated/code_pb.js';
+import serverFeaturesGrpcPb from '@eventstore/db-client/generated/serverfeatures_grpc_pb.js';
+import serverFeaturesPb from '@eventstore/db-client/generated/serverfeatures_pb.js';
+import sharedPb from '@eventstore/db-client/generated/shared_pb.js';
+import statusPb from '@eventstore/db-client/generated/status_pb.js';
+import streamsGrpcPb from '@eventstore/db-client/generated/streams_grpc_pb.js';
+import streamsPb from '@eventstore/db-client/generated/streams_pb.js';
+// The client's own dependencies (the stand-in speaks its wire format).
+import grpc from '@grpc/grpc-js';
+import anyPb from 'google-protobuf/google/protobuf/any_pb.js';
+import emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
+import { LogFollower } from '../../src/application/log-follower.js';
+import {
+  ConcurrencyError,
+  IdempotencyConflictError,
+  type NewEvent,
+  type RecordedEvent,
+} from '../../src/application/ports/event-store.port.js';
+import { ConfigError, loadConfig } from '../../src/infrastructure/config/config.js';
+import {
+  CHECKPOINTS_KEPT,
+  EventStoreDbEventStore,
+  filteredReadAllRequest,
+  fromStoredEvent,
+  namespaceFilter,
+  ORIGINAL_EVENT_ID_KEY,
+  repeatOrConflict,
+  toConcurrencyError,
+  toEsdbEventId,
+  toEsdbExpectedRevision,
+  toEventData,
+  toPosition,
+  toReadPosition,
+} from '../../src/infrastructure/event-store/eventstoredb.event-store.js';
+import { openEventStore } from '../../src/infrastructure/event-store/open-event-store.js';
+import { eventually, startTestApp } from '../support/harness.js';
+import { describeEventStoreContract } from './event-store.contract.js';
+
+/**
+ * The EventStoreDB adapter, in three parts:
+ *
+ * 1. Its pure mappings (revisions, errors, ids, positions, filter, request): no server, always run.
+ * 2. The whole contract suite and the adapter's own tests, through the real client, against an
+ *    in-process STAND-IN that speaks EventStoreDB's gRPC Streams protocol (defined below). It is
+ *    NOT EventStoreDB: it exercises the client plumbing and the adapter's logic, and models the
+ *    server's semantics as read from EventStoreDB's source (commit/prepare positions, inclusive
+ *    forward and exclusive backward `$all` reads, filters, wrong expected version, idempotent
+ *    repeats, `$maxCount`), so it cannot prove them. Always run.
+ * 3. The same suites against a real EventStoreDB at EVENTSTORE_URL (each store in a fresh random
+ *    namespace, so a shared server is fine), e.g.
+ *      docker compose up -d eventstoredb
+ *      EVENTSTORE_URL='esdb://127.0.0.1:2113?tls=false' npm test
+ *    When EVENTSTORE_URL is unset this part is reported as one test saying it is skipped.
+ */
+const EVENTSTORE_URL = process.env.EVENTSTORE_URL || '';
+const SHOWN_URL = EVENTSTORE_URL.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+const RUN = randomBytes(3).toString('hex');
+let namespaces = 0;
+
+/** A namespace no other test (or run) uses, so every store starts empty even on a shared server. */
+function freshNamespace(): string {
+  return `test-${RUN}-${++namespaces}:`;
+}
+
+describe('EventStoreDB adapter mappings (no server)', () => {
+  describe('expected revision', () => {
+    it('maps no-stream to NO_STREAM, a revision to a bigint, any to ANY', () => {
+      expect(toEsdbExpectedRevision('no-stream')).toBe(NO_STREAM);
+      expect(toEsdbExpectedRevision('any')).toBe(ANY);
+      expect(toEsdbExpectedRevision(0)).toBe(0n);
+      expect(toEsdbExpectedRevision(41)).toBe(41n);
+    });
+
+    it('refuses a revision that is not an integer >= 0', () => {
+      for (const bad of [-1, 1.5, Number.NaN, 2 ** 60]) expect(() => toEsdbExpectedRevision(bad)).toThrow(RangeError);
+    });
+  });
+
+  describe('wrong expected version', () => {
+    function wrong(current: bigint | typeof NO_STREAM): WrongExpectedVersionError {
+      return new WrongExpectedVersionError(undefined, { streamName: 'ns:order-1', expected: 1n, current });
+    }
+
+    it('becomes the port ConcurrencyError with the actual revision it carries', () => {
+      const error = toConcurrencyError(wrong(4n), 'order-1', 1);
+
+      expect(error).toBeInstanceOf(ConcurrencyError);
+      expect(error).toMatchObject({ streamName: 'order-1', expected: 1, actual: 4 });
+    });
+
+    it('says no-stream when the stream does not exist, and uses the fallback when the error carries nothing', () => {
+      expect(toConcurrencyError(wrong(NO_STREAM), 'order-1', 0)).toMatchObject({ expected: 0, actual: 'no-stream' });
+      const bare = Object.assign(wrong(1n), { actualVersion: undefined }) as unknown as WrongExpectedVersionError;
+      expect(toConcurrencyError(bare, 'order-1', 'no-stream', 7)).toMatchObject({ expected: 'no-stream', actual: 7 });
+    });
+  });
+
+  describe('event ids', () => {
+    it('keeps a lower-case canonical UUID as it is', () => {
+      const id = randomUUID();
+      expect(toEsdbEventId(id)).toBe(id);
+    });
+
+    it('maps any other id to a stable name-based (v5) UUID', () => {
+      const v5 = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+      const upper = randomUUID().toUpperCase();
+      for (const id of ['refund-p-1', upper, '00000000-0000-0000-0000-000000000000', '', 'ü']) {
+        expect(toEsdbEventId(id)).toMatch(v5);
+        expect(toEsdbEventId(id)).toBe(toEsdbEventId(id));
+      }
+      expect(toEsdbEventId('abc')).toBe('67af8507-17ae-53d3-986b-748356f8ec96'); // RFC 4122 v5, checked against the uuid package
+      expect(toEsdbEventId(upper)).not.toBe(toEsdbEventId(upper.toLowerCase()));
+      expect(toEsdbEventId('a')).not.toBe(toEsdbEventId('b'));
+    });
+
+    it('stores the original of a mapped id in the metadata and reads it back, metadata otherwise as written', () => {
+      for (const eventId of [randomUUID(), 'refund-p-1']) {
+        const written = newEvent({ eventId });
+        const data = toEventData(written);
+        const mapped = data.id !== eventId;
+
+        expect(data).toMatchObject({ id: toEsdbEventId(eventId), type: written.type, data: written.data, contentType: 'application/json' });
+        expect((data.metadata as Record<string, unknown>)[ORIGINAL_EVENT_ID_KEY]).toBe(mapped ? eventId : undefined);
+        const read = fromStoredEvent(
+          { id: data.id, type: data.type, data: data.data, metadata: data.metadata, revision: 3n, position: { commit: 900n, prepare: 800n } },
+          'order-1',
+        );
+        expect(read).toEqual({ ...written, streamName: 'order-1', revision: 3, position: 900 });
+      }
+    });
+
+    it('refuses to read back an event whose data is not a JSON object', () => {
+      const stored = { id: randomUUID(), type: 'X', data: new Uint8Array([1]), metadata: {}, revision: 0n, position: { commit: 9n, prepare: 9n } };
+      expect(() => fromStoredEvent(stored, 'order-1')).toThrow(/not written by Payguard/);
+    });
+  });
+
+  describe('positions', () => {
+    it('takes the commit position (unique per event), not the prepare position (shared by an append)', () => {
+      expect(toPosition({ commit: 1234n, prepare: 1000n })).toBe(1234);
+    });
+
+    it('refuses a missing, zero or unsafe position', () => {
+      expect(() => toPosition(undefined)).toThrow(/22\.6/);
+      expect(() => toPosition({ commit: 0n, prepare: 0n })).toThrow();
+      expect(() => toPosition({ commit: 2n ** 53n, prepare: 0n })).toThrow(RangeError);
+    });
+
+    it('resumes $all from the start, or from the event at `after` (dropped by readAll)', () => {
+      expect(toReadPosition(0)).toBe(START);
+      expect(toReadPosition(4096)).toEqual({ commit: 4096n, prepare: 4096n });
+    });
+  });
+
+  describe('namespace filter', () => {
+    // [namespace, stream, event type, the server-side regex matches, part of the log]
+    const cases: [string, string, string, boolean, boolean][] = [
+      ['', 'order-1', 'OrderPlaced', true, true],
+      ['', '$stats-127.0.0.1:2113', 'x', false, false],
+      ['', '$$order-1', '$metadata', false, false],
+      ['', 'payguard_checkpoint-projector', 'PayguardCheckpoint', false, false],
+      ['', 'order-1', '$>', true, false], // event types are checked client-side
+      ['t1.a:', 't1.a:order-1', 'OrderPlaced', true, true],
+      ['t1.a:', 'order-1', 'OrderPlaced', false, false],
+      ['t1.a:', 't1xa:order-1', 'OrderPlaced', false, false],
+      ['t1.a:', 't2.a:order-1', 'OrderPlaced', false, false],
+      ['t1.a:', 't1.a:payguard_checkpoint-projector', 'PayguardCheckpoint', false, false],
+      ['t1.a:', '$$t1.a:payguard_checkpoint-projector', '$metadata', false, false],
+    ];
+
+    it.each(cases)('namespace %j, stream %j, type %j: regex matches %s, part of the log %s', (namespace, stream, type, matches, included) => {
+      const filter = namespaceFilter(namespace);
+      expect(new RegExp(filter.regex).test(stream)).toBe(matches);
+      expect(filter.includes(stream, type)).toBe(included);
+    });
+
+    it('refuses a namespace it would have to escape', () => {
+      expect(() => namespaceFilter('a b')).toThrow(RangeError);
+      expect(() => namespaceFilter('$x')).toThrow(RangeError);
+    });
+  });
+
+  describe('idempotency rule', () => {
+    const [a, b, c] = [newEvent(), newEvent(), newEvent()];
+    const existing = [a, b].map((e, i): RecordedEvent => ({ ...e, streamName: 's', revision: i, position: 100 * (i + 1) }));
+
+    it('answers a whole repeat with the stream as it is now and the original position', () => {
+      expect(repeatOrConflict('s', [a, b], existing)).toEqual({ lastRevision: 1, lastPosition: 200, duplicate: true });
+      expect(repeatOrConflict('s', [b], existing)).toEqual({ lastRevision: 1, lastPosition: 200, duplicate: true });
+      expect(repeatOrConflict('s', [a], existing)).toEqual({ lastRevision: 1, lastPosition: 100, duplicate: true });
+    });
+
+    it('refuses partial repeats and doubled ids, and lets a new batch through', () => {
+      for (const batch of [[a, c], [c, b], [b, a], [a, b, c], [c, c]]) {
+        expect(() => repeatOrConflict('s', batch, existing)).toThrow(IdempotencyConflictError);
+      }
+      expect(repeatOrConflict('s', [c], existing)).toBeUndefined();
+      expect(repeatOrConflict('s', [c], [])).toBeUndefined();
+    });
+  });
+
+  describe('filtered $all read request', () => {
+    it('asks for a server-side stream-name regex filter with a count, forwards from a position', () => {
+      const request = filteredReadAllRequest({ regex: '^(?!\\$)t:', from: { commit: 77n, prepare: 77n }, direction: FORWARDS, maxCount: 3 });
+
+      expect(request.toObject().options).toEqual({
+        all: { position: { commitPosition: '77', preparePosition: '77' } },
+        readDirection: 0,
+        resolveLinks: false,
+        count: '3',
+        filter: { streamIdentifier: { regex: '^(?!\\$)t:', prefixList: [] }, max: 0, count: {}, checkpointintervalmultiplier: 1 },
+        uuidOption: { string: {} },
+      });
+      expect(request.getOptions()?.hasSubscription()).toBe(false);
+    });
+
+    it('reads backwards from the end, or forwards from the start', () => {
+      const back = filteredReadAllRequest({ regex: 'x', from: END, direction: BACKWARDS, maxCount: 1 }).getOptions();
+      expect([back?.getReadDirection(), back?.getAll()?.hasEnd(), back?.getCount()]).toEqual([1, true, '1']);
+      const start = filteredReadAllRequest({ regex: 'x', from: START, direction: FORWARDS, maxCount: 1 }).getOptions();
+      expect(start?.getAll()?.hasStart()).toBe(true);
+    });
+  });
+
+  describe('openEventStore with EVENT_STORE=eventstoredb', () => {
+    it('refuses to start without EVENTSTORE_URL, saying so', async () => {
+      const error = await openEventStore(loadConfig({ EVENT_STORE: 'eventstoredb' })).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/EVENTSTORE_URL/);
+    });
+
+    it('opens the store at EVENTSTORE_URL (here a closed port: the connection, not the config, fails)', async () => {
+      const config = loadConfig({ EVENT_STORE: 'eventstoredb', EVENTSTORE_URL: 'esdb://127.0.0.1:1?tls=false' });
+
+      const error = await openEventStore(config).catch((e: unknown) => e);
+
+      expect(error).not.toBeInstanceOf(ConfigError);
+      expect(String((error as Error).message)).toMatch(/UNAVAILABLE|ECONNREFUSED|connect/);
+    });
+
+    it('refuses a malformed connection string or namespace before connecting', async () => {
+      await expect(EventStoreDbEventStore.open({ connectionString: 'postgres://x' })).rejects.toThrow();
+      await expect(EventStoreDbEventStore.open({ connectionString: 'esdb://127.0.0.1:1?tls=false', namespace: 'a b' })).rejects.toThrow(
+        RangeError,
+      );
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The stand-in server (part 2)
+// ---------------------------------------------------------------------------------------------
+
+const { ReadReq, ReadResp, AppendReq, AppendResp, BatchAppendReq, BatchAppendResp } = streamsPb;
+const { StreamsService } = streamsGrpcPb;
+const { Empty, StreamIdentifier, UUID, AllStreamPosition, WrongExpectedVersion } = sharedPb;
+type ReadRequest = InstanceType<typeof ReadReq>;
+type ReadResponse = InstanceType<typeof ReadResp>;
+type AppendRequest = InstanceType<typeof AppendReq>;
+type AppendResponse = InstanceType<typeof AppendResp>;
+type BatchAppendRequest = InstanceType<typeof BatchAppendReq>;
+type BatchAppendResponse = InstanceType<typeof BatchAppendResp>;
+
+/** What an append expects of its stream: a revision, -1 (no stream), 'any' or 'exists'. */
+type Expectation = number | 'any' | 'exists';
+interface Proposed {
+  readonly id: string;
+  readonly type: string;
+  readonly data: Uint8Array;
+  readonly metadata: Uint8Array;
+}
+type Outcome = { readonly ok: true; readonly revision: number; readonly transaction: number } | { readonly ok: false; readonly current: number };
+
+interface LogRecord {
+  readonly stream: string;
+  readonly revision: number;
+  readonly id: string;
+  readonly type: string;
+  readonly data: Uint8Array;
+  readonly metadata: Uint8Array;
+  /** Log position of the record itself: EventStoreDB reports it as the event's commit position. */
+  readonly position: number;
+  /** Position of the append's first record: EventStoreDB reports it as every one of its events' prepare position. */
+  readonly transaction: number;
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A single EventStoreDB node as far as this adapter uses it: Streams.Read (stream reads; `$all`
+ * reads forwards and backwards, filtered or not; live `$all` subscriptions from the end),
+ * Streams.BatchAppend and Streams.Append, and ServerFeatures (which says whether BatchAppend is
+ * there). Everything else answers UNIMPLEMENTED. One log, in memory; positions are byte-like
+ * offsets with gaps, starting past some records of the server's own.
+ */
+class EventStoreStandIn {
+  private readonly log: LogRecord[] = [];
+  private readonly streams = new Map<string, LogRecord[]>();
+  private readonly live = new Set<{ readonly regex: RegExp | null; readonly call: grpc.ServerWritableStream<ReadRequest, ReadResponse> }>();
+  private next = 4_096;
+
+  private constructor(
+    private readonly server: grpc.Server,
+    readonly url: string,
+  ) {}
+
+  /**
+   * `batchAppend` (default true): advertise BatchAppend through ServerFeatures, as servers since
+   * 21.10 do, so the client appends through it; false: answer ServerFeatures UNIMPLEMENTED, as
+   * older servers do, so the client falls back to Append.
+   */
+  static async start(options: { batchAppend?: boolean } = {}): Promise<EventStoreStandIn> {
+    const server = new grpc.Server();
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    const standIn = new EventStoreStandIn(server, `esdb://127.0.0.1:${port}?tls=false`);
+    server.addService(StreamsService, {
+      read: (call: grpc.ServerWritableStream<ReadRequest, ReadResponse>) => standIn.read(call),
+      append: (call: grpc.ServerReadableStream<AppendRequest, AppendResponse>, callback: grpc.sendUnaryData<AppendResponse>) =>
+        standIn.append(call, callback),
+      batchAppend: (call: grpc.ServerDuplexStream<BatchAppendRequest, BatchAppendResponse>) => standIn.batchAppend(call),
+    });
+    if (options.batchAppend ?? true) {
+      server.addService(serverFeaturesGrpcPb.ServerFeaturesService, {
+        getSupportedMethods: (_: unknown, callback: grpc.sendUnaryData<InstanceType<typeof serverFeaturesPb.SupportedMethods>>) => {
+          const method = new serverFeaturesPb.SupportedMethod();
+          method.setServiceName('event_store.client.streams.streams');
+          method.setMethodName('batchappend');
+          const supported = new serverFeaturesPb.SupportedMethods();
+          supported.setMethodsList([method]);
+          supported.setEventStoreServerVersion('24.10.0-stand-in');
+          callback(null, supported);
+        },
+      });
+    }
+    // Records of the server's own, before anything Payguard writes.
+    standIn.write('$settings', [{ type: '$settings', data: {} }]);
+    standIn.write('$stats-127.0.0.1:2113', [{ type: '$statsCollected', data: {} }]);
+    return standIn;
+  }
+
+  async stop(): Promise<void> {
+    this.server.forceShutdown();
+  }
+
+  /** Writes directly, as another application or the server itself would. */
+  write(stream: string, events: readonly { type: string; data: unknown; metadata?: unknown }[]): void {
+    this.commit(
+      stream,
+      events.map(({ type, data, metadata }) => ({
+        id: randomUUID(),
+        type,
+        data: Buffer.from(JSON.stringify(data)),
+        metadata: Buffer.from(metadata === undefined ? '' : JSON.stringify(metadata)),
+      })),
+    );
+  }
+
+  /** Ends every live subscription, as a server restart or a dropped connection would. */
+  dropSubscriptions(): number {
+    const dropped = this.live.size;
+    for (const subscriber of [...this.live]) {
+      this.live.delete(subscriber);
+      subscriber.call.end();
+    }
+    return dropped;
+  }
+
+  get liveSubscriptions(): number {
+    return this.live.size;
+  }
+
+  private read(call: grpc.ServerWritableStream<ReadRequest, ReadResponse>): void {
+    const options = call.request.getOptions();
+    if (!options) {
+      call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, 'no options'));
+      return;
+    }
+    const backwards = options.getReadDirection() === ReadReq.Options.ReadDirection.BACKWARDS;
+    const count = options.hasCount() ? Number(options.getCount()) : Number.POSITIVE_INFINITY;
+
+    const streamOptions = options.getStream();
+    if (streamOptions) {
+      const name = text(streamOptions.getStreamIdentifier()!.getStreamName_asU8());
+      const events = this.visible(name);
+      if (!events) {
+        const notFound = new ReadResp.StreamNotFound();
+        notFound.setStreamIdentifier(streamOptions.getStreamIdentifier());
+        call.write(new ReadResp().setStreamNotFound(notFound));
+        call.end();
+        return;
+      }
+      const last = events.length === 0 ? -1 : events[events.length - 1].revision;
+      const from = streamOptions.hasRevision() ? Number(streamOptions.getRevision()) : streamOptions.hasEnd() ? last : backwards ? last : 0;
+      const selected = backwards ? events.filter((e) => e.revision <= from).reverse() : events.filter((e) => e.revision >= from);
+      for (const record of selected.slice(0, count)) call.write(readEvent(record, false));
+      call.end();
+      return;
+    }
+
+    const all = options.getAll()!;
+    const regex = options.hasFilter() ? new RegExp(options.getFilter()!.getStreamIdentifier()!.getRegex()) : null;
+    if (options.hasSubscription()) {
+      if (!all.hasEnd()) {
+        call.destroy(grpcError(grpc.status.UNIMPLEMENTED, 'the stand-in subscribes from the end only'));
+        return;
+      }
+      const subscriber = { regex, call };
+      this.live.add(subscriber);
+      call.on('cancelled', () => this.live.delete(subscriber));
+      const confirmation = new ReadResp.SubscriptionConfirmation();
+      confirmation.setSubscriptionId(randomUUID());
+      call.write(new ReadResp().setConfirmation(confirmation));
+      return;
+    }
+    const position = all.hasPosition() ? Number(all.getPosition()!.getCommitPosition()) : null;
+    if (position !== null && !this.log.some((r) => r.position === position)) {
+      // EventStoreDB answers InvalidPosition for a position that is no record's start.
+      call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, `invalid $all position ${position}`));
+      return;
+    }
+    let selected = backwards
+      ? this.log.filter((r) => position === null || r.position < position).reverse() // backwards: exclusive
+      : this.log.filter((r) => !all.hasEnd() && (position === null || r.position >= position)); // forwards: inclusive
+    if (regex) selected = selected.filter((r) => regex.test(r.stream));
+    for (const record of selected.slice(0, count)) call.write(readEvent(record, true));
+    call.end();
+  }
+
+  /** Streams.Append: options, then the events; one answer. */
+  private append(call: grpc.ServerReadableStream<AppendRequest, AppendResponse>, callback: grpc.sendUnaryData<AppendResponse>): void {
+    const messages: AppendRequest[] = [];
+    call.on('data', (message: AppendRequest) => messages.push(message));
+    call.on('end', () => {
+      try {
+        const options = messages[0]?.getOptions();
+        if (!options) throw grpcError(grpc.status.INVALID_ARGUMENT, 'no options');
+        const Case = AppendReq.Options.ExpectedStreamRevisionCase;
+        const expectation: Expectation = {
+          [Case.REVISION]: Number(options.getRevision()),
+          [Case.NO_STREAM]: -1,
+          [Case.ANY]: 'any' as const,
+          [Case.STREAM_EXISTS]: 'exists' as const,
+          [Case.EXPECTED_STREAM_REVISION_NOT_SET]: 'any' as const,
+        }[options.getExpectedStreamRevisionCase()];
+        const proposed = messages.slice(1).map((m) => proposedOf(m.getProposedMessage()!));
+        const outcome = this.tryAppend(text(options.getStreamIdentifier()!.getStreamName_asU8()), expectation, proposed);
+        const response = new AppendResp();
+        if (outcome.ok) {
+          const ok = new AppendResp.Success();
+          ok.setCurrentRevision(String(outcome.revision));
+          const at = new AppendResp.Position();
+          at.setCommitPosition(String(outcome.transaction));
+          at.setPreparePosition(String(outcome.transaction));
+          ok.setPosition(at);
+          response.setSuccess(ok);
+        } else {
+          const wrong = new AppendResp.WrongExpectedVersion();
+          if (outcome.current >= 0) wrong.setCurrentRevision(String(outcome.current));
+          else wrong.setCurrentNoStream(new Empty());
+          if (typeof expectation === 'number' && expectation >= 0) wrong.setExpectedRevision(String(expectation));
+          else if (expectation === -1) wrong.setExpectedNoStream(new Empty());
+          else wrong.setExpectedStreamExists(new Empty());
+          response.setWrongExpectedVersion(wrong);
+        }
+        callback(null, response);
+      } catch (error) {
+        callback(error as grpc.ServiceError);
+      }
+    });
+  }
+
+  /** Streams.BatchAppend: requests carry a correlation id, options first, `isFinal` last; one answer per batch. */
+  private batchAppend(call: grpc.ServerDuplexStream<BatchAppendRequest, BatchAppendResponse>): void {
+    const pending = new Map<string, { options?: InstanceType<typeof BatchAppendReq.Options>; proposed: Proposed[] }>();
+    call.on('data', (request: BatchAppendRequest) => {
+      try {
+        const correlation = request.getCorrelationId()!;
+        const key = correlation.getString();
+        const batch = pending.get(key) ?? { proposed: [] };
+        pending.set(key, batch);
+        batch.options ??= request.getOptions();
+        batch.proposed.push(...request.getProposedMessagesList().map(proposedOf));
+        if (!request.getIsFinal()) return;
+        pending.delete(key);
+        const options = batch.options!;
+        const Case = BatchAppendReq.Options.ExpectedStreamPositionCase;
+        const expectation: Expectation = {
+          [Case.STREAM_POSITION]: Number(options.getStreamPosition()),
+          [Case.NO_STREAM]: -1,
+          [Case.ANY]: 'any' as const,
+          [Case.STREAM_EXISTS]: 'exists' as const,
+          [Case.EXPECTED_STREAM_POSITION_NOT_SET]: 'any' as const,
+        }[options.getExpectedStreamPositionCase()];
+        const outcome = this.tryAppend(text(options.getStreamIdentifier()!.getStreamName_asU8()), expectation, batch.proposed);
+        const response = new BatchAppendResp();
+        response.setCorrelationId(correlation);
+        response.setStreamIdentifier(options.getStreamIdentifier());
+        if (outcome.ok) {
+          const at = new AllStreamPosition();
+          at.setCommitPosition(String(outcome.transaction));
+          at.setPreparePosition(String(outcome.transaction));
+          const ok = new BatchAppendResp.Success();
+          ok.setCurrentRevision(String(outcome.revision));
+          ok.setPosition(at);
+          response.setSuccess(ok);
+        } else {
+          const wrong = new WrongExpectedVersion();
+          if (outcome.current >= 0) wrong.setCurrentStreamRevision(String(outcome.current));
+          else wrong.setCurrentNoStream(new emptyPb.Empty());
+          if (typeof expectation === 'number' && expectation >= 0) wrong.setExpectedStreamPosition(String(expectation));
+          else if (expectation === -1) wrong.setExpectedNoStream(new emptyPb.Empty());
+          else wrong.setExpectedStreamExists(new emptyPb.Empty());
+          const details = new anyPb.Any();
+          details.pack(wrong.serializeBinary(), 'event_store.client.WrongExpectedVersion');
+          const status = new statusPb.Status();
+          status.setCode(codePb.Code.FAILED_PRECONDITION);
+          status.setMessage('Wrong expected version.');
+          status.setDetails(details);
+          response.setError(status);
+        }
+        call.write(response);
+      } catch (error) {
+        call.destroy(error as Error);
+      }
+    });
+    call.on('end', () => call.end());
+  }
+
+  /** The write of an append, both protocols: the expected revision checked, or an idempotent repeat recognised. */
+  private tryAppend(name: string, expectation: Expectation, proposed: readonly Proposed[]): Outcome {
+    for (const { id } of proposed) {
+      if (!UUID_PATTERN.test(id) || /^[0-]+$/.test(id)) throw grpcError(grpc.status.INVALID_ARGUMENT, `event id ${id} is not a UUID`);
+    }
+    const events = this.streams.get(name) ?? [];
+    const current = events.length - 1;
+    const holds = expectation === 'any' || (expectation === 'exists' ? current >= 0 : expectation === current);
+    if (!holds) {
+      // EventStoreDB's idempotent write: the very same ids right after the expected revision.
+      const after = typeof expectation === 'number' ? events.slice(expectation + 1, expectation + 1 + proposed.length) : [];
+      if (after.length === proposed.length && after.every((e, i) => e.id === proposed[i].id)) {
+        return { ok: true, revision: after[after.length - 1].revision, transaction: after[0].transaction };
+      }
+      return { ok: false, current };
+    }
+    const written = this.commit(name, proposed);
+    return { ok: true, revision: written[written.length - 1].revision, transaction: written[0].transaction };
+  }
+
+  private commit(stream: string, events: readonly Omit<LogRecord, 'stream' | 'revision' | 'position' | 'transaction'>[]): LogRecord[] {
+    const records = this.streams.get(stream) ?? [];
+    this.streams.set(stream, records);
+    const transaction = this.next;
+    const written = events.map((event) => {
+      const record: LogRecord = { ...event, stream, revision: records.length, position: this.next, transaction };
+      this.next += 128 + event.data.length + event.metadata.length;
+      records.push(record);
+      this.log.push(record);
+      return record;
+    });
+    for (const { regex, call } of this.live) {
+      for (const record of written) if (!regex || regex.test(record.stream)) call.write(readEvent(record, true));
+    }
+    return written;
+  }
+
+  /** A stream's events as reads see them: only the last `$maxCount` when its metadata says so. */
+  private visible(name: string): LogRecord[] | undefined {
+    const events = this.streams.get(name);
+    const meta = this.streams.get(`$$${name}`);
+    if (!events || !meta?.length) return events;
+    const maxCount = (JSON.parse(text(meta[meta.length - 1].data)) as { $maxCount?: number }).$maxCount;
+    return maxCount === undefined ? events : events.slice(-maxCount);
+  }
+}
+
+function readEvent(record: LogRecord, fromAll: boolean): ReadResponse {
+  const identifier = new StreamIdentifier();
+  identifier.setStreamName(Buffer.from(record.stream));
+  const id = new UUID();
+  id.setString(record.id);
+  const recorded = new ReadResp.ReadEvent.RecordedEvent();
+  recorded.setId(id);
+  recorded.setStreamIdentifier(identifier);
+  recorded.setStreamRevision(String(record.revision));
+  recorded.setCommitPosition(String(record.position));
+  recorded.setPreparePosition(String(record.transaction));
+  recorded.getMetadataMap().set('type', record.type).set('content-type', 'application/json').set('created', '638000000000000000');
+  recorded.setData(record.data);
+  recorded.setCustomMetadata(record.metadata);
+  const event = new ReadResp.ReadEvent();
+  event.setEvent(recorded);
+  if (fromAll) event.setCommitPosition(String(record.position));
+  else event.setNoPosition(new Empty());
+  return new ReadResp().setEvent(event);
+}
+
+function proposedOf(message: { getId(): InstanceType<typeof UUID> | undefined; getMetadataMap(): { get(key: string): string | undefined }; getData_asU8(): Uint8Array; getCustomMetadata_asU8(): Uint8Array }): Proposed {
+  return {
+    id: (message.getId()?.getString() ?? '').toLowerCase(),
+    type: message.getMetadataMap().get('type') ?? '',
+    data: message.getData_asU8(),
+    metadata: message.getCustomMetadata_asU8(),
+  };
+}
+
+function grpcError(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+}
+
+function text(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('utf8');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parts 2 and 3
+// ---------------------------------------------------------------------------------------------
+
+describe('against an in-process stand-in for EventStoreDB (not EventStoreDB: see the file comment)', () => {
+  let standIn: EventStoreStandIn;
+  beforeAll(async () => {
+    standIn = await EventStoreStandIn.start();
+  });
+  afterAll(async () => {
+    await standIn?.stop();
+  });
+
+  describeEventStoreDb(() => standIn.url);
+
+  describe('what only the stand-in can show', () => {
+    const stores: EventStoreDbEventStore[] = [];
+    async function open(options: { namespace?: string; url?: string; onError?: (e: unknown) => void } = {}) {
+      const store = await EventStoreDbEventStore.open({
+        connectionString: options.url ?? standIn.url,
+        namespace: options.namespace ?? freshNamespace(),
+        onError: options.onError ?? (() => undefined),
+      });
+      stores.push(store);
+      return store;
+    }
+    afterEach(async () => {
+      for (const store of stores.splice(0)) await store.close();
+    });
+
+    it('keeps system streams, system event types and checkpoint streams out of the log (default namespace)', async () => {
+      const own = await EventStoreStandIn.start(); // the default namespace needs a database of its own
+      try {
+        const store = await open({ namespace: '', url: own.url });
+        expect(await store.headPosition()).toBe(0);
+
+        const first = await store.append('order-1', [newEvent()], 'no-stream');
+        own.write('$stats-127.0.0.1:2113', [{ type: '$statsCollected', data: {} }]);
+        own.write('$$order-1', [{ type: '$metadata', data: { $maxAge: 100000 } }]);
+        await store.save('projector', first.lastPosition, { seen: 1 });
+        own.write('order-1', [{ type: '$>', data: {} }]); // a system event type in one of our streams
+
+        expect((await store.readAll(0, 100)).map((e) => [e.streamName, e.position])).toEqual([['order-1', first.lastPosition]]);
+        expect(await store.headPosition()).toBe(first.lastPosition); // past the trailing system event
+        expect(await store.readStream('order-1')).toHaveLength(1);
+        expect(await store.load('projector')).toEqual({ position: first.lastPosition, state: { seen: 1 } });
+      } finally {
+        await own.stop();
+      }
+    });
+
+    it('appends through Append on a server without BatchAppend (older servers), with the same answers', async () => {
+      const old = await EventStoreStandIn.start({ batchAppend: false });
+      try {
+        const store = await open({ url: old.url });
+        const batch = [newEvent(), newEvent({ eventId: 'refund-p-1' })];
+
+        expect(await store.append('order-1', batch, 'no-stream')).toMatchObject({ lastRevision: 1, duplicate: false });
+        expect(await store.append('order-1', batch, 'no-stream')).toMatchObject({ lastRevision: 1, duplicate: true });
+        await expect(store.append('order-1', [newEvent()], 0)).rejects.toMatchObject({ name: 'ConcurrencyError', actual: 1 });
+        await expect(store.append('order-2', [newEvent()], 3)).rejects.toMatchObject({ name: 'ConcurrencyError', actual: 'no-stream' });
+        expect(await store.append('order-1', [newEvent()], 'any')).toMatchObject({ lastRevision: 2, duplicate: false });
+        expect((await store.readAll(0, 10)).map((e) => e.eventId)).toEqual([...batch.map((e) => e.eventId), expect.any(String)]);
+      } finally {
+        await old.stop();
+      }
+    });
+
+    it('runs Payguard on it: a duplicate payment across two channels is refunded exactly once', async () => {
+      const own = await EventStoreStandIn.start(); // the app uses the default namespace: a database of its own
+      const app = await startTestApp({ EVENT_STORE: 'eventstoredb', EVENTSTORE_URL: own.url });
+      try {
+        await app.request('POST', '/orders', { orderId: 'dup-1', amount: 1999, currency: 'CNY' });
+        const bank = await app.request('POST', '/orders/dup-1/payments', { channel: 'sandbox-bank' });
+        const wallet = await app.request('POST', '/orders/dup-1/payments', { channel: 'sandbox-wallet' });
+        expect([bank.status, wallet.status]).toEqual([201, 201]);
+        await app.pay(bank.body.paymentId);
+        await app.pay(wallet.body.paymentId);
+
+        const settled = await eventually(
+          () => app.request('GET', '/orders/dup-1'),
+          (answer) => answer.body.refunds?.length === 1 && answer.body.refunds[0].status === 'succeeded',
+          10_000,
+          'refund of the duplicate',
+        );
+        expect(settled.body).toMatchObject({ status: 'paid', paidBy: bank.body.paymentId, anomalies: [{ kind: 'duplicate-payment' }] });
+        await app.settle();
+        const log = (await app.request('GET', '/audit/events?limit=1000')).body.events as { type: string; position: number }[];
+        expect(log.filter((e) => e.type.startsWith('Refund')).map((e) => e.type)).toEqual(['RefundRequested', 'RefundSucceeded']);
+        expect(log.map((e) => e.position)).toEqual([...log.map((e) => e.position)].sort((a, b) => a - b));
+      } finally {
+        await app.close();
+        await own.stop();
+      }
+    });
+
+    it('gives the events of one multi-event append distinct positions although they share a prepare position', async () => {
+      const store = await open();
+      const result = await store.append('order-1', [newEvent(), newEvent(), newEvent()], 'no-stream');
+
+      const positions = (await store.readAll(0, 10)).map((e) => e.position);
+      expect(positions).toHaveLength(3);
+      expect(new Set(positions).size).toBe(3);
+      expect(result.lastPosition).toBe(positions[2]);
+    });
+
+    it('opens its $all subscription again after it is dropped, and then wakes its listeners', async () => {
+      const errors: unknown[] = [];
+      const store = await open({ onError: (e) => errors.push(e) });
+      const other = await open({ namespace: store.namespace });
+      const woken = new Promise<void>((resolve) => store.onAppended(resolve));
+
+      expect(standIn.dropSubscriptions()).toBeGreaterThanOrEqual(2);
+
+      await withDeadline(woken); // told on resubscription: appends may have been missed meanwhile
+      expect(errors.length).toBeGreaterThan(0);
+      await until(() => standIn.liveSubscriptions >= 2);
+      const again = new Promise<void>((resolve) => store.onAppended(resolve));
+      await other.append('order-1', [newEvent()], 'no-stream');
+      await withDeadline(again);
+    });
+  });
+});
+
+if (EVENTSTORE_URL) {
+  describe(`against EventStoreDB at ${SHOWN_URL}`, () => {
+    describeEventStoreDb(() => EVENTSTORE_URL);
+  });
+} else {
+  it('against a real EventStoreDB: SKIPPED, EVENTSTORE_URL is not set (set it to run them: README, "Running on EventStoreDB")', () => {
+    console.warn(
+      'EventStoreDbEventStore tests against a real EventStoreDB skipped: EVENTSTORE_URL is not set. ' +
+        "Run them with: docker compose up -d eventstoredb && EVENTSTORE_URL='esdb://127.0.0.1:2113?tls=false' npm test",
+    );
+  });
+}
+
+/** The contract suite and the adapter's own promises, against the server at `url()`. */
+function describeEventStoreDb(url: () => string): void {
+  let latest = '';
+  describeEventStoreContract(
+    'EventStoreDbEventStore',
+    () => EventStoreDbEventStore.open({ connectionString: url(), namespace: (latest = freshNamespace()) }),
+    () => EventStoreDbEventStore.open({ connectionString: url(), namespace: latest }),
+    { positions: 'increasing' },
+  );
+
+  describe('EventStoreDbEventStore', () => {
+    const stores: EventStoreDbEventStore[] = [];
+    const clients: EventStoreDBClient[] = [];
+    async function open(namespace = freshNamespace()): Promise<EventStoreDbEventStore> {
+      const store = await EventStoreDbEventStore.open({ connectionString: url(), namespace });
+      stores.push(store);
+      return store;
+    }
+    function rawClient(): EventStoreDBClient {
+      const client = EventStoreDBClient.connectionString(url());
+      clients.push(client);
+      return client;
+    }
+    afterEach(async () => {
+      for (const store of stores.splice(0)) await store.close();
+      for (const client of clients.splice(0)) await client.dispose();
+    });
+
+    it('writes a stream as <namespace><name> and reads it back without the prefix; other namespaces see none of it', async () => {
+      const store = await open();
+      const event = newEvent();
+      const { lastPosition } = await store.append('order-1', [event], 'no-stream');
+
+      const raw = [];
+      for await (const resolved of rawClient().readStream(`${store.namespace}order-1`)) raw.push(resolved.event);
+      expect(raw.map((e) => [e?.id, e?.type, e?.revision])).toEqual([[event.eventId, event.type, 0n]]);
+      expect((await store.readStream('order-1'))[0]).toMatchObject({ streamName: 'order-1', eventId: event.eventId, position: lastPosition });
+
+      const elsewhere = await open();
+      expect(await elsewhere.readStream('order-1')).toEqual([]);
+      expect(await elsewhere.readAll(0, 10)).toEqual([]);
+      expect(await elsewhere.headPosition()).toBe(0);
+    });
+
+    it('gives each event its $all commit position', async () => {
+      const store = await open();
+      await store.append('order-1', [newEvent(), newEvent()], 'no-stream');
+      const log = await store.readAll(0, 10);
+
+      const raw = [];
+      const from = { commit: BigInt(log[0].position), prepare: BigInt(log[0].position) };
+      for await (const resolved of rawClient().readAll({ fromPosition: from, maxCount: 50 })) {
+        if (resolved.event?.streamId === `${store.namespace}order-1`) raw.push(resolved.event);
+      }
+      expect(raw.map((e) => Number(e.position.commit))).toEqual(log.map((e) => e.position));
+    });
+
+    it('stores a non-UUID event id as a name-based UUID, the original in the metadata, and gives the original back', async () => {
+      const store = await open();
+      const ids = ['refund-p-1', randomUUID().toUpperCase()];
+      const events = ids.map((eventId) => newEvent({ eventId }));
+      await store.append('refund-1', events, 'no-stream');
+
+      const raw = [];
+      for await (const resolved of rawClient().readStream(`${store.namespace}refund-1`)) raw.push(resolved.event);
+      expect(raw.map((e) => e?.id)).toEqual(ids.map(toEsdbEventId));
+      expect(raw.map((e) => (e?.metadata as Record<string, unknown>)[ORIGINAL_EVENT_ID_KEY])).toEqual(ids);
+      expect((await store.readStream('refund-1')).map((e) => [e.eventId, e.metadata])).toEqual(events.map((e) => [e.eventId, e.metadata]));
+      expect((await store.append('refund-1', events, 'any')).duplicate).toBe(true);
+      await expect(store.append('refund-1', [events[1], newEvent()], 'any')).rejects.toBeInstanceOf(IdempotencyConflictError);
+    });
+
+    it(`keeps checkpoints in a state stream per follower, with $maxCount ${CHECKPOINTS_KEPT}, out of the log`, async () => {
+      const store = await open();
+      for (let position = 1; position <= CHECKPOINTS_KEPT + 2; position++) await store.save('projector', position, { position });
+
+      expect(await store.load('projector')).toEqual({ position: CHECKPOINTS_KEPT + 2, state: { position: CHECKPOINTS_KEPT + 2 } });
+      const { metadata } = await rawClient().getStreamMetadata(`${store.namespace}payguard_checkpoint-projector`);
+      expect(metadata?.maxCount).toBe(CHECKPOINTS_KEPT);
+      expect(await store.readAll(0, 100)).toEqual([]);
+      expect(await store.headPosition()).toBe(0);
+    });
+
+    it("wakes another instance's listeners through its live subscription, and its own once per append", async () => {
+      const here = await open();
+      const elsewhere = await open(here.namespace);
+      let localCalls = 0;
+      elsewhere.onAppended(() => localCalls++);
+      const woken = new Promise<void>((resolve) => here.onAppended(resolve));
+
+      await elsewhere.append('order-1', [newEvent()], 'no-stream');
+
+      await withDeadline(woken);
+      await sleep(300); // the echo of its own append would have arrived by now
+      expect(localCalls).toBe(1);
+    });
+
+    it('lets one of several instances expecting the same revision win; the others get ConcurrencyError', async () => {
+      const namespace = freshNamespace();
+      const instances = await Promise.all(Array.from({ length: 4 }, () => open(namespace)));
+      await instances[0].append('order-1', [newEvent()], 'no-stream');
+
+      const outcomes = await Promise.allSettled(instances.map((s) => s.append('order-1', [newEvent()], 0)));
+
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ name: 'ConcurrencyError', actual: 1 });
+    });
+
+    it('writes a batch that several instances append at once exactly once, with `any` or `no-stream`', async () => {
+      const namespace = freshNamespace();
+      const instances = await Promise.all(Array.from({ length: 4 }, () => open(namespace)));
+      for (const expected of ['any', 'no-stream'] as const) {
+        const stream = `order-${expected}`;
+        const batch = [newEvent(), newEvent()];
+
+        const results = await Promise.all(instances.map((s) => s.append(stream, batch, expected)));
+
+        // One wrote it; the others were told duplicate, or (EventStoreDB's own idempotent write) success.
+        expect(results.filter((r) => !r.duplicate).length).toBeGreaterThanOrEqual(1);
+        for (const r of results) expect(r).toMatchObject({ lastRevision: 1 });
+        expect((await instances[0].readStream(stream)).map((e) => e.eventId)).toEqual(batch.map((e) => e.eventId));
+      }
+    });
+
+    it('gives a LogFollower on another instance every event once, in order, woken by the live subscription', async () => {
+      const reader = await open();
+      const writer = await open(reader.namespace);
+      const handled: RecordedEvent[] = [];
+      const follower = new LogFollower(reader, reader, {
+        name: 'follower',
+        handle: async (events) => void handled.push(...events),
+        batchSize: 7,
+        pollIntervalMs: 60_000, // only a wake-up can explain progress
+        onError: () => undefined,
+      });
+      await follower.start();
+      try {
+        let last = 0;
+        for (let i = 0; i < 10; i++) last = (await writer.append(`order-${i % 3}`, [newEvent(), newEvent()], 'any')).lastPosition;
+
+        await follower.waitFor(last, 5_000);
+        expect(handled).toHaveLength(20);
+        expect(handled.map((e) => e.position)).toEqual((await reader.readAll(0, 100)).map((e) => e.position));
+        expect(await reader.load('follower')).toMatchObject({ position: last });
+      } finally {
+        await follower.stop();
+      }
+    });
+
+    it('refuses reserved stream names and event types', async () => {
+      const store = await open();
+      for (const name of ['', '$order-1', 'payguard_checkpoint-x']) {
+        await expect(store.append(name, [newEvent()], 'any')).rejects.toThrow(RangeError);
+      }
+      await expect(store.append('order-1', [newEvent({ type: '$metadata' })], 'any')).rejects.toThrow(RangeError);
+    });
+
+    it('rejects use after close', async () => {
+      const store = await open();
+      await store.close();
+
+      await expect(store.ping()).rejects.toThrow(/closed/);
+      await expect(store.readAll(0, 1)).rejects.toThrow(/closed/);
+      await store.close(); // twice is fine
+    });
+  });
+}
+
+function newEvent(overrides: Partial<NewEvent> = {}): NewEvent {
+  return {
+    eventId: randomUUID(),
+    type: 'Tested',
+    data: { amount: 1999, nested: { ok: true, none: null } },
+    metadata: { occurredAt: '2025-01-02T03:04:05.678Z', correlationId: randomUUID(), causationId: null, schemaVersion: 1 },
+    ...overrides,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function until(condition: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
