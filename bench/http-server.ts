@@ -1,0 +1,105 @@
+/**
+ * Child process for the HTTP throughput measurement: serves either the real Payguard app or a bare
+ * NestJS endpoint, so the load generator (autocannon, in the parent) never shares an event loop
+ * with the server under test. Usage: node http-server.js <kind> [dataDir]
+ *   payguard <dataDir>   the real app, default SQLite store (the measurement)
+ *   bare                 one POST controller returning a constant (the measurement's baseline)
+ * Variants used only by diagnose-http.js, to split the gap between the two:
+ *   bare-validated                  bare + Payguard's global ValidationPipe on CreateOrderDto
+ *   payguard-memory                 the real app on the in-memory store
+ *   payguard-sync-normal <dataDir>  the real app on SQLite with synchronous = NORMAL
+ *   payguard-no-background <dataDir> the real app with its background work (log followers, timers) stopped after start-up
+ * Tells the parent `{ url }` over IPC once listening; closes the app and exits on `stop`.
+ */
+import 'reflect-metadata';
+import { Body, Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { startPayguard } from '../src/infrastructure/bootstrap.js';
+import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite.event-store.js';
+import { CreateOrderDto } from '../src/infrastructure/http/dtos.js';
+import { createValidationPipe } from '../src/infrastructure/http/validation.js';
+
+/** What the bare endpoint answers, whatever it is sent. */
+const CONSTANT = Object.freeze({ orderId: 'bare', status: 'pending', amount: 1999, currency: 'CNY' });
+
+@Controller('orders')
+class BareOrdersController {
+  @Post()
+  @HttpCode(201)
+  place(@Body() _body: unknown): object {
+    return CONSTANT;
+  }
+}
+
+@Controller('orders')
+class ValidatedOrdersController {
+  @Post()
+  @HttpCode(201)
+  place(@Body() _body: CreateOrderDto): object {
+    return CONSTANT;
+  }
+}
+
+@Module({ controllers: [BareOrdersController] })
+class BareModule {}
+
+@Module({ controllers: [ValidatedOrdersController] })
+class ValidatedModule {}
+
+/** Same platform (express), same body parsing set-up as bootstrap.ts, and nothing else. */
+async function startBare(validated = false): Promise<{ app: INestApplication; url: string }> {
+  const app = await NestFactory.create<NestExpressApplication>(validated ? ValidatedModule : BareModule, { rawBody: true, bodyParser: false, logger: false });
+  app.useBodyParser('json', { limit: '64kb' });
+  app.useBodyParser('urlencoded', { limit: '64kb', extended: false });
+  if (validated) app.useGlobalPipes(createValidationPipe());
+  app.disable('x-powered-by');
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  return { app, url: `http://127.0.0.1:${port}` };
+}
+
+async function startReal(dataDir: string, variant?: 'memory' | 'sync-normal' | 'no-background'): Promise<{ app: INestApplication; url: string }> {
+  let store: SqliteEventStore | undefined;
+  if (variant === 'sync-normal') {
+    store = new SqliteEventStore({ file: join(dataDir, 'payguard.db') });
+    store.database.pragma('synchronous = NORMAL');
+  }
+  const env = { PORT: '0', DATA_DIR: dataDir, ...(variant === 'memory' && { EVENT_STORE: 'memory' }) };
+  const running = await startPayguard({ env, host: '127.0.0.1', logger: false, store });
+  // Its shutdown hook stops every follower and timer it runs (requests are still served).
+  if (variant === 'no-background') await running.workers.beforeApplicationShutdown();
+  return { app: running.app, url: running.url };
+}
+
+async function start(kind: string | undefined, dataDir: string | undefined): Promise<{ app: INestApplication; url: string } | null> {
+  switch (kind) {
+    case 'bare':
+      return startBare();
+    case 'bare-validated':
+      return startBare(true);
+    case 'payguard-memory':
+      return startReal(dataDir ?? '/nonexistent', 'memory');
+    case 'payguard':
+      return dataDir ? startReal(dataDir) : null;
+    case 'payguard-sync-normal':
+      return dataDir ? startReal(dataDir, 'sync-normal') : null;
+    case 'payguard-no-background':
+      return dataDir ? startReal(dataDir, 'no-background') : null;
+    default:
+      return null;
+  }
+}
+
+const [kind, dataDir] = process.argv.slice(2);
+if (typeof process.send !== 'function') throw new Error('http-server.js must be forked with an IPC channel');
+const started = await start(kind, dataDir);
+if (started === null) throw new Error(`usage: http-server.js <kind> [dataDir] (got ${process.argv.slice(2).join(' ')})`);
+
+process.on('message', (message: unknown) => {
+  if ((message as { type?: string }).type !== 'stop') return;
+  void started.app.close().finally(() => process.exit(0));
+});
+process.send({ type: 'ready', url: started.url });

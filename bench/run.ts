@@ -1,0 +1,220 @@
+/**
+ * Payguard benchmarks: `npm run bench` (builds, then runs dist/bench/run.js).
+ *   (a) POST /orders throughput vs a bare NestJS endpoint   target: >= 70 % of bare
+ *   (b) anomaly reaction latency (PaymentSucceeded -> RefundRequested)   target: p99 <= 50 ms
+ *   (c) replay of the global log vs a raw SQLite read        target: >= 50 % of raw
+ * Prints a Markdown table and writes every figure to bench/results.json.
+ *
+ * Options (for quick looks; the defaults are the documented method):
+ *   --only=a,b,c  --rounds=5 --connections=50 --warmup=3 --duration=10  --samples=1000 --latency-warmup=50
+ *   --events=200000 --repeats=3  --cpu-prof-dir=DIR (V8 CPU profile of the Payguard server in (a))
+ *   --quiet-timeout=900 (seconds to wait, before each measurement, for other processes to leave the
+ *   CPUs alone; 0 = neither wait nor repeat) --attempts=6 (a measurement during which other processes
+ *   used more than 0.25 cores is repeated, up to this many times; (b) at most 3). Every measurement
+ *   records the machine's CPU use while it ran, and the attempts thrown away.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { cpuWindow, untilQuiet, waitForQuiet, type CpuWindow, type QuietPolicy } from './cpu.js';
+import { measureAnomalyLatency, type LatencyResult } from './anomaly-latency.js';
+import { measureHttpThroughput, type ThroughputResult } from './http-throughput.js';
+import { measureReplay, type ReplayResult } from './replay.js';
+import { formatInt, formatPct } from './stats.js';
+
+const TARGETS = { httpRatio: 0.7, anomalyP99Ms: 50, replayRatio: 0.5 } as const;
+
+function options(): Map<string, string> {
+  const parsed = new Map<string, string>();
+  for (const arg of process.argv.slice(2)) {
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (match === null) throw new Error(`unknown argument ${arg}`);
+    parsed.set(match[1], match[2] ?? 'true');
+  }
+  return parsed;
+}
+
+function numberOption(args: Map<string, string>, name: string, fallback: number): number {
+  const raw = args.get(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a non-negative number`);
+  return value;
+}
+
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const osRelease = (() => {
+    try {
+      return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os.type();
+    } catch {
+      return os.type();
+    }
+  })();
+  const nproc = (() => {
+    try {
+      return Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+    } catch {
+      return os.availableParallelism();
+    }
+  })();
+  return {
+    nproc,
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    os: `${osRelease} (${os.platform()} ${os.release()} ${os.arch()})`,
+  };
+}
+
+/** Which code is measured: the commit, and whether src/ has uncommitted changes (read-only git). */
+function revision(): { commit: string | null; srcChanged: boolean | null } {
+  const repo = fileURLToPath(new URL('../../', import.meta.url));
+  try {
+    const commit = execFileSync('git', ['-C', repo, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', repo, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim();
+    return { commit, srcChanged: dirty !== '' };
+  } catch {
+    return { commit: null, srcChanged: null };
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function table(results: { http?: ThroughputResult; latency?: LatencyResult; replay?: ReplayResult }, quiet: { http: boolean; latency: boolean; replay: boolean }): string {
+  const rows: string[][] = [];
+  const verdict = (pass: boolean) => (pass ? 'pass' : '**FAIL**');
+  const { http, latency, replay } = results;
+  if (http) {
+    const n = http.rounds.length;
+    rows.push([`(a) POST /orders, bare NestJS endpoint (median of ${n})`, `${formatInt(http.bareRequestsPerSecond)} req/s`, '', '']);
+    rows.push([`(a) POST /orders, Payguard on SQLite (median of ${n})`, `${formatInt(http.payguardRequestsPerSecond)} req/s`, '', '']);
+    rows.push(['(a) Payguard / bare', formatPct(http.ratio), `>= ${formatPct(TARGETS.httpRatio)}`, verdict(http.ratio >= TARGETS.httpRatio) + (quiet.http ? '' : ' (disturbed)')]);
+    rows.push([
+      '(a) server CPU per request, bare / Payguard',
+      `${http.bareServerCpuMsPerRequest.toFixed(3)} / ${http.payguardServerCpuMsPerRequest.toFixed(3)} ms (${formatPct(http.cpuRatio)})`,
+      '',
+      '',
+    ]);
+  }
+  if (latency) {
+    const d = latency.commitToCommitMs;
+    rows.push(['(b) anomaly reaction p50', `${d.p50.toFixed(2)} ms`, '', '']);
+    rows.push(['(b) anomaly reaction p90', `${d.p90.toFixed(2)} ms`, '', '']);
+    rows.push(['(b) anomaly reaction p99', `${d.p99.toFixed(2)} ms`, `<= ${TARGETS.anomalyP99Ms} ms`, verdict(d.p99 <= TARGETS.anomalyP99Ms) + (quiet.latency ? '' : ' (disturbed)')]);
+    rows.push(['(b) anomaly reaction max', `${d.max.toFixed(2)} ms`, '', '']);
+  }
+  if (replay) {
+    rows.push(['(c) raw SQLite read + JSON.parse', `${formatInt(replay.rawEventsPerSecond)} events/s`, '', '']);
+    rows.push(['(c) replay: readAll + evolve per stream', `${formatInt(replay.replayEventsPerSecond)} events/s`, '', '']);
+    rows.push(['(c) replay / raw', formatPct(replay.ratio), `>= ${formatPct(TARGETS.replayRatio)}`, verdict(replay.ratio >= TARGETS.replayRatio) + (quiet.replay ? '' : ' (disturbed)')]);
+  }
+  const header = ['Measurement', 'Result', 'Target', 'Verdict'];
+  return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+const args = options();
+const only = new Set((args.get('only') ?? 'a,b,c').split(','));
+const startedAt = new Date();
+const info = machine();
+// Taken now, right after `npm run build` compiled the tree: the code being measured.
+const measured = revision();
+log(`Payguard benchmarks, ${startedAt.toISOString()}: ${info.nproc} CPUs (${info.cpuModel}), ${info.memoryGiB} GiB, Node ${info.node}, ${info.os}`);
+
+const quietTimeout = numberOption(args, 'quiet-timeout', 900);
+const quietWaits: { before: string; waitedSeconds: number; quiet: boolean }[] = [];
+/** Wait for a quiet machine before each attempt; repeat an attempt during which others used > 0.25 cores. */
+function quietPolicy(before: string): QuietPolicy {
+  if (quietTimeout === 0) return { maxForeignCores: Number.POSITIVE_INFINITY, attempts: 1, beforeAttempt: async () => undefined };
+  return {
+    maxForeignCores: 0.25,
+    attempts: numberOption(args, 'attempts', 6),
+    beforeAttempt: async () => {
+      const outcome = await waitForQuiet({ maxForeignCores: 0.15, windowSeconds: 2, timeoutSeconds: quietTimeout }, log);
+      quietWaits.push({ before, ...outcome });
+    },
+  };
+}
+
+const results: { http?: ThroughputResult; latency?: LatencyResult; replay?: ReplayResult } = {};
+/** Machine CPU during (b) and (c) as a whole (this process is the only own one there). */
+const cpu: { latency?: CpuWindow; replay?: CpuWindow } = {};
+if (only.has('a')) {
+  results.http = await measureHttpThroughput(
+    {
+      rounds: numberOption(args, 'rounds', 5),
+      connections: numberOption(args, 'connections', 50),
+      warmupSeconds: numberOption(args, 'warmup', 3),
+      durationSeconds: numberOption(args, 'duration', 10),
+      cpuProfDir: args.get('cpu-prof-dir') ?? null,
+      quiet: quietPolicy('a'),
+    },
+    log,
+  );
+}
+/** (b) as a whole is repeated while other processes disturb it (its samples are a few ms each, all sensitive). */
+let latencyDiscarded: { p99: number; foreignCores: number | null }[] = [];
+let latencyQuiet = true;
+if (only.has('b')) {
+  const outcome = await untilQuiet(
+    '(b)',
+    { ...quietPolicy('b'), attempts: Math.min(3, numberOption(args, 'attempts', 6)) },
+    async () => {
+      const window = cpuWindow();
+      const result = await measureAnomalyLatency(
+        { samples: numberOption(args, 'samples', 1000), warmupSamples: numberOption(args, 'latency-warmup', 50) },
+        log,
+      );
+      return { result, cpu: window.stop() };
+    },
+    ({ cpu }) => cpu.foreignCores,
+    log,
+  );
+  results.latency = outcome.value.result;
+  cpu.latency = outcome.value.cpu;
+  latencyDiscarded = outcome.discarded.map(({ result, cpu }) => ({ p99: result.commitToCommitMs.p99, foreignCores: cpu.foreignCores }));
+  latencyQuiet = outcome.quiet;
+  log(`    cpu ${JSON.stringify(cpu.latency)}`);
+}
+if (only.has('c')) {
+  const window = cpuWindow();
+  results.replay = await measureReplay(
+    { events: numberOption(args, 'events', 200_000), repeats: numberOption(args, 'repeats', 3), batchSize: 1000, quiet: quietPolicy('c') },
+    log,
+  );
+  cpu.replay = window.stop();
+  log(`    cpu ${JSON.stringify(cpu.replay)}`);
+}
+
+const output = {
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  command: `node dist/bench/run.js ${process.argv.slice(2).join(' ')}`.trim(),
+  machine: info,
+  revision: measured,
+  targets: TARGETS,
+  verdicts: {
+    ...(results.http && { httpRatio: results.http.ratio >= TARGETS.httpRatio }),
+    ...(results.latency && { anomalyP99: results.latency.commitToCommitMs.p99 <= TARGETS.anomalyP99Ms }),
+    ...(results.replay && { replayRatio: results.replay.ratio >= TARGETS.replayRatio }),
+  },
+  results,
+  cpu,
+  latencyAttempts: { quiet: latencyQuiet, discarded: latencyDiscarded },
+  quietWaits,
+};
+const file = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
+writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
+console.log(
+  table(results, {
+    http: results.http?.rounds.every((r) => r.quiet) ?? true,
+    latency: latencyQuiet,
+    replay: results.replay?.quiet ?? true,
+  }),
+);
+log(`figures written to ${file}`);
+// Nothing should be left running; exit explicitly in case a library left a handle open.
+process.exit(0);
