@@ -1,13 +1,13 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { orderDecider, type OrderCommand } from '../../domain/order/order.decider.js';
+import { orderDecider, type OrderCommand, type PlacedOrderState } from '../../domain/order/order.decider.js';
 import { orderStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
 import { InvalidRequest } from '../errors.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { OrderReader } from '../queries/order-reader.js';
-import type { OrderView } from '../queries/views.js';
+import { toOrderView, type OrderView } from '../queries/views.js';
 import { merchantOf, type Viewer } from '../viewer.js';
 
 export interface PlaceOrderInput {
@@ -43,7 +43,7 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrderCommand> {
   async execute({ input, viewer, correlationId }: PlaceOrderCommand): Promise<{ created: boolean; order: OrderView }> {
     const orderId = input.orderId ?? `ord_${this.ids.token(20)}`;
     const requestedExpiry = this.requestedExpiry(input);
-    const { events } = await this.repository.handle(
+    const { state, events } = await this.repository.handle(
       orderDecider,
       orderStream(orderId),
       (now): OrderCommand => ({
@@ -61,7 +61,9 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrderCommand> {
       }),
       { correlationId, causationId: null },
     );
-    return { created: events.length > 0, order: await this.reader.orderView(orderId, viewer) };
+    // A new order has no payments yet: its view comes from the state just decided, without a re-read.
+    if (events.length > 0) return { created: true, order: toOrderView(state as PlacedOrderState, []) };
+    return { created: false, order: await this.reader.orderView(orderId, viewer) };
   }
 
   private requestedExpiry(input: PlaceOrderInput): { expiresInSeconds: number } | { expiresAt: string } {
