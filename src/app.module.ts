@@ -16,11 +16,14 @@ import { CHANNEL_REGISTRY } from './application/ports/channel-registry.port.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from './application/ports/clock.port.js';
 import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore } from './application/ports/event-store.port.js';
 import { LEADERSHIP, type Leadership } from './application/ports/leadership.port.js';
+import { PROJECTION_STORE, type ProjectionStore } from './application/ports/projection-store.port.js';
 import { SETTINGS, type PayguardSettings } from './application/ports/settings.port.js';
 import { AnomalyProcessManager } from './application/process-manager/anomaly.process-manager.js';
 import { OrderReader } from './application/queries/order-reader.js';
 import { ReconciliationSweep } from './application/reconciliation/reconciliation.sweep.js';
 import { ExecuteRefundHandler } from './application/refunds/execute-refund.handler.js';
+import { ReportProjections } from './application/reporting/report-projections.js';
+import { ReportsReader } from './application/reporting/reports.reader.js';
 import { RefundExecutor } from './application/refunds/refund-executor.js';
 import { InMemoryChannelRegistry } from './infrastructure/channels/channel-registry.js';
 import type { AppConfig } from './infrastructure/config/config.js';
@@ -34,11 +37,13 @@ import { Metrics, MetricsController, RequestMetricsMiddleware } from './infrastr
 import { OrdersController } from './infrastructure/http/orders.controller.js';
 import { PaymentsController } from './infrastructure/http/payments.controller.js';
 import { ProblemFilter } from './infrastructure/http/problem.filter.js';
+import { ReportsController } from './infrastructure/http/reports.controller.js';
 import { SandboxModule } from './infrastructure/sandbox/sandbox.module.js';
 
 export interface AppParts {
   readonly config: AppConfig;
   readonly store: EventStore & CheckpointStore;
+  readonly projections: ProjectionStore;
   readonly settings: PayguardSettings;
   readonly channels: InMemoryChannelRegistry;
   readonly clock: Clock;
@@ -52,6 +57,7 @@ export class AppModule implements NestModule {
     const providers: Provider[] = [
       { provide: EVENT_STORE, useValue: parts.store },
       { provide: CHECKPOINT_STORE, useValue: parts.store },
+      { provide: PROJECTION_STORE, useValue: parts.projections },
       { provide: SETTINGS, useValue: parts.settings },
       { provide: CHANNEL_REGISTRY, useValue: parts.channels },
       { provide: CLOCK, useValue: parts.clock },
@@ -73,6 +79,8 @@ export class AppModule implements NestModule {
       OpenWorkIndex,
       AnomalyProcessManager,
       RefundExecutor,
+      ReportProjections,
+      ReportsReader,
       DeadlineScheduler,
       ReconciliationSweep,
       BackgroundWorkers,
@@ -86,7 +94,7 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot(), ...sandbox],
-      controllers: [OrdersController, PaymentsController, ChannelsController, AuditController, HealthController, MetricsController],
+      controllers: [OrdersController, PaymentsController, ChannelsController, AuditController, ReportsController, HealthController, MetricsController],
       providers,
     };
   }

@@ -6,11 +6,12 @@ import { LEADERSHIP, type Leadership } from './ports/leadership.port.js';
 import { AnomalyProcessManager } from './process-manager/anomaly.process-manager.js';
 import { ReconciliationSweep } from './reconciliation/reconciliation.sweep.js';
 import { RefundExecutor } from './refunds/refund-executor.js';
+import { ReportProjections } from './reporting/report-projections.js';
 
 /**
- * Runs what follows the log (open-work index, process manager, refund executor) and the timers
- * that act on it (deadlines, reconciliation sweep) while this instance leads; in order, so
- * deadlines fire only once the index has caught up.
+ * Runs what follows the log (open-work index, process manager, refund executor, reporting
+ * projections) and the timers that act on it (deadlines, reconciliation sweep) while this
+ * instance leads; in order, so deadlines fire only once the index has caught up.
  */
 @Injectable()
 export class BackgroundWorkers implements BeforeApplicationShutdown {
@@ -26,6 +27,7 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
     private readonly refundExecutor: RefundExecutor,
     private readonly deadlines: DeadlineScheduler,
     private readonly sweep: ReconciliationSweep,
+    private readonly projections: ReportProjections,
   ) {}
 
   /** Campaigns for leadership; resolves once elected or, on a standby, once campaigning has begun. */
@@ -64,12 +66,15 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
     this.deadlines.start();
     this.sweep.start();
     this.running = true;
+    // Reporting last: catching up on a long log (a first start, a rebuild) holds up nothing that moves money.
+    await this.projections.start();
   }
 
   private async stopAll(): Promise<void> {
     this.running = false;
     await this.sweep.stop();
     await this.deadlines.stop();
+    await this.projections.stop();
     await this.refundExecutor.stop();
     await this.processManager.stop();
     await this.openWork.stop();
@@ -78,12 +83,14 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
   /** How many events each follower is behind the head of the log. */
   async lag(): Promise<{ head: number; followers: Record<string, number> }> {
     const head = await this.store.headPosition();
+    const projections = Object.entries(this.projections.positions()).map(([name, position]) => [`projection:${name}`, head - position]);
     return {
       head,
       followers: {
         'open-work': head - this.openWork.position,
         'process-manager': head - this.processManager.position,
         'refund-executor': head - this.refundExecutor.position,
+        ...Object.fromEntries(projections),
       },
     };
   }
@@ -94,6 +101,7 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
       this.openWork.waitFor(position, timeoutMs),
       this.processManager.waitFor(position, timeoutMs),
       this.refundExecutor.waitFor(position, timeoutMs),
+      this.projections.waitFor(position, timeoutMs),
     ]);
   }
 }

@@ -16,6 +16,7 @@ import { WechatpayChannel } from './channels/wechatpay.channel.js';
 import { loadConfig, type AppConfig } from './config/config.js';
 import { openEventStore } from './event-store/open-event-store.js';
 import { createValidationPipe } from './http/validation.js';
+import { openProjectionStore } from './projections/open-projection-store.js';
 import { PostgresLeadership } from './event-store/postgres.leadership.js';
 import { SingleInstanceLeadership } from './system/single-instance.leadership.js';
 import { CryptoIdGenerator, SystemClock } from './system/system-clock.js';
@@ -68,6 +69,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   const parts = {
     config,
     store,
+    // The reporting projections, beside the events (same SQLite file, same PostgreSQL schema).
+    projections: await openProjectionStore(config, store),
     settings,
     channels,
     clock,

@@ -1,10 +1,39 @@
 import type { RecordedEvent } from '../ports/event-store.port.js';
 
 /**
- * The one place older event shapes become current ones, on read. Every event written so far is
- * schemaVersion 1, the current shape, so nothing needs converting yet; a new version adds its
- * step here (keyed by type and version) and never rewrites stored history.
+ * The one place older event shapes become current ones, on read; stored history is never
+ * rewritten. Each step takes one schema version to the next and is keyed by version and type.
+ * `metadata.schemaVersion` keeps the version the event was written in (what an auditor sees in
+ * the store); `data` always comes out in the current shape, and upcasting it again changes nothing.
+ *
+ * Schema version 0 (written before merchants and flat money; see test/fixtures/schema-v0.ndjson):
+ * - money was a nested value, `price: { amount, currency }`, on every event that carries money;
+ * - `OrderPlaced` had no `merchantId` (one merchant per installation) and no `requestedExpiry`
+ *   (only the resulting `expiresAt`), and `description` could be absent.
+ * Version 1 (current): flat `amount` and `currency`; `OrderPlaced` with `merchantId` (null: no
+ * merchant, as when the service runs without API keys) and `requestedExpiry`.
  */
 export function upcast(event: RecordedEvent): RecordedEvent {
-  return event;
+  if (event.metadata.schemaVersion >= 1) return event;
+  return { ...event, data: v0ToV1(event.type, event.data) };
+}
+
+interface V0Money {
+  readonly amount: number;
+  readonly currency: string;
+}
+
+function v0ToV1(type: string, data: Record<string, unknown>): Record<string, unknown> {
+  const { price, ...rest } = data as { price?: V0Money } & Record<string, unknown>;
+  const flat: Record<string, unknown> =
+    price !== undefined && typeof price === 'object' && price !== null ? { ...rest, amount: price.amount, currency: price.currency } : data;
+  if (type !== 'OrderPlaced') return flat;
+  return {
+    ...flat,
+    // A v0 order belonged to the installation's only merchant: no merchant id, like an order placed without API keys.
+    merchantId: flat.merchantId ?? null,
+    // The caller's original request is not known any more; its outcome, the deadline, is.
+    requestedExpiry: flat.requestedExpiry ?? { expiresAt: flat.expiresAt },
+    description: flat.description ?? null,
+  };
 }

@@ -1,6 +1,6 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CloseOrderCommand } from '../../application/orders/close-order.handler.js';
 import { PlaceOrderCommand } from '../../application/orders/place-order.handler.js';
@@ -9,9 +9,12 @@ import { CLOCK, type Clock } from '../../application/ports/clock.port.js';
 import { checkout, type CheckoutView } from '../../application/queries/checkout.js';
 import { OrderReader } from '../../application/queries/order-reader.js';
 import type { OrderView, PaymentView } from '../../application/queries/views.js';
+import type { OrderRow } from '../../application/ports/projection-store.port.js';
+import { ReportsReader } from '../../application/reporting/reports.reader.js';
 import type { Viewer } from '../../application/viewer.js';
 import { CorrelationId, CurrentViewer } from './auth.guard.js';
 import { CloseOrderDto, CreateOrderDto, StartPaymentDto } from './dtos.js';
+import { QueryReader } from './report-query.js';
 import { checkId } from './validation.js';
 
 @ApiTags('orders')
@@ -21,7 +24,36 @@ export class OrdersController {
     private readonly commands: CommandBus,
     private readonly reader: OrderReader,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly reports: ReportsReader,
   ) {}
+
+  /** The back office's list, from the orders projection (eventually consistent: `position` says how far). */
+  @Get()
+  @ApiOperation({ summary: 'List orders, newest first, with cursor paging (a merchant key sees its own orders)' })
+  @ApiQuery({ name: 'status', required: false, enum: ['pending', 'paid', 'expired', 'closed'] })
+  @ApiQuery({ name: 'merchant', required: false, description: 'auditor keys: one merchant only' })
+  @ApiQuery({ name: 'from', required: false, description: 'created at or after (ISO 8601)' })
+  @ApiQuery({ name: 'to', required: false, description: 'created before (ISO 8601)' })
+  @ApiQuery({ name: 'cursor', required: false, description: '`next` of the previous page' })
+  @ApiQuery({ name: 'limit', required: false, description: '1-1000 (default 100)' })
+  async list(
+    @Query() query: Record<string, unknown>,
+    @CurrentViewer() viewer: Viewer,
+  ): Promise<{ orders: OrderRow[]; next: string | null; position: number }> {
+    const read = new QueryReader(query, ['status', 'merchant', 'from', 'to', 'cursor', 'limit']);
+    const parsed = {
+      status: read.oneOf('status', ['pending', 'paid', 'expired', 'closed'] as const),
+      merchantId: read.id('merchant'),
+      from: read.time('from'),
+      to: read.time('to'),
+      cursor: read.string('cursor'),
+      limit: read.integer('limit', 100, 1, 1000),
+    };
+    read.ordered(parsed.from, parsed.to, 'must not be before from');
+    read.done();
+    const { items, next, position } = await this.reports.orders(viewer, parsed);
+    return { orders: items, next, position };
+  }
 
   @Post()
   @ApiOperation({ summary: 'Place an order (idempotent by orderId)' })

@@ -1,0 +1,421 @@
+/**
+ * Checks the money invariants over the whole log, replaying it through the domain's own
+ * evolveOrder / evolvePayment. Fed in log order, one event at a time, it keeps per order and per
+ * payment only what the checks need (never the events), so memory grows with the number of
+ * aggregates, not with the length of history.
+ */
+import { evolveOrder, initialOrderState, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import type { AnomalyKind, OrderEvent, OrderStatus } from '../../domain/order/order.events.js';
+import { evolvePayment, initialPaymentState, type PaymentState, type Refund } from '../../domain/payment/payment.decider.js';
+import type { PaymentEvent, RefundReason } from '../../domain/payment/payment.events.js';
+import { paymentStream } from '../../domain/shared/stream-names.js';
+import { upcast } from '../event-sourcing/upcaster.js';
+import type { RecordedEvent } from '../ports/event-store.port.js';
+
+/** The invariants `payguard verify` checks, each a stable code. */
+export type Invariant =
+  /** An order keeps at most one successful payment: it records one OrderPaid, and every other success is refunded. */
+  | 'single-retained-success'
+  /** A success on an expired or closed order (or one the order recorded as paid after it ended) is refunded. */
+  | 'refund-missing'
+  /** A refund's reason is the anomaly the order was in when the success arrived; an anomaly's kind matches that too. */
+  | 'refund-reason'
+  /** A payment is refunded at most once: one RefundRequested, one RefundSucceeded. */
+  | 'refund-duplicated'
+  /** A refund gives back no more than was captured, in the same currency, and only on a captured payment. */
+  | 'refund-exceeds-capture'
+  /** Every RefundRequested is caused by (metadata.causationId) the AnomalyDetected of its payment, recorded before it. */
+  | 'refund-without-cause'
+  /** The success an order kept (its paidBy) is never refunded. */
+  | 'retained-success-refunded'
+  /** A success the order never heard of: the process manager did not apply it. */
+  | 'success-not-applied'
+  /** Each stream's revisions run 0, 1, 2, ... without gaps. */
+  | 'revision-gap'
+  /** The global log's positions run 1, 2, 3, ... without gaps (only increase, on a store whose positions have gaps). */
+  | 'position-gap'
+  /** The domain's evolve refused the event (an unknown type, an event before its aggregate began). */
+  | 'unfoldable-event';
+
+export interface Violation {
+  readonly invariant: Invariant;
+  readonly streamName: string;
+  readonly revision: number;
+  readonly position: number;
+  readonly detail: string;
+}
+
+export interface VerifyOptions {
+  /**
+   * Seconds a repair may take: a success younger than this (against the last event of the log)
+   * with no refund yet is reported as open work, not as a violation. 0 for a log at rest.
+   */
+  readonly graceSeconds?: number;
+  /** Called with each violation as it is found (the report keeps the first `keep` of them). */
+  readonly onViolation?: (violation: Violation) => void;
+  readonly keep?: number;
+  /**
+   * What the store promises of positions: `gap-free` (SQLite, PostgreSQL, memory: 1, 2, 3, ...)
+   * or `increasing` (EventStoreDB's commit positions). Default gap-free.
+   */
+  readonly positions?: 'gap-free' | 'increasing';
+}
+
+export interface VerifyReport {
+  readonly events: number;
+  readonly lastPosition: number;
+  readonly orders: number;
+  readonly payments: number;
+  readonly violationCount: number;
+  readonly byInvariant: Partial<Record<Invariant, number>>;
+  /** The first violations (all of them unless there are more than `keep`). */
+  readonly violations: readonly Violation[];
+  /** Repairs under way, within the grace period: successes awaiting their refund request or their order. */
+  readonly open: { readonly awaitingRefund: number; readonly awaitingOrder: number; readonly refundsNotSucceeded: number };
+}
+
+/** Where an event is: its stream's revision and its global position. */
+interface At {
+  readonly revision: number;
+  readonly position: number;
+}
+
+/**
+ * What is kept of an order: the fold's status, payer and anomalies (see `orderState`), and the
+ * stream's last revision. Keyed by orderId.
+ */
+interface OrderSummary {
+  /** The map's own key: one string per order, shared by every payment that names it. */
+  readonly orderId: string;
+  status: OrderState['status'];
+  paidBy: string | null;
+  anomalies: PlacedOrderState['anomalies'];
+  lastRevision: number;
+}
+
+/** What is kept of a payment: the fold's status and refund, its capture and its refund request. */
+interface PaymentSummary {
+  status: PaymentState['status'];
+  refundState: Refund | null;
+  lastRevision: number;
+  /** The map's own key (an order's paidBy points at it rather than keeping a copy). */
+  readonly paymentId: string;
+  /** The order it names (created empty, status none, when the payment comes first). */
+  order: OrderSummary | null;
+  /** The first PaymentSucceeded (successRevision -1: none yet); successAt in ms. */
+  successRevision: number;
+  successPosition: number;
+  capturedAmount: number;
+  capturedCurrency: string;
+  successAt: number;
+  /** The first RefundRequested, as checked. */
+  refund: (At & { readonly reason: RefundReason; readonly checkedReason: boolean }) | null;
+  refundedAmount: number;
+  refundSucceeded: number;
+}
+
+interface AnomalySeen {
+  readonly eventId: string;
+  readonly kind: AnomalyKind;
+  /** What the order's state says the kind must be (null: the order was pending, so no anomaly). */
+  readonly truth: AnomalyKind | null;
+}
+
+const NO_ATTEMPTS: readonly never[] = Object.freeze([]);
+const NO_ANOMALIES: PlacedOrderState['anomalies'] = Object.freeze([]);
+/**
+ * evolveOrder and evolvePayment never read the placed order's or the initiated payment's details
+ * (they only carry them along), and no check does: the fold is given these stand-ins, so a
+ * million aggregates fit in memory while status, payer, anomalies and refund stay exact.
+ */
+const UNREAD_PLACED = Object.freeze({}) as PlacedOrderState['placed'];
+const UNREAD_INITIATED = Object.freeze({}) as Extract<PaymentState, { initiated: unknown }>['initiated'];
+
+export class LedgerVerifier {
+  private readonly orders = new Map<string, OrderSummary>();
+  private readonly payments = new Map<string, PaymentSummary>();
+  private readonly otherStreams = new Map<string, number>();
+  private readonly anomalies = new Map<string, AnomalySeen>();
+  private readonly currencies = new Map<string, string>();
+  private readonly violations: Violation[] = [];
+  private readonly counts: Partial<Record<Invariant, number>> = {};
+  private violationCount = 0;
+  private events = 0;
+  private lastPosition = 0;
+  /** The latest recorded time seen (ISO 8601 UTC, so text order is time order: no parsing per event). */
+  private lastOccurredAt = '';
+  private readonly graceMs: number;
+  private readonly keep: number;
+  private readonly gapFree: boolean;
+
+  constructor(private readonly options: VerifyOptions = {}) {
+    this.graceMs = (options.graceSeconds ?? 0) * 1000;
+    this.keep = options.keep ?? 10_000;
+    this.gapFree = (options.positions ?? 'gap-free') === 'gap-free';
+  }
+
+  /** Feeds the next event of the log (in position order). */
+  add(recorded: RecordedEvent): void {
+    const event = upcast(recorded);
+    this.events++;
+    if (this.gapFree ? event.position !== this.lastPosition + 1 : event.position <= this.lastPosition) {
+      this.report('position-gap', event, `position ${event.position} follows ${this.lastPosition}: ${this.gapFree ? `${event.position - this.lastPosition - 1} missing or ` : ''}out of order`);
+    }
+    this.lastPosition = event.position;
+    if (event.metadata.occurredAt > this.lastOccurredAt) this.lastOccurredAt = event.metadata.occurredAt;
+
+    if (event.streamName.startsWith('order-')) this.addOrderEvent(event);
+    else if (event.streamName.startsWith('payment-')) this.addPaymentEvent(event);
+    else {
+      this.checkRevision(event, this.otherStreams.get(event.streamName) ?? -1);
+      this.otherStreams.set(event.streamName, event.revision);
+    }
+  }
+
+  /** The checks that need the whole log, then the report. */
+  finish(): VerifyReport {
+    const open = { awaitingRefund: 0, awaitingOrder: 0, refundsNotSucceeded: 0 };
+    const youngAfter = Date.parse(this.lastOccurredAt) - this.graceMs;
+    for (const [paymentId, payment] of this.payments) {
+      if (payment.refund !== null && payment.refundSucceeded === 0) open.refundsNotSucceeded++;
+      if (payment.successRevision < 0) continue;
+      const order = payment.order;
+      const young = payment.successAt > youngAfter;
+      const at = { streamName: paymentStream(paymentId), revision: payment.successRevision, position: payment.successPosition };
+      if (order === null || order.status === 'none') {
+        this.report('success-not-applied', at, `payment ${paymentId} succeeded for order ${order?.orderId ?? '(none named)'}, which does not exist`);
+        continue;
+      }
+      const { status, paidBy } = order;
+      if (paidBy === paymentId) {
+        if (payment.refund !== null) {
+          this.report('retained-success-refunded', { streamName: paymentStream(paymentId), ...payment.refund }, `payment ${paymentId} is the one order ${order.orderId} kept (paidBy), yet it was refunded`);
+        }
+        continue;
+      }
+      const truth = kindFor(status);
+      if (payment.refund !== null) {
+        if (!payment.refund.checkedReason && truth !== null && payment.refund.reason !== truth) {
+          this.report('refund-reason', { streamName: paymentStream(paymentId), ...payment.refund }, `refund of payment ${paymentId} says ${payment.refund.reason}; order ${order.orderId} is ${status}: ${truth}`);
+        }
+        continue;
+      }
+      // A success that the order must not keep, and no refund requested.
+      if (young) {
+        if (status === 'pending' || !this.anomalies.has(paymentId)) open.awaitingOrder++;
+        else open.awaitingRefund++;
+        continue;
+      }
+      if (status === 'pending') {
+        this.report('success-not-applied', at, `payment ${paymentId} succeeded but order ${order.orderId} is still pending: the success was never applied to it`);
+      } else if (status === 'paid') {
+        this.report('single-retained-success', at, `order ${order.orderId} is paid by ${paidBy} and also keeps payment ${paymentId}: no refund was requested`);
+      } else {
+        this.report('refund-missing', at, `payment ${paymentId} succeeded on ${status} order ${order.orderId} and was never refunded (${truth})`);
+      }
+    }
+    return {
+      events: this.events,
+      lastPosition: this.lastPosition,
+      orders: [...this.orders.values()].filter((order) => order.lastRevision >= 0).length,
+      payments: this.payments.size,
+      violationCount: this.violationCount,
+      byInvariant: { ...this.counts },
+      violations: [...this.violations],
+      open,
+    };
+  }
+
+  private addOrderEvent(event: RecordedEvent): void {
+    const order = this.order(event.streamName.slice('order-'.length));
+    this.checkRevision(event, order.lastRevision);
+    order.lastRevision = event.revision;
+    const before = orderState(order);
+    const data = event.data as Record<string, string>;
+    if (event.type === 'OrderPaid' && before.status !== 'none' && before.status !== 'pending') {
+      if (before.status === 'paid') {
+        this.report('single-retained-success', event, `order records a second payment as paid (${data.paymentId}; already paid by ${before.paidBy})`);
+      } else {
+        this.report('refund-missing', event, `order was ${before.status} when it recorded payment ${data.paymentId} as paid: a success on an ended order must be refunded (${kindFor(before.status)})`);
+      }
+    }
+    if (event.type === 'AnomalyDetected' && before.status !== 'none') {
+      const truth = kindFor(before.status);
+      const kind = data.kind as AnomalyKind;
+      if (kind !== truth) {
+        this.report('refund-reason', event, `anomaly on payment ${data.paymentId} recorded as ${kind}, but the order was ${before.status}${truth === null ? ' (no anomaly at all)' : `: ${truth}`}`);
+      }
+      if (!this.anomalies.has(data.paymentId)) this.anomalies.set(data.paymentId, { eventId: event.eventId, kind, truth });
+    }
+    const next = this.fold(event, () => evolveOrder(before, event as unknown as OrderEvent));
+    if (next !== undefined && next.status !== 'none') {
+      order.status = next.status;
+      order.paidBy = next.paidBy === null ? null : (this.payments.get(next.paidBy)?.paymentId ?? next.paidBy);
+      order.anomalies = next.anomalies.length === 0 ? NO_ANOMALIES : next.anomalies;
+    }
+  }
+
+  private addPaymentEvent(event: RecordedEvent): void {
+    const paymentId = event.streamName.slice('payment-'.length);
+    let payment = this.payments.get(paymentId);
+    if (payment === undefined) {
+      payment = {
+        status: 'none',
+        refundState: null,
+        lastRevision: -1,
+        paymentId,
+        order: null,
+        successRevision: -1,
+        successPosition: 0,
+        capturedAmount: 0,
+        capturedCurrency: '',
+        successAt: 0,
+        refund: null,
+        refundedAmount: 0,
+        refundSucceeded: 0,
+      };
+      this.payments.set(paymentId, payment);
+    }
+    this.checkRevision(event, payment.lastRevision);
+    payment.lastRevision = event.revision;
+    const data = event.data as Record<string, unknown>;
+    if (payment.order === null && typeof data.orderId === 'string') payment.order = this.order(data.orderId);
+    switch (event.type) {
+      case 'PaymentSucceeded':
+        if (payment.successRevision < 0) {
+          payment.successRevision = event.revision;
+          payment.successPosition = event.position;
+          payment.capturedAmount = Number(data.amount);
+          payment.capturedCurrency = this.currency(String(data.currency));
+          payment.successAt = Date.parse(event.metadata.occurredAt);
+        }
+        break;
+      case 'RefundRequested':
+        this.checkRefundRequest(event, paymentId, payment);
+        break;
+      case 'RefundSucceeded':
+        payment.refundSucceeded++;
+        payment.refundedAmount += Number(data.amount);
+        if (payment.refundSucceeded > 1) this.report('refund-duplicated', event, `payment ${paymentId} refunded a ${ordinal(payment.refundSucceeded)} time: money given back twice`);
+        this.checkWithinCapture(event, paymentId, payment, payment.refundedAmount, String(data.currency), 'refunds succeeded');
+        break;
+    }
+    const before = paymentState(payment);
+    const next = this.fold(event, () => evolvePayment(before, event as unknown as PaymentEvent));
+    if (next !== undefined && next.status !== 'none') {
+      payment.status = next.status;
+      payment.refundState = next.refund;
+    }
+  }
+
+  /** The summary of an order, created empty (status none) when first named. */
+  private order(orderId: string): OrderSummary {
+    let order = this.orders.get(orderId);
+    if (order === undefined) {
+      order = { orderId, status: 'none', paidBy: null, anomalies: NO_ANOMALIES, lastRevision: -1 };
+      this.orders.set(orderId, order);
+    }
+    return order;
+  }
+
+  /** One string per currency code, however many payments carry it. */
+  private currency(code: string): string {
+    let known = this.currencies.get(code);
+    if (known === undefined) {
+      known = code;
+      this.currencies.set(code, code);
+    }
+    return known;
+  }
+
+  private checkRefundRequest(event: RecordedEvent, paymentId: string, payment: PaymentSummary): void {
+    const data = event.data as { reason: RefundReason; amount: number; currency: string };
+    const at = { revision: event.revision, position: event.position };
+    if (payment.refund !== null) {
+      this.report('refund-duplicated', event, `payment ${paymentId} has a second refund request (the first at revision ${payment.refund.revision})`);
+      return;
+    }
+    const anomaly = this.anomalies.get(paymentId);
+    if (anomaly === undefined || event.metadata.causationId !== anomaly.eventId) {
+      this.report(
+        'refund-without-cause',
+        event,
+        anomaly === undefined
+          ? `refund of payment ${paymentId} requested with no AnomalyDetected for it recorded before`
+          : `refund of payment ${paymentId} names ${event.metadata.causationId ?? 'no event'} as its cause, not its AnomalyDetected ${anomaly.eventId}`,
+      );
+    }
+    // With its anomaly known, the reason is checked now; without, against the order's final state.
+    const truth = anomaly?.truth ?? null;
+    const checkedReason = anomaly !== undefined;
+    if (checkedReason && truth !== null && data.reason !== truth) {
+      this.report('refund-reason', event, `refund of payment ${paymentId} says ${data.reason}; when the success arrived it was ${truth}`);
+    }
+    payment.refund = { ...at, reason: data.reason, checkedReason };
+    this.checkWithinCapture(event, paymentId, payment, Number(data.amount), String(data.currency), 'refund requested');
+  }
+
+  private checkWithinCapture(event: RecordedEvent, paymentId: string, payment: PaymentSummary, amount: number, currency: string, what: string): void {
+    if (payment.successRevision < 0) {
+      this.report('refund-exceeds-capture', event, `${what} on payment ${paymentId}, which never captured anything`);
+    } else if (currency !== payment.capturedCurrency) {
+      this.report('refund-exceeds-capture', event, `${what} in ${currency} on payment ${paymentId}, captured in ${payment.capturedCurrency}`);
+    } else if (amount > payment.capturedAmount) {
+      this.report('refund-exceeds-capture', event, `${what} ${amount} ${currency} on payment ${paymentId}, which captured ${payment.capturedAmount} ${currency}`);
+    }
+  }
+
+  private checkRevision(event: RecordedEvent, lastRevision: number): void {
+    if (event.revision !== lastRevision + 1) {
+      this.report('revision-gap', event, `revision ${event.revision} follows ${lastRevision < 0 ? 'nothing (a stream starts at 0)' : lastRevision}`);
+    }
+  }
+
+  private fold<S>(event: RecordedEvent, evolve: () => S): S | undefined {
+    try {
+      return evolve();
+    } catch (error) {
+      this.report('unfoldable-event', event, `${event.type}: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private report(invariant: Invariant, at: { readonly streamName: string } & At, detail: string): void {
+    const violation: Violation = { invariant, streamName: at.streamName, revision: at.revision, position: at.position, detail };
+    this.violationCount++;
+    this.counts[invariant] = (this.counts[invariant] ?? 0) + 1;
+    if (this.violations.length < this.keep) this.violations.push(violation);
+    this.options.onViolation?.(violation);
+  }
+}
+
+/** The anomaly a success on an order in `status` is (null: none, the order may keep it). */
+function kindFor(status: OrderStatus): AnomalyKind | null {
+  switch (status) {
+    case 'pending':
+      return null;
+    case 'paid':
+      return 'duplicate-payment';
+    case 'expired':
+      return 'paid-after-expiry';
+    case 'closed':
+      return 'paid-after-close';
+  }
+}
+
+/** The fold's state of an order, rebuilt from what is kept of it. */
+function orderState(order: OrderSummary): OrderState {
+  if (order.status === 'none') return initialOrderState;
+  return { status: order.status, placed: UNREAD_PLACED, attempts: NO_ATTEMPTS, paidBy: order.paidBy, anomalies: order.anomalies, endedAt: null };
+}
+
+/** The fold's state of a payment, rebuilt from what is kept of it. */
+function paymentState(payment: PaymentSummary): PaymentState {
+  if (payment.status === 'none') return initialPaymentState;
+  return { status: payment.status, initiated: UNREAD_INITIATED, channelTradeNo: null, paidAt: null, refund: payment.refundState };
+}
+
+function ordinal(n: number): string {
+  return n === 2 ? 'second' : n === 3 ? 'third' : `${n}th`;
+}
+

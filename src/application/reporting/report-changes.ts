@@ -1,0 +1,169 @@
+/**
+ * What each event means for the reporting projections, as a pure function of the (upcast) event,
+ * and how the changes of a batch merge. A projection's rows are a fold of these changes over the
+ * log, so they can be rebuilt from zero at any time and give the same rows, whatever the batches.
+ */
+import type { AnomalyDetected, OrderClosed, OrderExpired, OrderPaid, OrderPlaced } from '../../domain/order/order.events.js';
+import type { PaymentSucceeded, RefundFailed, RefundRequested, RefundSucceeded } from '../../domain/payment/payment.events.js';
+import type { RecordedEvent } from '../ports/event-store.port.js';
+import type { AnomalyChange, OrderChange, ProjectionName, ReportChange } from '../ports/projection-store.port.js';
+
+/**
+ * Bump a projection's version when what it makes of the log changes: on start, a projection whose
+ * rows were built by another version is reset and rebuilt from the log.
+ */
+export const PROJECTION_VERSIONS: Readonly<Record<ProjectionName, number>> = { orders: 1, anomalies: 1, settlement: 1 };
+
+type Data<E extends { data: object }> = E['data'];
+
+export function changesFor(projection: ProjectionName, event: RecordedEvent): ReportChange[] {
+  switch (projection) {
+    case 'orders':
+      return orderChanges(event);
+    case 'anomalies':
+      return anomalyChanges(event);
+    case 'settlement':
+      return settlementChanges(event);
+  }
+}
+
+const orderChange = (orderId: string, change: Partial<Omit<OrderChange, 'kind' | 'orderId'>>): OrderChange[] => [
+  { kind: 'order', orderId, placed: null, paymentsAdded: 0, anomaliesAdded: 0, refundedAdded: 0, ended: null, ...change },
+];
+
+function orderChanges({ type, data }: RecordedEvent): ReportChange[] {
+  switch (type) {
+    case 'OrderPlaced': {
+      const { orderId, merchantId, amount, currency, createdAt, expiresAt } = data as Data<OrderPlaced>;
+      return orderChange(orderId, { placed: { merchantId, amount, currency, createdAt, expiresAt } });
+    }
+    case 'PaymentAttemptStarted':
+      return orderChange(String(data.orderId), { paymentsAdded: 1 });
+    case 'OrderPaid': {
+      const { orderId, paymentId, paidAt } = data as Data<OrderPaid>;
+      return orderChange(orderId, { ended: { status: 'paid', at: paidAt, paidBy: paymentId } });
+    }
+    case 'OrderExpired': {
+      const { orderId, expiredAt } = data as Data<OrderExpired>;
+      return orderChange(orderId, { ended: { status: 'expired', at: expiredAt, paidBy: null } });
+    }
+    case 'OrderClosed': {
+      const { orderId, closedAt } = data as Data<OrderClosed>;
+      return orderChange(orderId, { ended: { status: 'closed', at: closedAt, paidBy: null } });
+    }
+    case 'AnomalyDetected':
+      return orderChange(String(data.orderId), { anomaliesAdded: 1 });
+    case 'RefundSucceeded': {
+      const { orderId, amount } = data as Data<RefundSucceeded>;
+      return orderChange(orderId, { refundedAdded: amount });
+    }
+    default:
+      return [];
+  }
+}
+
+const anomalyChange = (paymentId: string, change: Partial<Omit<AnomalyChange, 'kind' | 'paymentId'>>): AnomalyChange[] => [
+  { kind: 'anomaly', paymentId, detected: null, refundStatus: null, refundRequested: null, refundFailuresAdded: 0, refundCompletedAt: null, ...change },
+];
+
+function anomalyChanges({ type, data }: RecordedEvent): ReportChange[] {
+  switch (type) {
+    case 'AnomalyDetected': {
+      const { paymentId, orderId, kind, detectedAt } = data as Data<AnomalyDetected>;
+      return anomalyChange(paymentId, { detected: { orderId, anomalyKind: kind, detectedAt } });
+    }
+    case 'RefundRequested': {
+      const { paymentId, requestedAt, amount, currency } = data as Data<RefundRequested>;
+      return anomalyChange(paymentId, { refundStatus: 'requested', refundRequested: { at: requestedAt, amount, currency } });
+    }
+    case 'RefundFailed':
+      return anomalyChange((data as Data<RefundFailed>).paymentId, { refundStatus: 'failed', refundFailuresAdded: 1 });
+    case 'RefundSucceeded': {
+      const { paymentId, completedAt } = data as Data<RefundSucceeded>;
+      return anomalyChange(paymentId, { refundStatus: 'succeeded', refundCompletedAt: completedAt });
+    }
+    default:
+      return [];
+  }
+}
+
+/** Captures count on the channel's day of payment, refunds on the day the refund completed (UTC). */
+function settlementChanges({ type, data, metadata }: RecordedEvent): ReportChange[] {
+  switch (type) {
+    case 'PaymentSucceeded': {
+      const { paymentId, channel, currency, amount, paidAt } = data as Data<PaymentSucceeded>;
+      return [{ kind: 'captured', paymentId, channel, currency, amount, day: utcDay(paidAt, metadata.occurredAt) }];
+    }
+    case 'RefundSucceeded': {
+      const { paymentId, currency, amount, completedAt } = data as Data<RefundSucceeded>;
+      return [{ kind: 'refunded', paymentId, currency, amount, day: utcDay(completedAt, metadata.occurredAt) }];
+    }
+    default:
+      return [];
+  }
+}
+
+const UTC_TIME = /^\d{4}-\d{2}-\d{2}T[^+]*Z$/;
+
+/** The UTC day of a channel-given time; the service's own record time when the channel's can't be read. */
+export function utcDay(time: string, fallback: string): string {
+  // Already UTC (as every time Payguard writes): its first ten characters are its day.
+  if (UTC_TIME.test(time)) return time.slice(0, 10);
+  const ms = Date.parse(time);
+  return new Date(Number.isNaN(ms) ? Date.parse(fallback) : ms).toISOString().slice(0, 10);
+}
+
+/**
+ * Merges a batch's changes to the same order or anomaly row into one change that has the same
+ * effect as applying them one by one: counters add up, the latest end or refund fact wins, the
+ * first creation counts. A creation after updates of the same row starts a new change, because
+ * those updates may have found no row to update. Captures and refunds pass through (the store
+ * sums captures per settlement row itself, once it knows which are new).
+ */
+export function mergeChanges(changes: readonly ReportChange[]): ReportChange[] {
+  const merged: ReportChange[] = [];
+  const latest = new Map<string, number>();
+  for (const change of changes) {
+    if (change.kind !== 'order' && change.kind !== 'anomaly') {
+      merged.push(change);
+      continue;
+    }
+    const key = change.kind === 'order' ? `o|${change.orderId}` : `a|${change.paymentId}`;
+    const at = latest.get(key);
+    if (at === undefined || (isCreation(change) && !isCreation(merged[at]))) {
+      latest.set(key, merged.length);
+      merged.push(change);
+    } else {
+      merged[at] = change.kind === 'order' ? mergeOrder(merged[at] as OrderChange, change) : mergeAnomaly(merged[at] as AnomalyChange, change);
+    }
+  }
+  return merged;
+}
+
+function isCreation(change: ReportChange): boolean {
+  return change.kind === 'order' ? change.placed !== null : change.kind === 'anomaly' && change.detected !== null;
+}
+
+function mergeOrder(first: OrderChange, next: OrderChange): OrderChange {
+  return {
+    kind: 'order',
+    orderId: first.orderId,
+    placed: first.placed ?? next.placed,
+    paymentsAdded: first.paymentsAdded + next.paymentsAdded,
+    anomaliesAdded: first.anomaliesAdded + next.anomaliesAdded,
+    refundedAdded: first.refundedAdded + next.refundedAdded,
+    ended: next.ended ?? first.ended,
+  };
+}
+
+function mergeAnomaly(first: AnomalyChange, next: AnomalyChange): AnomalyChange {
+  return {
+    kind: 'anomaly',
+    paymentId: first.paymentId,
+    detected: first.detected ?? next.detected,
+    refundStatus: next.refundStatus ?? first.refundStatus,
+    refundRequested: next.refundRequested ?? first.refundRequested,
+    refundFailuresAdded: first.refundFailuresAdded + next.refundFailuresAdded,
+    refundCompletedAt: next.refundCompletedAt ?? first.refundCompletedAt,
+  };
+}

@@ -1,0 +1,240 @@
+import { escapeIdentifier, Pool, type PoolClient } from 'pg';
+import {
+  PROJECTION_NAMES,
+  ProjectionOutOfStepError,
+  type AnomaliesQuery,
+  type AnomalyRow,
+  type KeyedRow,
+  type OrderRow,
+  type OrdersQuery,
+  type ProjectionCheckpoint,
+  type ProjectionName,
+  type ProjectionStore,
+  type ProjectionUpdate,
+  type ReportTable,
+  type SettlementQuery,
+  type SettlementRow,
+} from '../../application/ports/projection-store.port.js';
+import {
+  CaptureTotals,
+  changeStatement,
+  numbered,
+  reportStatements,
+  TABLES_OF_PROJECTION,
+  toAnomalyRow,
+  toOrderRow,
+  toSettlementRow,
+  toTableRow,
+  type Statement,
+} from './report-sql.js';
+
+export interface PostgresProjectionStoreOptions {
+  readonly connectionString: string;
+  /** The event store's schema (DATABASE_SCHEMA): the report tables live beside the events. */
+  readonly schema: string;
+  readonly poolSize?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+/** Schema steps of the report tables, recorded in `report_schema`. Append only. `S`: the quoted schema. */
+const MIGRATIONS: readonly ((S: string) => string)[] = [
+  (S) => `
+    CREATE TABLE ${S}.report_checkpoints (
+      name     text    COLLATE "C" PRIMARY KEY,
+      position bigint  NOT NULL,
+      version  integer NOT NULL
+    );
+    CREATE TABLE ${S}.report_orders (
+      order_id        text   COLLATE "C" PRIMARY KEY,
+      merchant_id     text   COLLATE "C",
+      status          text   NOT NULL,
+      amount          bigint NOT NULL,
+      currency        text   NOT NULL,
+      created_at      text   COLLATE "C" NOT NULL,
+      expires_at      text   COLLATE "C" NOT NULL,
+      ended_at        text   COLLATE "C",
+      paid_by         text   COLLATE "C",
+      payments        integer NOT NULL DEFAULT 0,
+      anomalies       integer NOT NULL DEFAULT 0,
+      refunded_amount bigint  NOT NULL DEFAULT 0
+    );
+    CREATE INDEX report_orders_by_time     ON ${S}.report_orders (created_at, order_id);
+    CREATE INDEX report_orders_by_merchant ON ${S}.report_orders (merchant_id, created_at, order_id);
+    CREATE INDEX report_orders_by_status   ON ${S}.report_orders (status, created_at, order_id);
+    CREATE TABLE ${S}.report_anomalies (
+      payment_id          text    COLLATE "C" PRIMARY KEY,
+      order_id            text    COLLATE "C" NOT NULL,
+      kind                text    NOT NULL,
+      detected_at         text    COLLATE "C" NOT NULL,
+      refund_status       text    NOT NULL DEFAULT 'none',
+      refund_requested_at text    COLLATE "C",
+      refund_completed_at text    COLLATE "C",
+      refund_failures     integer NOT NULL DEFAULT 0,
+      amount              bigint,
+      currency            text
+    );
+    CREATE INDEX report_anomalies_by_time ON ${S}.report_anomalies (detected_at, payment_id);
+    CREATE TABLE ${S}.report_settlement (
+      day             text    COLLATE "C" NOT NULL,
+      channel         text    COLLATE "C" NOT NULL,
+      currency        text    COLLATE "C" NOT NULL,
+      captured_amount bigint  NOT NULL,
+      captured_count  integer NOT NULL,
+      refunded_amount bigint  NOT NULL,
+      refunded_count  integer NOT NULL,
+      PRIMARY KEY (day, channel, currency)
+    );
+    CREATE TABLE ${S}.report_settlement_captures (
+      payment_id text   COLLATE "C" PRIMARY KEY,
+      channel    text   COLLATE "C" NOT NULL,
+      currency   text   NOT NULL,
+      amount     bigint NOT NULL
+    );`,
+];
+
+/** First key of the advisory lock taken while migrating the report tables (the second is the schema's hash). */
+const MIGRATION_LOCK = 0x50475232;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * The projections in PostgreSQL, in the event store's schema. Each apply is one transaction that
+ * first locks the checkpoint rows it moves (SELECT ... FOR UPDATE, in projection order), so two
+ * instances that both believe they lead still apply each batch once.
+ */
+export class PostgresProjectionStore implements ProjectionStore {
+  private readonly sql: ReturnType<typeof reportStatements>;
+
+  private constructor(
+    private readonly pool: Pool,
+    readonly schema: string,
+  ) {
+    const S = escapeIdentifier(schema);
+    this.sql = reportStatements((table) => `${S}.${table}`);
+  }
+
+  /** Connects and creates the report tables when missing (the schema must exist or be creatable). */
+  static async open(options: PostgresProjectionStoreOptions): Promise<PostgresProjectionStore> {
+    if (!SCHEMA_NAME.test(options.schema)) throw new RangeError(`schema name must match ${String(SCHEMA_NAME)}`);
+    const pool = new Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 4,
+      application_name: 'payguard-reports',
+      connectionTimeoutMillis: 10_000,
+    });
+    pool.on('error', (error) => (options.onError ?? ((e: unknown) => console.error('postgres projection store:', e)))(error));
+    const store = new PostgresProjectionStore(pool, options.schema);
+    try {
+      await store.transaction(async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, options.schema]);
+        const S = escapeIdentifier(options.schema);
+        const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [options.schema]);
+        if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${S}`);
+        await client.query(`CREATE TABLE IF NOT EXISTS ${S}.report_schema (version integer PRIMARY KEY)`);
+        const version = Number((await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${S}.report_schema`)).rows[0].v);
+        if (version > MIGRATIONS.length) throw new Error(`report schema ${options.schema} is at version ${version}, newer than this build knows`);
+        for (const [index, step] of MIGRATIONS.entries()) {
+          if (index < version) continue;
+          await client.query(step(S));
+          await client.query(`INSERT INTO ${S}.report_schema (version) VALUES ($1)`, [index + 1]);
+        }
+        for (const name of PROJECTION_NAMES) await client.query(numbered(store.sql.ensureCheckpoint), [name]);
+      });
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+    return store;
+  }
+
+  async checkpoints(): Promise<Record<ProjectionName, ProjectionCheckpoint>> {
+    return this.readCheckpoints(this.pool);
+  }
+
+  async apply(updates: readonly ProjectionUpdate[]): Promise<Record<ProjectionName, ProjectionCheckpoint>> {
+    const { sql } = this;
+    // Locked in one order (PROJECTION_NAMES), so two appliers can't deadlock.
+    const ordered = [...updates].sort((a, b) => PROJECTION_NAMES.indexOf(a.projection) - PROJECTION_NAMES.indexOf(b.projection));
+    return this.transaction(async (client) => {
+      for (const update of ordered) {
+        const { rows } = await client.query<{ position: string }>(`${numbered(sql.checkpointOf)} FOR UPDATE`, [update.projection]);
+        const stored = Number(rows[0].position);
+        if (stored >= update.position) continue;
+        if (stored !== update.after) throw new ProjectionOutOfStepError(update.projection, update.after, stored);
+        const captures = new CaptureTotals();
+        for (const change of update.changes) {
+          const { sql: statement, params } = changeStatement(sql, change);
+          const result = await client.query(numbered(statement), [...params]);
+          if (change.kind === 'captured' && (result.rowCount ?? 0) > 0) captures.add(change);
+        }
+        for (const params of captures.params()) await client.query(numbered(sql.settleCaptures), params);
+        await client.query(numbered(sql.setCheckpoint), [update.position, update.projection]);
+      }
+      return this.readCheckpoints(client);
+    });
+  }
+
+  async reset(projection: ProjectionName, version: number): Promise<void> {
+    const S = escapeIdentifier(this.schema);
+    await this.transaction(async (client) => {
+      await client.query(`${numbered(this.sql.checkpointOf)} FOR UPDATE`, [projection]);
+      for (const table of TABLES_OF_PROJECTION[projection]) await client.query(`DELETE FROM ${S}.${table}`);
+      await client.query(numbered(this.sql.resetCheckpoint), [version, projection]);
+    });
+  }
+
+  async orders(query: OrdersQuery): Promise<OrderRow[]> {
+    return (await this.all(this.sql.orders(query))).map(toOrderRow);
+  }
+
+  async anomalies(query: AnomaliesQuery): Promise<AnomalyRow[]> {
+    return (await this.all(this.sql.anomalies(query))).map(toAnomalyRow);
+  }
+
+  async settlement(query: SettlementQuery): Promise<SettlementRow[]> {
+    return (await this.all(this.sql.settlement(query))).map(toSettlementRow);
+  }
+
+  async rows(table: ReportTable, afterKey: string | null, limit: number): Promise<KeyedRow[]> {
+    return (await this.all(this.sql.rows(table, afterKey, limit))).map((r) => ({ key: r.row_key as string, row: toTableRow(table, r) }));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+
+  /** Drops the schema with everything in it: only for the audit CLI's scratch schemas. */
+  async dropSchema(): Promise<void> {
+    await this.pool.query(`DROP SCHEMA IF EXISTS ${escapeIdentifier(this.schema)} CASCADE`);
+  }
+
+  private async readCheckpoints(client: Pick<PoolClient, 'query'>): Promise<Record<ProjectionName, ProjectionCheckpoint>> {
+    const { rows } = await client.query<{ name: ProjectionName; position: string; version: number }>(this.sql.checkpoints);
+    return Object.fromEntries(rows.map(({ name, position, version }) => [name, { position: Number(position), version }])) as Record<
+      ProjectionName,
+      ProjectionCheckpoint
+    >;
+  }
+
+  private async all({ sql, params }: Statement): Promise<Record<string, unknown>[]> {
+    return (await this.pool.query(numbered(sql), [...params])).rows as Record<string, unknown>[];
+  }
+
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        // A connection that can't roll back must not go back to the pool.
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
