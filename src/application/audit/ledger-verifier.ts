@@ -4,8 +4,8 @@
  * payment only what the checks need (never the events), so memory grows with the number of
  * aggregates, not with the length of history.
  */
-import { evolveOrder, initialOrderState, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
-import type { AnomalyKind, OrderEvent, OrderStatus } from '../../domain/order/order.events.js';
+import { anomalyKind, evolveOrder, initialOrderState, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import type { AnomalyKind, OrderEvent } from '../../domain/order/order.events.js';
 import { evolvePayment, initialPaymentState, type PaymentState, type Refund } from '../../domain/payment/payment.decider.js';
 import type { PaymentEvent, RefundReason } from '../../domain/payment/payment.events.js';
 import { paymentStream } from '../../domain/shared/stream-names.js';
@@ -193,7 +193,7 @@ export class LedgerVerifier {
         }
         continue;
       }
-      const truth = kindFor(status);
+      const truth = anomalyKind(status);
       if (payment.refund !== null) {
         if (!payment.refund.checkedReason && truth !== null && payment.refund.reason !== truth) {
           this.report('refund-reason', { streamName: paymentStream(paymentId), ...payment.refund }, `refund of payment ${paymentId} says ${payment.refund.reason}; order ${order.orderId} is ${status}: ${truth}`);
@@ -236,11 +236,11 @@ export class LedgerVerifier {
       if (before.status === 'paid') {
         this.report('single-retained-success', event, `order records a second payment as paid (${data.paymentId}; already paid by ${before.paidBy})`);
       } else {
-        this.report('refund-missing', event, `order was ${before.status} when it recorded payment ${data.paymentId} as paid: a success on an ended order must be refunded (${kindFor(before.status)})`);
+        this.report('refund-missing', event, `order was ${before.status} when it recorded payment ${data.paymentId} as paid: a success on an ended order must be refunded (${anomalyKind(before.status)})`);
       }
     }
     if (event.type === 'AnomalyDetected' && before.status !== 'none') {
-      const truth = kindFor(before.status);
+      const truth = anomalyKind(before.status);
       const kind = data.kind as AnomalyKind;
       if (kind !== truth) {
         this.report('refund-reason', event, `anomaly on payment ${data.paymentId} recorded as ${kind}, but the order was ${before.status}${truth === null ? ' (no anomaly at all)' : `: ${truth}`}`);
@@ -386,20 +386,6 @@ export class LedgerVerifier {
     this.counts[invariant] = (this.counts[invariant] ?? 0) + 1;
     if (this.violations.length < this.keep) this.violations.push(violation);
     this.options.onViolation?.(violation);
-  }
-}
-
-/** The anomaly a success on an order in `status` is (null: none, the order may keep it). */
-function kindFor(status: OrderStatus): AnomalyKind | null {
-  switch (status) {
-    case 'pending':
-      return null;
-    case 'paid':
-      return 'duplicate-payment';
-    case 'expired':
-      return 'paid-after-expiry';
-    case 'closed':
-      return 'paid-after-close';
   }
 }
 

@@ -170,7 +170,8 @@ function applyPaymentSuccess(command: ApplyPaymentSuccess, order: PlacedOrderSta
   return [{ type: 'AnomalyDetected', data: { orderId, paymentId, kind, detectedAt: now.toISOString() } }];
 }
 
-function anomalyKind(status: OrderStatus): AnomalyKind | null {
+/** The anomaly a success on an order in `status` is (null: none, the order keeps it). */
+export function anomalyKind(status: OrderStatus): AnomalyKind | null {
   switch (status) {
     case 'pending':
       return null;
