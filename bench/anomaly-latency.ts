@@ -2,10 +2,11 @@
  * (b) Anomaly reaction latency: from the commit of a conflicting PaymentSucceeded (the second success
  * of an already paid order) to the commit of its RefundRequested, appended by the process manager.
  *
- * The real app runs in this process on a SQLite store in a temp DATA_DIR. The store is the service's
- * own SqliteEventStore with one addition: it reads process.hrtime when an append's promise resolves,
- * i.e. right after the group commit that made the events durable. Both ends of a sample are taken
- * that way, so the figure is commit-to-commit.
+ * The real app runs in this process on a scratch store: SQLite in a temp DATA_DIR (the default), or
+ * PostgreSQL in a fresh schema. The store is the one the app opens itself, with one addition: its
+ * `append` reads process.hrtime when the append's promise resolves, i.e. right after the commit that
+ * made the events durable (SQLite: the group commit; PostgreSQL: COMMIT). Both ends of a sample are
+ * taken that way, so the figure is commit-to-commit.
  *
  * Each sample: place an order and start two payments over HTTP (sandbox-bank and sandbox-wallet),
  * let the sandbox payer pay both trades (notifications switched off, so the sandbox appends
@@ -16,23 +17,22 @@
  * measured interval.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PaymentResultRecorder, type SuccessReport } from '../src/application/payments/payment-result-recorder.js';
-import type { AppendResult, ExpectedRevision, NewEvent } from '../src/application/ports/event-store.port.js';
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../src/application/ports/event-store.port.js';
 import { paymentStream } from '../src/domain/shared/stream-names.js';
 import { startPayguard, type RunningPayguard } from '../src/infrastructure/bootstrap.js';
-import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite.event-store.js';
 import { SandboxGateway, type SandboxTrade } from '../src/infrastructure/sandbox/sandbox-gateway.js';
+import { scratchStore, storeLabel, type BenchStore } from './bench-store.js';
 import { msBetween, percentile, round } from './stats.js';
 
 export interface LatencyOptions {
   readonly samples: number;
   readonly warmupSamples: number;
+  readonly store: BenchStore;
 }
 
 export interface LatencyResult {
+  readonly store: BenchStore;
   readonly samples: number;
   readonly warmupSamples: number;
   /** PaymentSucceeded commit -> RefundRequested commit. */
@@ -61,14 +61,20 @@ interface Waiter {
   readonly resolve: (commit: Commit) => void;
 }
 
-/** The service's SQLite store, timestamping commits of the streams a sample watches. */
-class CommitClockSqliteStore extends SqliteEventStore {
-  private readonly waiters = new Map<string, Waiter[]>();
+/** Resolves with the commit time of the next append of `type` to `streamName`. */
+type NextCommit = (streamName: string, type: string, timeoutMs?: number) => Promise<Commit>;
 
-  override async append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-    const result = await super.append(streamName, events, expected);
+/**
+ * Wraps the running store's `append` (on the instance, so every caller in the app goes through it)
+ * to take the time each append's promise resolves, for the streams a sample waits on.
+ */
+function clockCommits(store: EventStore): NextCommit {
+  const waiters = new Map<string, Waiter[]>();
+  const append = store.append.bind(store);
+  store.append = async (streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> => {
+    const result = await append(streamName, events, expected);
     const at = process.hrtime.bigint();
-    const waiting = this.waiters.get(streamName);
+    const waiting = waiters.get(streamName);
     if (waiting !== undefined && !result.duplicate) {
       const firstPosition = result.lastPosition - events.length + 1;
       events.forEach((event, index) => {
@@ -77,16 +83,14 @@ class CommitClockSqliteStore extends SqliteEventStore {
           waiter.resolve({ at, position: firstPosition + index });
         }
       });
-      if (waiting.length === 0) this.waiters.delete(streamName);
+      if (waiting.length === 0) waiters.delete(streamName);
     }
     return result;
-  }
-
-  /** Resolves with the commit time of the next append of `type` to `streamName`. */
-  nextCommit(streamName: string, type: string, timeoutMs = 10_000): Promise<Commit> {
-    return new Promise<Commit>((resolve, reject) => {
+  };
+  return (streamName, type, timeoutMs = 10_000) =>
+    new Promise<Commit>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no ${type} on ${streamName} within ${timeoutMs} ms`)), timeoutMs);
-      const list = this.waiters.get(streamName) ?? [];
+      const list = waiters.get(streamName) ?? [];
       list.push({
         type,
         resolve: (commit) => {
@@ -94,9 +98,8 @@ class CommitClockSqliteStore extends SqliteEventStore {
           resolve(commit);
         },
       });
-      this.waiters.set(streamName, list);
+      waiters.set(streamName, list);
     });
-  }
 }
 
 async function postJson<T>(url: string, body: unknown, expectStatus: number): Promise<T> {
@@ -137,17 +140,12 @@ function distribution(values: readonly number[]): Distribution {
 }
 
 export async function measureAnomalyLatency(options: LatencyOptions, log: (line: string) => void): Promise<LatencyResult> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'payguard-bench-latency-'));
-  const store = new CommitClockSqliteStore({ file: join(dataDir, 'payguard.db') });
+  const scratch = scratchStore(options.store, 'payguard-bench-latency');
   let running: RunningPayguard | undefined;
   try {
-    running = await startPayguard({
-      env: { PORT: '0', DATA_DIR: dataDir, SANDBOX_NOTIFY_DELAY_MS: '0' },
-      host: '127.0.0.1',
-      logger: false,
-      store,
-    });
-    const { url, workers } = running;
+    running = await startPayguard({ env: { ...scratch.env, SANDBOX_NOTIFY_DELAY_MS: '0' }, host: '127.0.0.1', logger: false });
+    const { url, workers, store } = running;
+    const nextCommit = clockCommits(store);
     const recorder = running.app.get(PaymentResultRecorder, { strict: false });
     const gateway = running.app.get(SandboxGateway, { strict: false });
     // The sandbox payer pays, but the sandbox sends no notification: the harness records the successes.
@@ -159,7 +157,7 @@ export async function measureAnomalyLatency(options: LatencyOptions, log: (line:
     let minApart = Number.POSITIVE_INFINITY;
     let maxApart = 0;
     const total = options.warmupSamples + options.samples;
-    log(`(b) anomaly reaction: ${options.warmupSamples} warm-up + ${options.samples} measured duplicate payments`);
+    log(`(b) anomaly reaction on ${storeLabel(options.store)}: ${options.warmupSamples} warm-up + ${options.samples} measured duplicate payments`);
     for (let i = 0; i < total; i++) {
       const orderId = `lat-${i}`;
       const causation = { correlationId: randomUUID(), causationId: null };
@@ -172,9 +170,9 @@ export async function measureAnomalyLatency(options: LatencyOptions, log: (line:
       await settle();
 
       const stream = paymentStream(second.paymentId);
-      const succeeded = store.nextCommit(stream, 'PaymentSucceeded');
-      const refundRequested = store.nextCommit(stream, 'RefundRequested');
-      const refunded = store.nextCommit(stream, 'RefundSucceeded');
+      const succeeded = nextCommit(stream, 'PaymentSucceeded');
+      const refundRequested = nextCommit(stream, 'RefundRequested');
+      const refunded = nextCommit(stream, 'RefundSucceeded');
       const called = process.hrtime.bigint();
       await recorder.recordSuccess(second.paymentId, successOf(secondTrade), causation);
       const [success, request] = await Promise.all([succeeded, refundRequested]);
@@ -191,9 +189,10 @@ export async function measureAnomalyLatency(options: LatencyOptions, log: (line:
       if ((i + 1 - options.warmupSamples) % 250 === 0) log(`    ${i + 1 - options.warmupSamples} samples`);
     }
     // Every measured payment must have ended refunded once: check the log, not the harness's promises.
-    const refunds = store.database.prepare("SELECT count(*) FROM events WHERE type = 'RefundRequested'").pluck().get() as number;
+    const refunds = await scratch.count('RefundRequested');
     if (refunds !== total) throw new Error(`expected ${total} RefundRequested events, found ${refunds}`);
     return {
+      store: options.store,
       samples: options.samples,
       warmupSamples: options.warmupSamples,
       commitToCommitMs: distribution(commitToCommit),
@@ -201,8 +200,7 @@ export async function measureAnomalyLatency(options: LatencyOptions, log: (line:
       positionsApart: { min: minApart, max: maxApart },
     };
   } finally {
-    if (running !== undefined) await running.close();
-    else await store.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await running?.close();
+    await scratch.dispose();
   }
 }

@@ -2,7 +2,8 @@
  * Child process for the HTTP throughput measurement: serves either the real Payguard app or a bare
  * NestJS endpoint, so the load generator (autocannon, in the parent) never shares an event loop
  * with the server under test. Usage: node http-server.js <kind> [dataDir]
- *   payguard <dataDir>   the real app, default SQLite store (the measurement)
+ *   payguard <dataDir> [schema]  the real app (the measurement): on the default SQLite store, or with a
+ *                                schema, on PostgreSQL (EVENT_STORE=postgres, DATABASE_URL, that schema)
  *   bare                 one POST controller returning a constant (the measurement's baseline)
  * Variants used only by diagnose-http.js, to split the gap between the two:
  *   bare-validated                  bare + Payguard's global ValidationPipe on CreateOrderDto
@@ -17,6 +18,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { DATABASE_URL } from './bench-store.js';
 import { startPayguard } from '../src/infrastructure/bootstrap.js';
 import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite.event-store.js';
 import { CreateOrderDto } from '../src/infrastructure/http/dtos.js';
@@ -61,20 +63,29 @@ async function startBare(validated = false): Promise<{ app: INestApplication; ur
   return { app, url: `http://127.0.0.1:${port}` };
 }
 
-async function startReal(dataDir: string, variant?: 'memory' | 'sync-normal' | 'no-background'): Promise<{ app: INestApplication; url: string }> {
+async function startReal(
+  dataDir: string,
+  variant?: 'memory' | 'sync-normal' | 'no-background',
+  postgresSchema?: string,
+): Promise<{ app: INestApplication; url: string }> {
   let store: SqliteEventStore | undefined;
   if (variant === 'sync-normal') {
     store = new SqliteEventStore({ file: join(dataDir, 'payguard.db') });
     store.database.pragma('synchronous = NORMAL');
   }
-  const env = { PORT: '0', DATA_DIR: dataDir, ...(variant === 'memory' && { EVENT_STORE: 'memory' }) };
+  const env = {
+    PORT: '0',
+    DATA_DIR: dataDir,
+    ...(variant === 'memory' && { EVENT_STORE: 'memory' }),
+    ...(postgresSchema !== undefined && { EVENT_STORE: 'postgres', DATABASE_URL, DATABASE_SCHEMA: postgresSchema }),
+  };
   const running = await startPayguard({ env, host: '127.0.0.1', logger: false, store });
   // Its shutdown hook stops every follower and timer it runs (requests are still served).
   if (variant === 'no-background') await running.workers.beforeApplicationShutdown();
   return { app: running.app, url: running.url };
 }
 
-async function start(kind: string | undefined, dataDir: string | undefined): Promise<{ app: INestApplication; url: string } | null> {
+async function start(kind: string | undefined, dataDir: string | undefined, schema: string | undefined): Promise<{ app: INestApplication; url: string } | null> {
   switch (kind) {
     case 'bare':
       return startBare();
@@ -83,7 +94,7 @@ async function start(kind: string | undefined, dataDir: string | undefined): Pro
     case 'payguard-memory':
       return startReal(dataDir ?? '/nonexistent', 'memory');
     case 'payguard':
-      return dataDir ? startReal(dataDir) : null;
+      return dataDir ? startReal(dataDir, undefined, schema) : null;
     case 'payguard-sync-normal':
       return dataDir ? startReal(dataDir, 'sync-normal') : null;
     case 'payguard-no-background':
@@ -93,10 +104,10 @@ async function start(kind: string | undefined, dataDir: string | undefined): Pro
   }
 }
 
-const [kind, dataDir] = process.argv.slice(2);
+const [kind, dataDir, schema] = process.argv.slice(2);
 if (typeof process.send !== 'function') throw new Error('http-server.js must be forked with an IPC channel');
-const started = await start(kind, dataDir);
-if (started === null) throw new Error(`usage: http-server.js <kind> [dataDir] (got ${process.argv.slice(2).join(' ')})`);
+const started = await start(kind, dataDir, schema);
+if (started === null) throw new Error(`usage: http-server.js <kind> [dataDir] [schema] (got ${process.argv.slice(2).join(' ')})`);
 
 process.on('message', (message: unknown) => {
   if ((message as { type?: string }).type !== 'stop') return;

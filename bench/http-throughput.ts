@@ -1,15 +1,14 @@
 /**
- * (a) Order placement over HTTP: POST /orders on the real app (default embedded SQLite store, temp
- * DATA_DIR, logger off) against a bare NestJS endpoint that does no work, both driven by autocannon
- * with the same connections, duration and bodies (each with a unique orderId). Each server runs in a
+ * (a) Order placement over HTTP: POST /orders on the real app (the default embedded SQLite store, or
+ * PostgreSQL; a scratch store per measurement; logger off) against a bare NestJS endpoint that does
+ * no work, both driven by autocannon with the same connections, duration and bodies (each with a
+ * unique orderId). Each server runs in a
  * child process of its own (http-server.ts); autocannon runs in this one.
  */
 import autocannon from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchStore, storeLabel, type BenchStore } from './bench-store.js';
 import { cpuWindow, processTicks, TICKS_PER_SECOND, untilQuiet, type CpuWindow, type QuietOutcome, type QuietPolicy } from './cpu.js';
 import { median, round } from './stats.js';
 
@@ -22,6 +21,8 @@ export interface ThroughputOptions {
   readonly cpuProfDir: string | null;
   /** Each server's measurement is repeated (fresh server) while other processes disturb it. */
   readonly quiet: QuietPolicy;
+  /** The event store Payguard runs on. */
+  readonly store: BenchStore;
 }
 
 export interface CannonFigures {
@@ -59,6 +60,7 @@ export interface ThroughputRound {
 }
 
 export interface ThroughputResult {
+  readonly store: BenchStore;
   readonly connections: number;
   readonly warmupSeconds: number;
   readonly durationSeconds: number;
@@ -151,24 +153,6 @@ async function measure(server: Server, label: string, options: ThroughputOptions
   return cannon(server.url, label, options.connections, options.durationSeconds, [server.pid]);
 }
 
-/** What the round left in the log: orders placed, and the size of the open-work checkpoint (its state is the whole view). */
-async function inspectLog(dataDir: string): Promise<{ ordersInLog: number | null; openWorkCheckpointBytes: number | null }> {
-  try {
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(join(dataDir, 'payguard.db'), { readonly: true });
-    try {
-      return {
-        ordersInLog: db.prepare("SELECT count(*) FROM events WHERE type = 'OrderPlaced'").pluck().get() as number,
-        openWorkCheckpointBytes: (db.prepare("SELECT length(state) FROM checkpoints WHERE name = 'open-work'").pluck().get() as number | undefined) ?? null,
-      };
-    } finally {
-      db.close();
-    }
-  } catch {
-    return { ordersInLog: null, openWorkCheckpointBytes: null };
-  }
-}
-
 async function measureBare(options: ThroughputOptions, label: string): Promise<CannonFigures> {
   const server = await startServer(['bare']);
   try {
@@ -178,24 +162,25 @@ async function measureBare(options: ThroughputOptions, label: string): Promise<C
   }
 }
 
-/** A fresh app on a fresh temp DATA_DIR each time, so every round starts from the same (empty) log. */
+/** A fresh app on a fresh scratch store each time (temp DATA_DIR, and schema on PostgreSQL), so every round starts from an empty log. */
 async function measurePayguard(
   options: ThroughputOptions,
   label: string,
 ): Promise<{ figures: CannonFigures; ordersInLog: number | null; openWorkCheckpointBytes: number | null }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'payguard-bench-http-'));
+  const scratch = scratchStore(options.store, 'payguard-bench-http');
   const execArgv = options.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`];
   try {
-    const server = await startServer(['payguard', dataDir], execArgv);
+    const server = await startServer(['payguard', scratch.dataDir, ...(scratch.schema === null ? [] : [scratch.schema])], execArgv);
     let figures: CannonFigures;
     try {
       figures = await measure(server, label, options);
     } finally {
       await server.stop();
     }
-    return { figures, ...(await inspectLog(dataDir)) };
+    // What the round left in the log: orders placed, and the size of the open-work checkpoint (its state is the whole view).
+    return { figures, ordersInLog: await scratch.count('OrderPlaced'), openWorkCheckpointBytes: await scratch.checkpointBytes('open-work') };
   } finally {
-    rmSync(dataDir, { recursive: true, force: true });
+    await scratch.dispose();
   }
 }
 
@@ -212,7 +197,7 @@ function describe(figures: CannonFigures): string {
 export async function measureHttpThroughput(options: ThroughputOptions, log: (line: string) => void): Promise<ThroughputResult> {
   const runId = Date.now().toString(36);
   const rounds: ThroughputRound[] = [];
-  log(`(a) POST /orders, ${options.rounds} rounds of bare NestJS vs Payguard: ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s each at ${options.connections} connections`);
+  log(`(a) POST /orders, ${options.rounds} rounds of bare NestJS vs Payguard on ${storeLabel(options.store)}: ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s each at ${options.connections} connections`);
   for (let index = 1; index <= options.rounds; index++) {
     let bare: QuietOutcome<CannonFigures> | undefined;
     let payguard: QuietOutcome<Awaited<ReturnType<typeof measurePayguard>>> | undefined;
@@ -252,6 +237,7 @@ export async function measureHttpThroughput(options: ThroughputOptions, log: (li
   const bareCpu = median(rounds.map((r) => r.bare.serverCpuMsPerRequest));
   const payguardCpu = median(rounds.map((r) => r.payguard.serverCpuMsPerRequest));
   return {
+    store: options.store,
     connections: options.connections,
     warmupSeconds: options.warmupSeconds,
     durationSeconds: options.durationSeconds,

@@ -6,6 +6,10 @@
  * Prints a Markdown table and writes every figure to bench/results.json.
  *
  * Options (for quick looks; the defaults are the documented method):
+ *   --store=sqlite|postgres  the event store (a) and (b) run the app on (default sqlite, as `npm start`;
+ *   postgres: EVENT_STORE=postgres at DATABASE_URL, default the local server, a fresh schema per
+ *   measurement; runs (a) and (b), writes bench/results-postgres.json). (c) compares with a raw
+ *   SQLite read, so it runs on sqlite only (`npm run bench:stores` has PostgreSQL's replay rate).
  *   --only=a,b,c  --rounds=5 --connections=50 --warmup=3 --duration=10  --samples=1000 --latency-warmup=50
  *   --events=200000 --repeats=3  --cpu-prof-dir=DIR (V8 CPU profile of the Payguard server in (a))
  *   --quiet-timeout=900 (seconds to wait, before each measurement, for other processes to leave the
@@ -20,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { cpuWindow, untilQuiet, waitForQuiet, type CpuWindow, type QuietPolicy } from './cpu.js';
 import { measureAnomalyLatency, type LatencyResult } from './anomaly-latency.js';
 import { measureHttpThroughput, type ThroughputResult } from './http-throughput.js';
+import { benchStore, storeLabel, type BenchStore } from './bench-store.js';
 import { measureReplay, type ReplayResult } from './replay.js';
 import { formatInt, formatPct } from './stats.js';
 
@@ -84,14 +89,18 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-function table(results: { http?: ThroughputResult; latency?: LatencyResult; replay?: ReplayResult }, quiet: { http: boolean; latency: boolean; replay: boolean }): string {
+function table(
+  store: BenchStore,
+  results: { http?: ThroughputResult; latency?: LatencyResult; replay?: ReplayResult },
+  quiet: { http: boolean; latency: boolean; replay: boolean },
+): string {
   const rows: string[][] = [];
   const verdict = (pass: boolean) => (pass ? 'pass' : '**FAIL**');
   const { http, latency, replay } = results;
   if (http) {
     const n = http.rounds.length;
     rows.push([`(a) POST /orders, bare NestJS endpoint (median of ${n})`, `${formatInt(http.bareRequestsPerSecond)} req/s`, '', '']);
-    rows.push([`(a) POST /orders, Payguard on SQLite (median of ${n})`, `${formatInt(http.payguardRequestsPerSecond)} req/s`, '', '']);
+    rows.push([`(a) POST /orders, Payguard on ${storeLabel(store)} (median of ${n})`, `${formatInt(http.payguardRequestsPerSecond)} req/s`, '', '']);
     rows.push(['(a) Payguard / bare', formatPct(http.ratio), `>= ${formatPct(TARGETS.httpRatio)}`, verdict(http.ratio >= TARGETS.httpRatio) + (quiet.http ? '' : ' (disturbed)')]);
     rows.push([
       '(a) server CPU per request, bare / Payguard',
@@ -102,7 +111,7 @@ function table(results: { http?: ThroughputResult; latency?: LatencyResult; repl
   }
   if (latency) {
     const d = latency.commitToCommitMs;
-    rows.push(['(b) anomaly reaction p50', `${d.p50.toFixed(2)} ms`, '', '']);
+    rows.push([`(b) anomaly reaction on ${storeLabel(store)}, p50`, `${d.p50.toFixed(2)} ms`, '', '']);
     rows.push(['(b) anomaly reaction p90', `${d.p90.toFixed(2)} ms`, '', '']);
     rows.push(['(b) anomaly reaction p99', `${d.p99.toFixed(2)} ms`, `<= ${TARGETS.anomalyP99Ms} ms`, verdict(d.p99 <= TARGETS.anomalyP99Ms) + (quiet.latency ? '' : ' (disturbed)')]);
     rows.push(['(b) anomaly reaction max', `${d.max.toFixed(2)} ms`, '', '']);
@@ -117,7 +126,9 @@ function table(results: { http?: ThroughputResult; latency?: LatencyResult; repl
 }
 
 const args = options();
-const only = new Set((args.get('only') ?? 'a,b,c').split(','));
+const store = benchStore(args.get('store'));
+const only = new Set((args.get('only') ?? (store === 'sqlite' ? 'a,b,c' : 'a,b')).split(','));
+if (store !== 'sqlite' && only.has('c')) throw new Error('(c) compares with a raw SQLite read: it runs with --store=sqlite only');
 const startedAt = new Date();
 const info = machine();
 // Taken now, right after `npm run build` compiled the tree: the code being measured.
@@ -151,6 +162,7 @@ if (only.has('a')) {
       durationSeconds: numberOption(args, 'duration', 10),
       cpuProfDir: args.get('cpu-prof-dir') ?? null,
       quiet: quietPolicy('a'),
+      store,
     },
     log,
   );
@@ -165,7 +177,7 @@ if (only.has('b')) {
     async () => {
       const window = cpuWindow();
       const result = await measureAnomalyLatency(
-        { samples: numberOption(args, 'samples', 1000), warmupSamples: numberOption(args, 'latency-warmup', 50) },
+        { samples: numberOption(args, 'samples', 1000), warmupSamples: numberOption(args, 'latency-warmup', 50), store },
         log,
       );
       return { result, cpu: window.stop() };
@@ -195,6 +207,7 @@ const output = {
   command: `node dist/bench/run.js ${process.argv.slice(2).join(' ')}`.trim(),
   machine: info,
   revision: measured,
+  store,
   targets: TARGETS,
   verdicts: {
     ...(results.http && { httpRatio: results.http.ratio >= TARGETS.httpRatio }),
@@ -206,10 +219,10 @@ const output = {
   latencyAttempts: { quiet: latencyQuiet, discarded: latencyDiscarded },
   quietWaits,
 };
-const file = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
+const file = fileURLToPath(new URL(store === 'sqlite' ? '../../bench/results.json' : `../../bench/results-${store}.json`, import.meta.url));
 writeFileSync(file, `${JSON.stringify(output, null, 2)}\n`);
 console.log(
-  table(results, {
+  table(store, results, {
     http: results.http?.rounds.every((r) => r.quiet) ?? true,
     latency: latencyQuiet,
     replay: results.replay?.quiet ?? true,
