@@ -20,6 +20,7 @@ import { PROJECTION_STORE, type ProjectionStore } from './application/ports/proj
 import { SETTINGS, type PayguardSettings } from './application/ports/settings.port.js';
 import { AnomalyProcessManager } from './application/process-manager/anomaly.process-manager.js';
 import { OrderReader } from './application/queries/order-reader.js';
+import { Reactions } from './application/reactions.js';
 import { ReconciliationSweep } from './application/reconciliation/reconciliation.sweep.js';
 import { ExecuteRefundHandler } from './application/refunds/execute-refund.handler.js';
 import { ReportProjections } from './application/reporting/report-projections.js';
@@ -67,6 +68,7 @@ export class AppModule implements NestModule {
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_FILTER, useClass: ProblemFilter },
       AggregateRepository,
+      Reactions,
       OrderReader,
       PaymentResultRecorder,
       PlaceOrderHandler,

@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { orderDecider, type OrderCommand, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import type { PlacedOrderState } from '../../domain/order/order.decider.js';
 import { paymentDecider, type InitiatedPaymentState, type PaymentCommand, type PaymentState } from '../../domain/payment/payment.decider.js';
 import type { ResultSource } from '../../domain/payment/payment.events.js';
-import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
+import { paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
 import type { CloseResult, PaymentChannel, TradeState } from '../ports/channel.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
+import { Reactions } from '../reactions.js';
 
 /** A success as a channel reports it (notification, query, or a refused close). */
 export interface SuccessReport {
@@ -30,6 +31,7 @@ export class PaymentResultRecorder {
 
   constructor(
     private readonly repository: AggregateRepository,
+    private readonly reactions: Reactions,
     @Inject(CHANNEL_REGISTRY) private readonly channels: ChannelRegistry,
     @Inject(SETTINGS) private readonly settings: PayguardSettings,
   ) {}
@@ -49,12 +51,7 @@ export class PaymentResultRecorder {
   private async applyToOrder(payment: InitiatedPaymentState, causation: Causation): Promise<void> {
     const { orderId, paymentId } = payment.initiated;
     const paidAt = payment.paidAt as string; // set by PaymentSucceeded
-    await this.repository.handle(
-      orderDecider,
-      orderStream(orderId),
-      (now): OrderCommand => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt }, metadata: { now } }),
-      causation,
-    );
+    await this.reactions.applyPaymentSuccess({ orderId, paymentId, paidAt }, causation);
   }
 
   async recordFailure(paymentId: string, reason: string, source: ResultSource, causation: Causation): Promise<PaymentState> {

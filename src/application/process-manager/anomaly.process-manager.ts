@@ -1,13 +1,11 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { reactTo, type Reaction } from '../../domain/anomaly/anomaly.policy.js';
-import { orderDecider, type OrderCommand } from '../../domain/order/order.decider.js';
-import { paymentDecider, type PaymentCommand } from '../../domain/payment/payment.decider.js';
 import { DomainError } from '../../domain/shared/domain-error.js';
-import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
-import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
+import type { Causation } from '../event-sourcing/aggregate-repository.js';
 import { upcast } from '../event-sourcing/upcaster.js';
 import { LogFollower } from '../log-follower.js';
 import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore, type RecordedEvent } from '../ports/event-store.port.js';
+import { Reactions } from '../reactions.js';
 
 /**
  * The durable process manager: it reads the global log from its stored checkpoint, asks the pure
@@ -24,7 +22,7 @@ export class AnomalyProcessManager implements BeforeApplicationShutdown {
   constructor(
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(CHECKPOINT_STORE) checkpoints: CheckpointStore,
-    private readonly repository: AggregateRepository,
+    private readonly reactions: Reactions,
   ) {
     this.follower = new LogFollower(store, checkpoints, {
       name: 'process-manager',
@@ -74,26 +72,11 @@ export class AnomalyProcessManager implements BeforeApplicationShutdown {
 
   private async react(reaction: Reaction, causation: Causation): Promise<void> {
     switch (reaction.kind) {
-      case 'apply-payment-success': {
-        const { orderId, paymentId, paidAt } = reaction;
-        await this.repository.handle(
-          orderDecider,
-          orderStream(orderId),
-          (now): OrderCommand => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt }, metadata: { now } }),
-          causation,
-        );
-        return;
-      }
-      case 'request-refund': {
-        const { paymentId, refundId, reason } = reaction;
-        await this.repository.handle(
-          paymentDecider,
-          paymentStream(paymentId),
-          (now): PaymentCommand => ({ type: 'RequestRefund', data: { paymentId, refundId, reason }, metadata: { now } }),
-          causation,
-        );
-        return;
-      }
+      case 'apply-payment-success':
+        return this.reactions.applyPaymentSuccess(reaction, causation);
+      case 'request-refund':
+        // The refund id the policy names is refundIdFor(paymentId), which requestRefund derives itself.
+        return this.reactions.requestRefund(reaction.paymentId, reaction.reason, causation);
       case 'execute-refund':
         return; // the RefundExecutor's follower does this
     }

@@ -1,14 +1,12 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { paymentDecider, type PaymentCommand } from '../../domain/payment/payment.decider.js';
-import { paymentStream, refundIdFor } from '../../domain/shared/stream-names.js';
 import type { RefundReason } from '../../domain/payment/payment.events.js';
-import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
 import { DeadlineScheduler } from '../expiry/deadline-scheduler.js';
 import { OpenWorkIndex } from '../open-work/open-work.index.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { PaymentResultRecorder } from '../payments/payment-result-recorder.js';
+import { Reactions } from '../reactions.js';
 import { RefundExecutor } from '../refunds/refund-executor.js';
 
 export interface SweepReport {
@@ -33,7 +31,7 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
 
   constructor(
     private readonly openWork: OpenWorkIndex,
-    private readonly repository: AggregateRepository,
+    private readonly reactions: Reactions,
     private readonly results: PaymentResultRecorder,
     private readonly refunds: RefundExecutor,
     private readonly deadlines: DeadlineScheduler,
@@ -85,16 +83,7 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
     }
     let refundsRequested = 0;
     for (const [paymentId, anomaly] of Object.entries(work.unrefundedAnomalies)) {
-      await this.repository.handle(
-        paymentDecider,
-        paymentStream(paymentId),
-        (at): PaymentCommand => ({
-          type: 'RequestRefund',
-          data: { paymentId, refundId: refundIdFor(paymentId), reason: anomaly.kind as RefundReason },
-          metadata: { now: at },
-        }),
-        causation(),
-      );
+      await this.reactions.requestRefund(paymentId, anomaly.kind as RefundReason, causation());
       refundsRequested++;
     }
     let refundsExecuted = 0;
