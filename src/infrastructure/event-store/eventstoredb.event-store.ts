@@ -39,6 +39,7 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../../application/ports/event-store.port.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
 
 export interface EventStoreDbEventStoreOptions {
   /** e.g. esdb://127.0.0.1:2113?tls=false, or esdb://node1:2113,node2:2113,node3:2113?nodePreference=leader (EVENTSTORE_URL). */
@@ -70,8 +71,6 @@ const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const MAX_APPEND_ATTEMPTS = 5;
 const PING_TIMEOUT_MS = 5_000;
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
-const FIRST_RESUBSCRIBE_MS = 100;
-const MAX_RESUBSCRIBE_MS = 5_000;
 /** Own appends whose echo on the live subscription is still awaited (bounded, oldest dropped). */
 const MAX_PENDING_ECHOES = 10_000;
 
@@ -123,8 +122,14 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
   /** Checkpoint streams whose `$maxCount` this instance has seen to. */
   private readonly limited = new Set<string>();
   private subscription: AllStreamSubscription | null = null;
-  private resubscribeTimer: NodeJS.Timeout | null = null;
-  private resubscribeDelay = FIRST_RESUBSCRIBE_MS;
+  private readonly resubscribe = new ReconnectBackoff({
+    reopen: () => this.subscribe(),
+    onReopened: () => this.notify(), // appends made while nobody was listening
+    onFailed: (error) => {
+      // close() ends a subscription still awaiting confirmation: that is no failure to report.
+      if (!this.closed) this.onError(error);
+    },
+  });
   private wakeScheduled = false;
   private closed = false;
 
@@ -276,8 +281,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
-    if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);
-    this.resubscribeTimer = null;
+    this.resubscribe.stop();
     const subscription = this.subscription;
     this.subscription = null;
     await Promise.allSettled([subscription?.unsubscribe()]);
@@ -393,29 +397,7 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
     this.subscription = null;
     this.onError(error);
     void subscription.unsubscribe().catch(() => undefined);
-    this.scheduleResubscribe();
-  }
-
-  private scheduleResubscribe(): void {
-    if (this.closed || this.resubscribeTimer) return;
-    const delay = this.resubscribeDelay;
-    this.resubscribeDelay = Math.min(delay * 2, MAX_RESUBSCRIBE_MS);
-    this.resubscribeTimer = setTimeout(() => {
-      this.resubscribeTimer = null;
-      if (this.closed) return;
-      this.subscribe().then(
-        () => {
-          this.resubscribeDelay = FIRST_RESUBSCRIBE_MS;
-          this.notify(); // appends made while nobody was listening
-        },
-        (error: unknown) => {
-          if (this.closed) return;
-          this.onError(error);
-          this.scheduleResubscribe();
-        },
-      );
-    }, delay);
-    this.resubscribeTimer.unref();
+    this.resubscribe.schedule();
   }
 
   /** Another process's append (own appends were announced already): wake listeners once per burst. */

@@ -10,6 +10,7 @@ import {
   type NewEvent,
   type RecordedEvent,
 } from '../../application/ports/event-store.port.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
 
 export interface PostgresEventStoreOptions {
   /** libpq-style URL, e.g. postgres://user@host:5432/db (DATABASE_URL). */
@@ -75,8 +76,6 @@ const MIGRATION_LOCK = 0x50474d31;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 /** Each retry follows another writer's commit on the stream, and the next check settles it; this is a backstop. */
 const MAX_APPEND_ATTEMPTS = 5;
-const FIRST_RECONNECT_MS = 100;
-const MAX_RECONNECT_MS = 5_000;
 
 interface EventRow {
   global_position: string;
@@ -142,8 +141,20 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
   private readonly channel: string;
   private readonly sql: ReturnType<typeof statements>;
   private listenClient: Client | null = null;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private reconnectDelay = FIRST_RECONNECT_MS;
+  private readonly reconnect = new ReconnectBackoff({
+    reopen: () => this.listen(),
+    onReopened: () => {
+      if (this.closed) {
+        // Closed while it was opening: leave no connection behind, and wake nobody.
+        const client = this.listenClient;
+        this.listenClient = null;
+        void client?.end().catch(() => undefined);
+        return;
+      }
+      this.notify(); // appends made while we were not listening
+    },
+    onFailed: (error) => this.onError(error),
+  });
   private closed = false;
 
   private constructor(
@@ -262,8 +273,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
+    this.reconnect.stop();
     const listenClient = this.listenClient;
     this.listenClient = null;
     await Promise.allSettled([listenClient?.end(), this.pool.end()]);
@@ -325,7 +335,7 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
       this.listenClient = null;
       if (error !== undefined) this.onError(error);
       client.end().catch(() => undefined);
-      this.scheduleReconnect();
+      this.reconnect.schedule();
     };
     client.on('error', lost);
     client.on('end', () => lost());
@@ -340,33 +350,6 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
       client.end().catch(() => undefined);
       throw error;
     }
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed || this.reconnectTimer) return;
-    const delay = this.reconnectDelay;
-    this.reconnectDelay = Math.min(delay * 2, MAX_RECONNECT_MS);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      if (this.closed) return;
-      this.listen().then(
-        () => {
-          this.reconnectDelay = FIRST_RECONNECT_MS;
-          if (this.closed) {
-            const client = this.listenClient;
-            this.listenClient = null;
-            void client?.end().catch(() => undefined);
-            return;
-          }
-          this.notify(); // appends made while we were not listening
-        },
-        (error: unknown) => {
-          this.onError(error);
-          this.scheduleReconnect();
-        },
-      );
-    }, delay);
-    this.reconnectTimer.unref();
   }
 
   /** Listeners run after the commit, and one that throws must not break the append. */
