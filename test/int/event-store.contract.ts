@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import {
-  type CheckpointStore,
   ConcurrencyError,
   type EventStore,
   IdempotencyConflictError,
+  type KeyedCheckpointStore,
   type NewEvent,
+  StaleCheckpointError,
 } from '../../src/application/ports/event-store.port.js';
 
-export type ContractStore = EventStore & CheckpointStore;
+export type ContractStore = EventStore & KeyedCheckpointStore;
 
 export interface ContractOptions {
   /**
@@ -316,6 +317,159 @@ export function describeEventStoreContract(
       });
     });
 
+    describe('keyed checkpoints (rows)', () => {
+      /** The rows of a keyed checkpoint as a key -> value record, so the order rows come back in does not matter. */
+      async function loadKeyed(name: string): Promise<{ position: number; state: unknown; rows: Record<string, unknown> } | null> {
+        const loaded = await store.loadRows(name);
+        if (loaded === null) return null;
+        const rows: Record<string, unknown> = {};
+        for (const { key, value } of loaded.rows) {
+          expect(rows).not.toHaveProperty([key]); // each key once
+          rows[key] = value;
+        }
+        return { position: loaded.position, state: loaded.state, rows };
+      }
+
+      it('has none for a follower that never saved', async () => {
+        expect(await store.loadRows('never-saved')).toBeNull();
+      });
+
+      it('gives back the rows saved with the position, values as JSON keeps them', async () => {
+        await store.saveRows('open-work', 4, [
+          { key: 'pendingOrders/o-1', value: '2026-11-26T10:30:00.000Z' },
+          { key: 'pendingPayments/p-1', value: { orderId: 'o-1', channel: 'sandbox', since: 't0', tags: ['ü', 1.5] } },
+          { key: 'openRefunds/p-2', value: { refundId: 'refund-p-2', retryAt: null } },
+        ]);
+
+        expect(await loadKeyed('open-work')).toEqual({
+          position: 4,
+          state: null,
+          rows: {
+            'pendingOrders/o-1': '2026-11-26T10:30:00.000Z',
+            'pendingPayments/p-1': { orderId: 'o-1', channel: 'sandbox', since: 't0', tags: ['ü', 1.5] },
+            'openRefunds/p-2': { refundId: 'refund-p-2', retryAt: null },
+          },
+        });
+        expect(await store.load('open-work')).toEqual({ position: 4, state: null });
+      });
+
+      it('applies only the changes: sets replace, null deletes, other rows stay as they were', async () => {
+        await store.saveRows('open-work', 10, [
+          { key: 'a', value: 1 },
+          { key: 'b', value: { n: 2 } },
+          { key: 'c', value: 3 },
+        ]);
+
+        await store.saveRows('open-work', 12, [
+          { key: 'b', value: { n: 20 } },
+          { key: 'c', value: null },
+          { key: 'd', value: 'new' },
+          { key: 'never-there', value: null },
+        ]);
+
+        expect(await loadKeyed('open-work')).toEqual({ position: 12, state: null, rows: { a: 1, b: { n: 20 }, d: 'new' } });
+      });
+
+      it('keeps any string as a key, `__proto__` and the empty string included', async () => {
+        const keys = ['__proto__', '', 'constructor', 'ü/ключ', 'a\nb', '"quoted"', 'pendingOrders/ord_1'];
+        await store.saveRows('open-work', 1, keys.map((key, i) => ({ key, value: { i } })));
+
+        const loaded = await store.loadRows('open-work');
+
+        expect(new Map(loaded?.rows.map(({ key, value }) => [key, value]))).toEqual(new Map(keys.map((key, i) => [key, { i }])));
+        expect(loaded?.rows).toHaveLength(keys.length);
+      });
+
+      it('takes the last change of a key given twice in one save', async () => {
+        await store.saveRows('open-work', 1, [
+          { key: 'a', value: 1 },
+          { key: 'a', value: null },
+          { key: 'b', value: null },
+          { key: 'b', value: 2 },
+        ]);
+
+        expect(await loadKeyed('open-work')).toEqual({ position: 1, state: null, rows: { b: 2 } });
+      });
+
+      it('moves the position with an empty change list, and accepts a save at the stored position', async () => {
+        await store.saveRows('open-work', 5, [{ key: 'a', value: 1 }]);
+        await store.saveRows('open-work', 9, []);
+        await store.saveRows('open-work', 9, [{ key: 'b', value: 2 }]);
+
+        expect(await loadKeyed('open-work')).toEqual({ position: 9, state: null, rows: { a: 1, b: 2 } });
+      });
+
+      it('keeps each follower apart', async () => {
+        await store.saveRows('one', 1, [{ key: 'k', value: 'one' }]);
+        await store.saveRows('two', 2, [{ key: 'k', value: 'two' }]);
+        await store.saveRows('one', 3, [{ key: 'k', value: null }]);
+
+        expect(await loadKeyed('one')).toEqual({ position: 3, state: null, rows: {} });
+        expect(await loadKeyed('two')).toEqual({ position: 2, state: null, rows: { k: 'two' } });
+      });
+
+      it('writes nothing, neither rows nor position, when one change cannot be stored', async () => {
+        await store.saveRows('open-work', 5, [{ key: 'a', value: 1 }]);
+
+        const cycle: Record<string, unknown> = {};
+        cycle.self = cycle;
+        for (const bad of [10n, undefined, cycle]) {
+          await expect(
+            store.saveRows('open-work', 9, [
+              { key: 'a', value: null },
+              { key: 'b', value: 2 },
+              { key: 'c', value: bad },
+            ]),
+          ).rejects.toThrow(TypeError);
+        }
+
+        expect(await loadKeyed('open-work')).toEqual({ position: 5, state: null, rows: { a: 1 } });
+      });
+
+      it('refuses a save behind the stored position and writes nothing', async () => {
+        await store.saveRows('open-work', 20, [{ key: 'a', value: 'new' }]);
+
+        const error = await store.saveRows('open-work', 19, [{ key: 'a', value: 'old' }, { key: 'b', value: 1 }]).catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(StaleCheckpointError);
+        expect(error).toMatchObject({ checkpoint: 'open-work', position: 19, stored: 20 });
+        expect(await loadKeyed('open-work')).toEqual({ position: 20, state: null, rows: { a: 'new' } });
+      });
+
+      it('hands over from a whole-state checkpoint: load gives its state; the first keyed save clears it', async () => {
+        const view = { pendingOrders: { 'o-1': '2026-11-26T10:30:00.000Z' } };
+        await store.save('open-work', 7, view);
+
+        expect(await store.loadRows('open-work')).toMatchObject({ position: 7, state: view });
+
+        await store.saveRows('open-work', 8, [{ key: 'pendingOrders/o-1', value: '2026-11-26T10:30:00.000Z' }]);
+        expect(await loadKeyed('open-work')).toEqual({ position: 8, state: null, rows: { 'pendingOrders/o-1': '2026-11-26T10:30:00.000Z' } });
+        expect(await store.load('open-work')).toEqual({ position: 8, state: null });
+      });
+
+      it('hands out copies: changing loaded rows does not change the store', async () => {
+        await store.saveRows('open-work', 1, [{ key: 'r', value: { retryAt: null } }]);
+
+        const loaded = await store.loadRows('open-work');
+        (loaded?.rows[0].value as { retryAt: string | null }).retryAt = 'changed';
+
+        expect(await loadKeyed('open-work')).toEqual({ position: 1, state: null, rows: { r: { retryAt: null } } });
+      });
+
+      it('keeps a large keyed state exactly, and applies a small change to it', async () => {
+        const many = Array.from({ length: 5000 }, (_, i) => ({ key: `pendingOrders/order-${i}`, value: `2026-11-26T10:${String(i % 60).padStart(2, '0')}:00.000Z` }));
+        await store.saveRows('open-work', 100, many);
+        await store.saveRows('open-work', 101, [{ key: 'pendingOrders/order-42', value: null }]);
+
+        const loaded = await loadKeyed('open-work');
+
+        expect(loaded?.position).toBe(101);
+        expect(Object.keys(loaded?.rows ?? {})).toHaveLength(4999);
+        expect(loaded?.rows).not.toHaveProperty(['pendingOrders/order-42']);
+        expect(loaded?.rows['pendingOrders/order-4999']).toBe('2026-11-26T10:19:00.000Z');
+      });
+    });
+
     describe('concurrent writers', () => {
       it('lets exactly one of 20 writers expecting the same revision win; the others write nothing', async () => {
         const stream = streamName();
@@ -407,11 +561,13 @@ export function describeEventStoreContract(
     });
 
     if (reopen) {
-      it('keeps events, positions, idempotency and checkpoints across close and reopen', async () => {
+      it('keeps events, positions, idempotency, checkpoints and keyed rows across close and reopen', async () => {
         const stream = streamName();
         const batch = [event('Kept', { amount: 5 }), event()];
         await store.append(stream, batch, 'no-stream');
         await store.save('projector', 2, { seen: 2 });
+        await store.saveRows('open-work', 3, [{ key: 'pendingOrders/o-1', value: 't1' }, { key: 'pendingOrders/o-2', value: 't2' }]);
+        await store.saveRows('open-work', 3, [{ key: 'pendingOrders/o-2', value: null }]);
         const before = await store.readAll(0, 100);
         await close(store);
 
@@ -419,6 +575,7 @@ export function describeEventStoreContract(
 
         expect(await again.readAll(0, 100)).toEqual(before);
         expect(await again.load('projector')).toEqual({ position: 2, state: { seen: 2 } });
+        expect(await again.loadRows('open-work')).toEqual({ position: 3, state: null, rows: [{ key: 'pendingOrders/o-1', value: 't1' }] });
         expect((await again.append(stream, batch, 'no-stream')).duplicate).toBe(true);
         const next = await again.append(stream, [event()], 1);
         expect(next).toEqual({ lastRevision: 2, lastPosition: gapFree ? 3 : expect.any(Number), duplicate: false });

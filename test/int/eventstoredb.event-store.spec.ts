@@ -26,6 +26,7 @@ import {
   IdempotencyConflictError,
   type NewEvent,
   type RecordedEvent,
+  StaleCheckpointError,
 } from '../../src/application/ports/event-store.port.js';
 import { ConfigError, loadConfig } from '../../src/infrastructure/config/config.js';
 import {
@@ -843,6 +844,27 @@ function describeEventStoreDb(url: () => string): void {
       expect(metadata?.maxCount).toBe(CHECKPOINTS_KEPT);
       expect(await store.readAll(0, 100)).toEqual([]);
       expect(await store.headPosition()).toBe(0);
+    });
+
+    it('stores keyed rows whole in each checkpoint event, and folds a save onto what another instance saved meanwhile', async () => {
+      const here = await open();
+      const elsewhere = await open(here.namespace);
+      await here.saveRows('open-work', 1, [{ key: 'a', value: 1 }, { key: 'b', value: 2 }]);
+      await elsewhere.loadRows('open-work');
+      await here.saveRows('open-work', 2, [{ key: 'c', value: 3 }]);
+
+      // `elsewhere` last saw revision 0: its save must not go onto those stale rows.
+      await elsewhere.saveRows('open-work', 3, [{ key: 'a', value: null }]);
+
+      const raw = [];
+      for await (const resolved of rawClient().readStream(`${here.namespace}payguard_checkpoint-open-work`)) raw.push(resolved.event?.data);
+      expect(raw).toEqual([
+        { position: 1, state: null, rows: { a: 1, b: 2 } },
+        { position: 2, state: null, rows: { a: 1, b: 2, c: 3 } },
+        { position: 3, state: null, rows: { b: 2, c: 3 } },
+      ]);
+      expect(await here.loadRows('open-work')).toEqual({ position: 3, state: null, rows: [{ key: 'b', value: 2 }, { key: 'c', value: 3 }] });
+      await expect(here.saveRows('open-work', 2, [])).rejects.toBeInstanceOf(StaleCheckpointError);
     });
 
     it("wakes another instance's listeners through its live subscription, and its own once per append", async () => {

@@ -6,6 +6,7 @@ import {
   IdempotencyConflictError,
   type NewEvent,
   type RecordedEvent,
+  StaleCheckpointError,
 } from '../../src/application/ports/event-store.port.js';
 import { ConfigError, loadConfig } from '../../src/infrastructure/config/config.js';
 import { openEventStore } from '../../src/infrastructure/event-store/open-event-store.js';
@@ -101,6 +102,43 @@ if (unreachable === null) {
       for (const follower of followers.splice(0)) await follower.stop();
       for (const store of opened.splice(0)) await store.close();
       for (const client of clients.splice(0)) await client.end().catch(() => undefined);
+    });
+
+    describe('keyed checkpoints', () => {
+      it('rolls the position back with the rows when PostgreSQL refuses a change mid-transaction', async () => {
+        const store = await open(freshSchema());
+        await store.saveRows('open-work', 5, [{ key: 'a', value: 1 }]);
+
+        // jsonb has no U+0000: the upsert fails after the checkpoint row and the deletes were written.
+        const error = await store
+          .saveRows('open-work', 9, [{ key: 'a', value: null }, { key: 'b', value: 'fine' }, { key: 'c', value: 'nul \u0000' }])
+          .catch((e: unknown) => e);
+
+        expect(String((error as Error).message)).toMatch(/unsupported Unicode escape sequence|\\u0000/);
+        expect(await store.loadRows('open-work')).toEqual({ position: 5, state: null, rows: [{ key: 'a', value: 1 }] });
+      });
+
+      it('serialises two instances saving one follower at once; the one behind is refused and writes nothing', async () => {
+        const schema = freshSchema();
+        const [ahead, behind] = [await open(schema), await open(schema)];
+        await ahead.saveRows('open-work', 1, [{ key: 'a', value: 'first' }]);
+
+        const outcomes = await Promise.allSettled([
+          ahead.saveRows('open-work', 30, [{ key: 'a', value: 'ahead' }]),
+          behind.saveRows('open-work', 20, [{ key: 'a', value: 'behind' }, { key: 'b', value: 'behind' }]),
+        ]);
+
+        const loaded = await ahead.loadRows('open-work');
+        if (outcomes[1].status === 'fulfilled') {
+          // It committed first; the save ahead of it then replaced its change to `a`.
+          expect(loaded).toEqual({ position: 30, state: null, rows: expect.arrayContaining([{ key: 'a', value: 'ahead' }, { key: 'b', value: 'behind' }]) });
+        } else {
+          expect(outcomes[1].reason).toBeInstanceOf(StaleCheckpointError);
+          expect(loaded).toEqual({ position: 30, state: null, rows: [{ key: 'a', value: 'ahead' }] });
+        }
+        expect(outcomes[0].status).toBe('fulfilled');
+        await expect(behind.saveRows('open-work', 29, [{ key: 'b', value: 'late' }])).rejects.toBeInstanceOf(StaleCheckpointError);
+      });
     });
 
     describe('global log under concurrent writers', () => {
@@ -339,10 +377,30 @@ if (unreachable === null) {
         const admin = await connect();
         for (const s of [schema, fresh]) {
           const { rows } = await admin.query(`SELECT version, name FROM ${s}.schema_migrations ORDER BY version`);
-          expect(rows).toEqual([{ version: 1, name: 'events, streams, log head, checkpoints' }]);
+          expect(rows).toEqual([
+            { version: 1, name: 'events, streams, log head, checkpoints' },
+            { version: 2, name: 'checkpoint rows' },
+          ]);
         }
         expect((await admin.query(`SELECT count(*)::int AS n FROM ${schema}.events`)).rows[0].n).toBe(1);
         expect((await admin.query(`SELECT count(*)::int AS n FROM ${fresh}.log_head`)).rows[0].n).toBe(1);
+      });
+
+      it('adds the checkpoint rows table to a schema from before it, keeping its whole-state checkpoints', async () => {
+        const schema = freshSchema();
+        const first = await open(schema);
+        await first.save('open-work', 3, { pendingOrders: { 'o-1': 't1' } });
+        await first.close();
+        // What a schema migrated before the table existed looks like.
+        const admin = await connect();
+        await admin.query(`DROP TABLE ${schema}.checkpoint_rows`);
+        await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version = 2`);
+
+        const upgraded = await open(schema);
+
+        expect(await upgraded.loadRows('open-work')).toEqual({ position: 3, state: { pendingOrders: { 'o-1': 't1' } }, rows: [] });
+        await upgraded.saveRows('open-work', 4, [{ key: 'pendingOrders/o-1', value: 't1' }]);
+        expect(await upgraded.loadRows('open-work')).toEqual({ position: 4, state: null, rows: [{ key: 'pendingOrders/o-1', value: 't1' }] });
       });
 
       it('refuses a schema migrated by a newer build', async () => {

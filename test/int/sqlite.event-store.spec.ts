@@ -55,7 +55,51 @@ describe('SqliteEventStore file', () => {
 
     const again = openStore(at);
 
-    expect(again.database.pragma('user_version', { simple: true })).toBe(1);
+    expect(again.database.pragma('user_version', { simple: true })).toBe(2);
+  });
+
+  it('adds the keyed-checkpoint table to a file from before it, keeping its events and checkpoints', async () => {
+    const at = freshFile();
+    const old = openStore(at);
+    await old.append('order-1', [event()], 'no-stream');
+    await old.save('open-work', 1, { pendingOrders: { 'o-1': '2026-11-26T10:30:00.000Z' } });
+    // What a file written before the table existed looks like: schema version 1, no checkpoint_rows.
+    old.database.exec('DROP TABLE checkpoint_rows');
+    old.database.pragma('user_version = 1');
+    await old.close();
+
+    const upgraded = openStore(at);
+
+    expect(upgraded.database.pragma('user_version', { simple: true })).toBe(2);
+    expect(await upgraded.readAll(0, 10)).toHaveLength(1);
+    expect(await upgraded.loadRows('open-work')).toEqual({
+      position: 1,
+      state: { pendingOrders: { 'o-1': '2026-11-26T10:30:00.000Z' } },
+      rows: [],
+    });
+    await upgraded.saveRows('open-work', 2, [{ key: 'pendingOrders/o-1', value: '2026-11-26T10:30:00.000Z' }]);
+    expect(await upgraded.loadRows('open-work')).toEqual({
+      position: 2,
+      state: null,
+      rows: [{ key: 'pendingOrders/o-1', value: '2026-11-26T10:30:00.000Z' }],
+    });
+  });
+
+  it('commits a keyed save in the same group as appends, and a refused one undoes only itself', async () => {
+    const store = openStore(freshFile());
+    await store.saveRows('open-work', 5, [{ key: 'a', value: 1 }]);
+
+    // Asked for in one turn of the event loop: one shared commit, each write in its own savepoint.
+    const outcomes = await Promise.allSettled([
+      store.append('order-1', [event()], 'no-stream'),
+      store.saveRows('open-work', 4, [{ key: 'a', value: null }, { key: 'b', value: 2 }]),
+      store.saveRows('other', 1, [{ key: 'c', value: 3 }]),
+    ]);
+
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await store.readAll(0, 10)).toHaveLength(1);
+    expect(await store.loadRows('open-work')).toEqual({ position: 5, state: null, rows: [{ key: 'a', value: 1 }] });
+    expect(await store.loadRows('other')).toEqual({ position: 1, state: null, rows: [{ key: 'c', value: 3 }] });
   });
 
   it('refuses a file written by a newer schema', async () => {

@@ -73,6 +73,49 @@ export interface CheckpointStore {
   save(name: string, position: number, state?: unknown): Promise<void>;
 }
 
+/** One entry of a follower's keyed state, as stored. */
+export interface StateRow {
+  readonly key: string;
+  readonly value: unknown;
+}
+
+/** A change to one entry of a follower's keyed state: `value` null deletes the key. */
+export interface StateChange {
+  readonly key: string;
+  readonly value: unknown;
+}
+
+/** What `loadRows` gives back: the checkpoint, and the follower's keyed state as rows. */
+export interface KeyedCheckpoint {
+  readonly position: number;
+  /**
+   * Non-null only when the last write was a whole-state `save()` (e.g. by an older version of
+   * the service): that state is then the follower's truth at `position`, and `rows` are stale
+   * (some stores keep the earlier rows beside it, others drop them).
+   */
+  readonly state: unknown;
+  /** Every stored row, in no particular order. */
+  readonly rows: readonly StateRow[];
+}
+
+/**
+ * Checkpoints whose state is kept as rows, so a follower with a large view of the log stores
+ * only what changed since its last save instead of the whole view each time.
+ */
+export interface KeyedCheckpointStore extends CheckpointStore {
+  /** The checkpoint with all its rows, read together; null when the follower never saved. */
+  loadRows(name: string): Promise<KeyedCheckpoint | null>;
+  /**
+   * Applies `changes` (each value must survive JSON; null deletes its key; for a key given more
+   * than once the last change wins) and moves the checkpoint to `position`, with state null, all
+   * in one transaction: a save that fails changes nothing. A position below the stored one is
+   * refused with StaleCheckpointError, writing nothing: a lagging writer (a deposed leader's last
+   * save) would otherwise write older values over rows of a newer save, and, unlike a whole
+   * state, a row that no later save touches would stay wrong.
+   */
+  saveRows(name: string, position: number, changes: readonly StateChange[]): Promise<void>;
+}
+
 export class ConcurrencyError extends Error {
   constructor(
     readonly streamName: string,
@@ -88,6 +131,18 @@ export class IdempotencyConflictError extends Error {
   constructor(readonly streamName: string, readonly eventId: string) {
     super(`stream ${streamName}: batch repeats event ${eventId} only in part`);
     this.name = 'IdempotencyConflictError';
+  }
+}
+
+/** A keyed save behind the stored checkpoint (see `KeyedCheckpointStore.saveRows`). */
+export class StaleCheckpointError extends Error {
+  constructor(
+    readonly checkpoint: string,
+    readonly position: number,
+    readonly stored: number,
+  ) {
+    super(`checkpoint ${checkpoint}: save at position ${position} is behind the stored position ${stored}`);
+    this.name = 'StaleCheckpointError';
   }
 }
 

@@ -30,15 +30,19 @@ import streamsPb from '@eventstore/db-client/generated/streams_pb.js';
 import type { CallOptions, ClientReadableStream, Metadata } from '@grpc/grpc-js';
 import {
   type AppendResult,
-  type CheckpointStore,
   ConcurrencyError,
   type EventMetadata,
   type EventStore,
   type ExpectedRevision,
   IdempotencyConflictError,
+  type KeyedCheckpoint,
+  type KeyedCheckpointStore,
   type NewEvent,
   type RecordedEvent,
+  StaleCheckpointError,
+  type StateChange,
 } from '../../application/ports/event-store.port.js';
+import { encodeChanges } from './keyed-state.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 
 export interface EventStoreDbEventStoreOptions {
@@ -113,14 +117,25 @@ const MAX_PENDING_ECHOES = 10_000;
  * `$maxCount` 10 (CHECKPOINTS_KEPT); `save` appends the position and state as one event (`any`),
  * `load` reads the last one. A single append is atomic, and every follower is idempotent
  * (at least once), so nothing more is needed; it keeps Payguard on one store to operate.
+ *
+ * KEYED CHECKPOINTS are NOT incremental here: EventStoreDB has no table to update rows in, and
+ * the state must stay in the one event that carries its position to stay atomic with it. So
+ * `saveRows` folds the changes into the follower's whole set of rows and appends all of it as one
+ * checkpoint event, as `save` does with a whole state: the open-work index on this store writes
+ * its whole view each save, as it did before rows, and is bound by `MaxAppendSize` (README,
+ * "Running on EventStoreDB"). The rows last read or written are kept in memory (a second copy of
+ * the view), and the append expects the revision they came from: a save by another instance
+ * since then makes it read the stream again and fold onto that, never onto stale rows.
  */
-export class EventStoreDbEventStore implements EventStore, CheckpointStore {
+export class EventStoreDbEventStore implements EventStore, KeyedCheckpointStore {
   private readonly listeners = new Set<() => void>();
   private readonly filter: NamespaceFilter;
   /** `<stored stream>\n<EventStoreDB id>` of own appends whose echo on the subscription is not seen yet. */
   private readonly pendingEchoes = new Set<string>();
   /** Checkpoint streams whose `$maxCount` this instance has seen to. */
   private readonly limited = new Set<string>();
+  /** Keyed checkpoints as this instance last read or wrote them; their values are never handed out. */
+  private readonly keyed = new Map<string, KeyedRows>();
   private subscription: AllStreamSubscription | null = null;
   private readonly resubscribe = new ReconnectBackoff({
     reopen: () => this.subscribe(),
@@ -289,25 +304,73 @@ export class EventStoreDbEventStore implements EventStore, CheckpointStore {
   }
 
   async load(name: string): Promise<{ position: number; state: unknown } | null> {
-    this.assertOpen();
-    try {
-      const [last] = await collect(
-        this.client.readStream(this.checkpointStream(name), { direction: BACKWARDS, fromRevision: END, maxCount: 1 }),
-      );
-      return last?.event ? fromCheckpointData(last.event.data) : null;
-    } catch (error) {
-      if (isMissingStream(error)) return null;
-      throw error;
-    }
+    const last = await this.readCheckpoint(name);
+    return last === null ? null : { position: last.position, state: last.state };
   }
 
   async save(name: string, position: number, state?: unknown): Promise<void> {
     this.assertOpen();
     const stream = this.checkpointStream(name);
     if (!this.limited.has(stream)) await this.limitCheckpoints(stream);
+    this.keyed.delete(name);
     // Through JSON first, so what load() gives back is exactly what an append stored.
     const data = JSON.parse(JSON.stringify({ position, state: state ?? null })) as Record<string, unknown>;
     await this.client.appendToStream(stream, jsonEvent({ type: CHECKPOINT_EVENT_TYPE, data }), { expectedRevision: ANY });
+  }
+
+  async loadRows(name: string): Promise<KeyedCheckpoint | null> {
+    const last = await this.readCheckpoint(name);
+    if (last === null) {
+      this.keyed.delete(name);
+      return null;
+    }
+    this.keyed.set(name, last);
+    const rows = Array.from(last.rows, ([key, value]) => ({ key, value: structuredClone(value) }));
+    return { position: last.position, state: structuredClone(last.state), rows };
+  }
+
+  /** The whole rows, changed, as one checkpoint event (see the class comment): atomic with the position, not incremental. */
+  async saveRows(name: string, position: number, changes: readonly StateChange[]): Promise<void> {
+    this.assertOpen();
+    const encoded = encodeChanges(name, changes);
+    const stream = this.checkpointStream(name);
+    if (!this.limited.has(stream)) await this.limitCheckpoints(stream);
+    for (let attempt = 1; ; attempt++) {
+      const base = this.keyed.get(name) ?? (await this.readCheckpoint(name));
+      if (base !== null && position < base.position) throw new StaleCheckpointError(name, position, base.position);
+      const rows = new Map(base?.rows);
+      for (const { key, json } of encoded) {
+        if (json === null) rows.delete(key);
+        else rows.set(key, JSON.parse(json) as unknown);
+      }
+      // fromEntries and JSON.parse both make own properties, so even a key `__proto__` is a plain key.
+      const data = { position, state: null, rows: Object.fromEntries(rows) };
+      try {
+        const written = await this.client.appendToStream(stream, jsonEvent({ type: CHECKPOINT_EVENT_TYPE, data }), {
+          expectedRevision: base === null ? NO_STREAM : base.revision,
+        });
+        this.keyed.set(name, { revision: written.nextExpectedRevision, position, state: null, rows });
+        return;
+      } catch (error) {
+        this.keyed.delete(name);
+        // Another writer saved this follower since `base` was read: fold onto what it wrote instead.
+        if (!(error instanceof WrongExpectedVersionError) || attempt >= MAX_APPEND_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** The last checkpoint event of a follower, with its revision; null when it never saved. */
+  private async readCheckpoint(name: string): Promise<KeyedRows | null> {
+    this.assertOpen();
+    try {
+      const [last] = await collect(
+        this.client.readStream(this.checkpointStream(name), { direction: BACKWARDS, fromRevision: END, maxCount: 1 }),
+      );
+      return last?.event ? fromCheckpointData(last.event.data, last.event.revision) : null;
+    } catch (error) {
+      if (isMissingStream(error)) return null;
+      throw error;
+    }
   }
 
   /** Sets `$maxCount` on a checkpoint stream once per instance; a refusal (ACL) is reported, not fatal. */
@@ -720,9 +783,19 @@ function checkStreamName(streamName: string): void {
   }
 }
 
-function fromCheckpointData(data: unknown): { position: number; state: unknown } {
+/** A checkpoint event as read: `rows` (key -> value) only in those `saveRows` wrote. */
+interface KeyedRows {
+  readonly revision: bigint;
+  readonly position: number;
+  readonly state: unknown;
+  readonly rows: ReadonlyMap<string, unknown>;
+}
+
+function fromCheckpointData(data: unknown, revision: bigint): KeyedRows {
   if (!isPlainObject(data) || typeof data.position !== 'number') throw new Error('malformed checkpoint event');
-  return { position: data.position, state: data.state ?? null };
+  const rows = data.rows ?? {};
+  if (!isPlainObject(rows)) throw new Error('malformed checkpoint event (rows)');
+  return { revision, position: data.position, state: data.state ?? null, rows: new Map(Object.entries(rows)) };
 }
 
 function isMissingStream(error: unknown): boolean {

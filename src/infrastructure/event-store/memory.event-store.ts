@@ -1,13 +1,17 @@
 import {
   type AppendResult,
-  type CheckpointStore,
   ConcurrencyError,
   type EventStore,
   type ExpectedRevision,
   IdempotencyConflictError,
+  type KeyedCheckpoint,
+  type KeyedCheckpointStore,
   type NewEvent,
   type RecordedEvent,
+  StaleCheckpointError,
+  type StateChange,
 } from '../../application/ports/event-store.port.js';
+import { encodeChanges } from './keyed-state.js';
 
 interface Stream {
   readonly events: RecordedEvent[];
@@ -21,10 +25,12 @@ interface Stream {
  * serialised in call order. Data goes through JSON on the way in and is copied on the
  * way out, so callers see exactly what a database adapter would give them.
  */
-export class MemoryEventStore implements EventStore, CheckpointStore {
+export class MemoryEventStore implements EventStore, KeyedCheckpointStore {
   private readonly log: RecordedEvent[] = [];
   private readonly streams = new Map<string, Stream>();
   private readonly checkpoints = new Map<string, { position: number; state: string }>();
+  /** checkpoint name -> row key -> value as JSON. */
+  private readonly rows = new Map<string, Map<string, string>>();
   private readonly listeners = new Set<() => void>();
 
   async append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -92,6 +98,27 @@ export class MemoryEventStore implements EventStore, CheckpointStore {
 
   async save(name: string, position: number, state?: unknown): Promise<void> {
     this.checkpoints.set(name, { position, state: JSON.stringify(state ?? null) });
+  }
+
+  async loadRows(name: string): Promise<KeyedCheckpoint | null> {
+    const checkpoint = this.checkpoints.get(name);
+    if (!checkpoint) return null;
+    const rows = Array.from(this.rows.get(name) ?? [], ([key, json]) => ({ key, value: JSON.parse(json) as unknown }));
+    return { position: checkpoint.position, state: JSON.parse(checkpoint.state), rows };
+  }
+
+  async saveRows(name: string, position: number, changes: readonly StateChange[]): Promise<void> {
+    // Everything that can fail happens before the first write, and nothing awaits in between: atomic.
+    const encoded = encodeChanges(name, changes);
+    const stored = this.checkpoints.get(name)?.position;
+    if (stored !== undefined && position < stored) throw new StaleCheckpointError(name, position, stored);
+    const rows = this.rows.get(name) ?? new Map<string, string>();
+    this.rows.set(name, rows);
+    for (const { key, json } of encoded) {
+      if (json === null) rows.delete(key);
+      else rows.set(key, json);
+    }
+    this.checkpoints.set(name, { position, state: 'null' });
   }
 
   /** Listeners run after the append has returned, and one that throws must not break it. */

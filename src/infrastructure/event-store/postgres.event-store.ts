@@ -2,14 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { Client, escapeIdentifier, Pool, type PoolClient } from 'pg';
 import {
   type AppendResult,
-  type CheckpointStore,
   ConcurrencyError,
   type EventStore,
   type ExpectedRevision,
   IdempotencyConflictError,
+  type KeyedCheckpoint,
+  type KeyedCheckpointStore,
   type NewEvent,
   type RecordedEvent,
+  StaleCheckpointError,
+  type StateChange,
 } from '../../application/ports/event-store.port.js';
+import { encodeChanges } from './keyed-state.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 
 export interface PostgresEventStoreOptions {
@@ -66,6 +70,16 @@ const MIGRATIONS: readonly { readonly name: string; readonly sql: (S: string) =>
         name     text   PRIMARY KEY,
         position bigint NOT NULL,
         state    jsonb  NOT NULL
+      );`,
+  },
+  {
+    name: 'checkpoint rows',
+    sql: (S) => `
+      CREATE TABLE ${S}.checkpoint_rows (
+        name  text  NOT NULL,
+        key   text  NOT NULL,
+        value jsonb NOT NULL,
+        PRIMARY KEY (name, key)
       );`,
   },
 ];
@@ -134,7 +148,7 @@ interface EventRow {
  * transaction, delivered on commit). While that connection is down it is re-opened with
  * backoff and listeners are called once it is back; followers' polling covers the gap.
  */
-export class PostgresEventStore implements EventStore, CheckpointStore {
+export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
   private readonly listeners = new Set<() => void>();
   /** Sent as the NOTIFY payload, so this instance ignores the notifications of its own appends. */
   private readonly instanceId = randomUUID();
@@ -302,12 +316,52 @@ export class PostgresEventStore implements EventStore, CheckpointStore {
     state: unknown,
     work: (transaction: PostgresTransaction) => Promise<T>,
   ): Promise<T> {
+    return this.transaction('BEGIN', async (client) => {
+      const result = await work(client);
+      await client.query(this.sql.saveCheckpoint, [name, position, JSON.stringify(state ?? null)]);
+      return result;
+    });
+  }
+
+  /** The checkpoint and its rows from one snapshot (REPEATABLE READ), whatever commits meanwhile. */
+  async loadRows(name: string): Promise<KeyedCheckpoint | null> {
+    return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
+      const checkpoint = (await client.query<{ position: string; state: unknown }>(this.sql.loadCheckpoint, [name])).rows[0];
+      if (!checkpoint) return null;
+      const { rows } = await client.query<{ key: string; value: unknown }>(this.sql.loadRows, [name]);
+      return { position: Number(checkpoint.position), state: checkpoint.state, rows: rows.map(({ key, value }) => ({ key, value })) };
+    });
+  }
+
+  /**
+   * One transaction: the checkpoint row first (its lock orders concurrent saves of one follower,
+   * and its guard refuses a position behind the stored one), then the deletes and the upserts,
+   * each one statement however many rows change.
+   */
+  async saveRows(name: string, position: number, changes: readonly StateChange[]): Promise<void> {
+    const encoded = encodeChanges(name, changes);
+    const deleted = encoded.filter((change) => change.json === null).map((change) => change.key);
+    const set = encoded.filter((change) => change.json !== null);
+    await this.transaction('BEGIN', async (client) => {
+      const moved = await client.query(this.sql.moveKeyedCheckpoint, [name, position]);
+      if (moved.rowCount === 0) {
+        const stored = (await client.query<{ position: string }>(this.sql.loadCheckpoint, [name])).rows[0];
+        throw new StaleCheckpointError(name, position, Number(stored.position));
+      }
+      if (deleted.length > 0) await client.query(this.sql.deleteRows, [name, deleted]);
+      if (set.length > 0) {
+        await client.query(this.sql.upsertRows, [name, set.map((change) => change.key), set.map((change) => change.json)]);
+      }
+    });
+  }
+
+  /** Runs `work` on one pooled connection between `begin` and COMMIT; rolls back (and passes the error on) when it throws. */
+  private async transaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      await client.query(begin);
       const result = await work(client);
-      await client.query(this.sql.saveCheckpoint, [name, position, JSON.stringify(state ?? null)]);
       await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -487,6 +541,18 @@ function statements(S: string) {
     saveCheckpoint: `
       INSERT INTO ${S}.checkpoints (name, position, state) VALUES ($1, $2, $3::jsonb)
       ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state`,
+    /** Moves a keyed checkpoint, clearing any whole state; no row when the stored position is ahead (then nothing changes). */
+    moveKeyedCheckpoint: `
+      INSERT INTO ${S}.checkpoints AS c (name, position, state) VALUES ($1, $2, 'null'::jsonb)
+      ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state
+       WHERE c.position <= excluded.position
+      RETURNING c.position`,
+    loadRows: `SELECT key, value FROM ${S}.checkpoint_rows WHERE name = $1`,
+    deleteRows: `DELETE FROM ${S}.checkpoint_rows WHERE name = $1 AND key = ANY ($2::text[])`,
+    upsertRows: `
+      INSERT INTO ${S}.checkpoint_rows (name, key, value)
+      SELECT $1, change.key, change.value::jsonb FROM unnest($2::text[], $3::text[]) AS change (key, value)
+      ON CONFLICT (name, key) DO UPDATE SET value = excluded.value`,
   };
 }
 

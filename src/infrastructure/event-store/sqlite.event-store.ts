@@ -3,14 +3,18 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   type AppendResult,
-  type CheckpointStore,
   ConcurrencyError,
   type EventStore,
   type ExpectedRevision,
   IdempotencyConflictError,
+  type KeyedCheckpoint,
+  type KeyedCheckpointStore,
   type NewEvent,
   type RecordedEvent,
+  StaleCheckpointError,
+  type StateChange,
 } from '../../application/ports/event-store.port.js';
+import { encodeChanges } from './keyed-state.js';
 
 /** Schema steps; PRAGMA user_version holds how many have run. Append only: never edit a released step. */
 const MIGRATIONS: readonly string[] = [
@@ -30,6 +34,13 @@ const MIGRATIONS: readonly string[] = [
      position INTEGER NOT NULL,
      state    TEXT    NOT NULL
    ) STRICT;`,
+  // Keyed follower state (saveRows): a row per key, written in the same transaction as its checkpoint.
+  `CREATE TABLE checkpoint_rows (
+     name  TEXT NOT NULL,
+     key   TEXT NOT NULL,
+     value TEXT NOT NULL,
+     PRIMARY KEY (name, key)
+   ) STRICT, WITHOUT ROWID;`,
 ];
 
 /** Column order of every event read, so rows can be fetched as arrays (faster than objects). */
@@ -52,7 +63,7 @@ interface QueuedWrite {
  * its own savepoint (one append's ConcurrencyError rolls back only that append), and every
  * caller is answered only after the shared commit is durable.
  */
-export class SqliteEventStore implements EventStore, CheckpointStore {
+export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
   private readonly db: Database.Database;
   private readonly listeners = new Set<() => void>();
   private readonly sql: ReturnType<typeof prepare>;
@@ -129,6 +140,31 @@ export class SqliteEventStore implements EventStore, CheckpointStore {
   async save(name: string, position: number, state?: unknown): Promise<void> {
     const json = JSON.stringify(state ?? null);
     await this.enqueue(() => this.sql.saveCheckpoint.run(name, position, json));
+  }
+
+  async loadRows(name: string): Promise<KeyedCheckpoint | null> {
+    // One read transaction: the checkpoint and its rows as one commit left them, whatever another process writes.
+    return this.db.transaction((): KeyedCheckpoint | null => {
+      const checkpoint = this.sql.loadCheckpoint.get(name) as { position: number; state: string } | undefined;
+      if (!checkpoint) return null;
+      const rows = (this.sql.loadRows.all(name) as [string, string][]).map(([key, value]) => ({ key, value: JSON.parse(value) as unknown }));
+      return { position: checkpoint.position, state: JSON.parse(checkpoint.state), rows };
+    })();
+  }
+
+  /** Joins the group commit as one write: in its own savepoint, so a refusal or failure undoes all of it and nothing else. */
+  async saveRows(name: string, position: number, changes: readonly StateChange[]): Promise<void> {
+    const encoded = encodeChanges(name, changes);
+    const { sql } = this;
+    await this.enqueue(() => {
+      const stored = sql.checkpointPosition.get(name) as number | undefined;
+      if (stored !== undefined && position < stored) throw new StaleCheckpointError(name, position, stored);
+      for (const { key, json } of encoded) {
+        if (json === null) sql.deleteRow.run(name, key);
+        else sql.upsertRow.run(name, key, json);
+      }
+      sql.saveCheckpoint.run(name, position, 'null');
+    });
   }
 
   private enqueue<T>(write: () => T): Promise<T> {
@@ -257,6 +293,13 @@ function prepare(db: Database.Database) {
       `INSERT INTO checkpoints (name, position, state) VALUES (?, ?, ?)
        ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state`,
     ),
+    checkpointPosition: db.prepare('SELECT position FROM checkpoints WHERE name = ?').pluck(),
+    loadRows: db.prepare('SELECT key, value FROM checkpoint_rows WHERE name = ?').raw(),
+    upsertRow: db.prepare(
+      `INSERT INTO checkpoint_rows (name, key, value) VALUES (?, ?, ?)
+       ON CONFLICT (name, key) DO UPDATE SET value = excluded.value`,
+    ),
+    deleteRow: db.prepare('DELETE FROM checkpoint_rows WHERE name = ? AND key = ?'),
     ping: db.prepare('SELECT 1').pluck(),
   };
 }
