@@ -1,4 +1,5 @@
 import { applyToOpenWork, emptyOpenWork } from '../../src/application/open-work/open-work.js';
+import { entriesOf, entryOf, openWorkFromRows, openWorkFromWholeState, rowKey } from '../../src/application/open-work/open-work-rows.js';
 import { DeadlineQueue } from '../../src/application/expiry/deadline-queue.js';
 import type { RecordedEvent } from '../../src/application/ports/event-store.port.js';
 
@@ -53,5 +54,76 @@ describe('the deadline queue', () => {
     expect(queue.popDue(35).map((entry) => entry.at)).toEqual([10, 20, 30]);
     expect(queue.size).toBe(3);
     expect(queue.popDue(100).map((entry) => entry.id)).toEqual(['o2', 'o0', 'o5']);
+  });
+});
+
+describe('what the open-work index is told changed', () => {
+  function changesOf(...events: RecordedEvent[]): string[] {
+    const work = emptyOpenWork();
+    const changed: string[] = [];
+    for (const e of events) applyToOpenWork(work, e, (section, id) => changed.push(`${section}/${id}`));
+    return changed;
+  }
+
+  it('names each entry an event sets or deletes, in every section', () => {
+    expect(
+      changesOf(
+        event('OrderPlaced', { orderId: 'o1', expiresAt: 't' }),
+        event('PaymentInitiated', { paymentId: 'p1', orderId: 'o1', channel: 'c', createdAt: 't' }),
+        event('PaymentSucceeded', { paymentId: 'p1' }),
+        event('OrderPaid', { orderId: 'o1' }),
+        event('AnomalyDetected', { orderId: 'o1', paymentId: 'p2', kind: 'duplicate-payment', detectedAt: 't' }),
+        event('RefundRequested', { paymentId: 'p2', refundId: 'refund-p2', requestedAt: 't' }),
+        event('RefundFailed', { paymentId: 'p2', retryAt: 't' }),
+        event('RefundSucceeded', { paymentId: 'p2' }),
+      ),
+    ).toEqual([
+      'pendingOrders/o1',
+      'pendingPayments/p1',
+      'pendingPayments/p1',
+      'pendingOrders/o1',
+      'unrefundedAnomalies/p2',
+      'unrefundedAnomalies/p2',
+      'openRefunds/p2',
+      'openRefunds/p2',
+      'openRefunds/p2',
+    ]);
+  });
+
+  it('names nothing for an event that changes nothing', () => {
+    expect(changesOf(event('RefundFailed', { paymentId: 'unknown', retryAt: 't' }), event('OrderCreatedElsewhere', { orderId: 'o1' }))).toEqual([]);
+  });
+});
+
+describe('the open-work view as rows', () => {
+  it('keys each entry by section and id, and reads the same view back from its rows', () => {
+    const work = emptyOpenWork();
+    applyToOpenWork(work, event('OrderPlaced', { orderId: 'o:1', expiresAt: '2026-11-26T10:30:00.000Z' }));
+    applyToOpenWork(work, event('PaymentInitiated', { paymentId: 'p1', orderId: 'o:1', channel: 'c', createdAt: 't0' }));
+    applyToOpenWork(work, event('AnomalyDetected', { orderId: 'o:1', paymentId: 'p2', kind: 'duplicate-payment', detectedAt: 't1' }));
+    applyToOpenWork(work, event('AnomalyDetected', { orderId: 'o:1', paymentId: 'p3', kind: 'duplicate-payment', detectedAt: 't1' }));
+    applyToOpenWork(work, event('RefundRequested', { paymentId: 'p3', refundId: 'refund-p3', requestedAt: 't2' }));
+
+    const entries = entriesOf(work);
+    const rows = [...entries].map(([key, { section, id }]) => ({ key, value: (work[section] as Record<string, unknown>)[id] }));
+
+    expect([...entries.keys()]).toEqual(['order:o:1', 'payment:p1', 'anomaly:p2', 'refund:p3']);
+    expect(entryOf('order:o:1')).toEqual({ section: 'pendingOrders', id: 'o:1' });
+    expect(rowKey('openRefunds', 'p3')).toBe('refund:p3');
+    expect(openWorkFromRows(rows)).toEqual(work);
+  });
+
+  it('refuses a row of a section it does not know, instead of dropping open work', () => {
+    expect(() => openWorkFromRows([{ key: 'dispute:p1', value: {} }])).toThrow(/dispute:p1/);
+    expect(() => entryOf('no-section')).toThrow();
+  });
+
+  it('reads the whole-state checkpoint of earlier releases, and refuses what is not one', () => {
+    const old = { pendingOrders: { o1: 't' }, pendingPayments: {}, unrefundedAnomalies: { p2: { orderId: 'o1', kind: 'k', detectedAt: 't' } }, openRefunds: {} };
+
+    expect(openWorkFromWholeState(old)).toEqual(old);
+    expect(openWorkFromWholeState({ pendingOrders: { o1: 't' } })).toEqual({ ...emptyOpenWork(), pendingOrders: { o1: 't' } });
+    expect(() => openWorkFromWholeState([])).toThrow();
+    expect(() => openWorkFromWholeState({ pendingOrders: 'o1' })).toThrow(/pendingOrders/);
   });
 });

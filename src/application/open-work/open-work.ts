@@ -19,42 +19,58 @@ export interface OpenWork {
 
 export const emptyOpenWork = (): OpenWork => ({ pendingOrders: {}, pendingPayments: {}, unrefundedAnomalies: {}, openRefunds: {} });
 
+/** One of the view's sections. */
+export type OpenWorkSection = keyof OpenWork;
+
+/** Told of each entry an event set or deleted: its section and its id there (an order's or a payment's). */
+export type OpenWorkChanged = (section: OpenWorkSection, id: string) => void;
+
 type Data = Record<string, string>;
 
 /** Applies one event in place (the index is rebuilt from the log, so mutation stays local). */
-export function applyToOpenWork(work: OpenWork, event: RecordedEvent): void {
+export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: OpenWorkChanged): void {
   const data = event.data as Data;
   switch (event.type) {
     case 'OrderPlaced':
       work.pendingOrders[data.orderId] = data.expiresAt;
+      changed?.('pendingOrders', data.orderId);
       return;
     case 'OrderPaid':
     case 'OrderExpired':
     case 'OrderClosed':
       delete work.pendingOrders[data.orderId];
+      changed?.('pendingOrders', data.orderId);
       return;
     case 'PaymentInitiated':
       work.pendingPayments[data.paymentId] = { orderId: data.orderId, channel: data.channel, since: data.createdAt };
+      changed?.('pendingPayments', data.paymentId);
       return;
     case 'PaymentSucceeded':
     case 'PaymentFailed':
     case 'PaymentClosed':
       delete work.pendingPayments[data.paymentId];
+      changed?.('pendingPayments', data.paymentId);
       return;
     case 'AnomalyDetected':
       work.unrefundedAnomalies[data.paymentId] = { orderId: data.orderId, kind: data.kind, detectedAt: data.detectedAt };
+      changed?.('unrefundedAnomalies', data.paymentId);
       return;
     case 'RefundRequested':
       delete work.unrefundedAnomalies[data.paymentId];
       work.openRefunds[data.paymentId] = { refundId: data.refundId, requestedAt: data.requestedAt, retryAt: null };
+      changed?.('unrefundedAnomalies', data.paymentId);
+      changed?.('openRefunds', data.paymentId);
       return;
     case 'RefundFailed': {
       const refund = work.openRefunds[data.paymentId];
-      if (refund !== undefined) refund.retryAt = data.retryAt;
+      if (refund === undefined) return;
+      refund.retryAt = data.retryAt;
+      changed?.('openRefunds', data.paymentId);
       return;
     }
     case 'RefundSucceeded':
       delete work.openRefunds[data.paymentId];
+      changed?.('openRefunds', data.paymentId);
       return;
     default:
       return;
