@@ -26,6 +26,7 @@ import { ExecuteRefundHandler } from './application/refunds/execute-refund.handl
 import { ReportProjections } from './application/reporting/report-projections.js';
 import { ReportsReader } from './application/reporting/reports.reader.js';
 import { RefundExecutor } from './application/refunds/refund-executor.js';
+import { SharedLogReader } from './application/shared-log-reader.js';
 import { InMemoryChannelRegistry } from './infrastructure/channels/channel-registry.js';
 import type { AppConfig } from './infrastructure/config/config.js';
 import { StoreLifecycle } from './infrastructure/event-store/store-lifecycle.js';
@@ -78,6 +79,7 @@ export class AppModule implements NestModule {
       SyncPaymentHandler,
       ExpireOrderHandler,
       ExecuteRefundHandler,
+      SharedLogReader,
       OpenWorkIndex,
       AnomalyProcessManager,
       RefundExecutor,

@@ -1,5 +1,8 @@
 import type { CheckpointStore, EventStore, RecordedEvent } from './ports/event-store.port.js';
 
+/** What a follower needs of the store: the global log, and the wake-ups after appends. */
+export type LogSource = Pick<EventStore, 'readAll' | 'onAppended'>;
+
 export interface LogFollowerOptions {
   /** Checkpoint name: one per follower, stable across restarts. */
   readonly name: string;
@@ -56,7 +59,7 @@ export class LogFollower {
   private readonly waiters = new Set<Waiter>();
 
   constructor(
-    private readonly store: EventStore,
+    private readonly store: LogSource,
     private readonly checkpoints: CheckpointStore,
     private readonly options: LogFollowerOptions,
   ) {

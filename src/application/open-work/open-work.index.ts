@@ -1,6 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { LogFollower } from '../log-follower.js';
-import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore } from '../ports/event-store.port.js';
+import { CHECKPOINT_STORE, type CheckpointStore } from '../ports/event-store.port.js';
+import { SharedLogReader } from '../shared-log-reader.js';
 import { DeadlineQueue } from '../expiry/deadline-queue.js';
 import { applyToOpenWork, emptyOpenWork, type OpenWork } from './open-work.js';
 
@@ -12,10 +13,10 @@ export class OpenWorkIndex implements BeforeApplicationShutdown {
   private readonly follower: LogFollower;
 
   constructor(
-    @Inject(EVENT_STORE) store: EventStore,
+    log: SharedLogReader,
     @Inject(CHECKPOINT_STORE) checkpoints: CheckpointStore,
   ) {
-    this.follower = new LogFollower(store, checkpoints, {
+    this.follower = new LogFollower(log, checkpoints, {
       name: 'open-work',
       handle: async (events) => {
         for (const event of events) {

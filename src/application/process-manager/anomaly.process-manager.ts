@@ -4,8 +4,9 @@ import { DomainError } from '../../domain/shared/domain-error.js';
 import type { Causation } from '../event-sourcing/aggregate-repository.js';
 import { upcast } from '../event-sourcing/upcaster.js';
 import { LogFollower } from '../log-follower.js';
-import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore, type RecordedEvent } from '../ports/event-store.port.js';
+import { CHECKPOINT_STORE, type CheckpointStore, type RecordedEvent } from '../ports/event-store.port.js';
 import { Reactions } from '../reactions.js';
+import { SharedLogReader } from '../shared-log-reader.js';
 
 /**
  * The durable process manager: it reads the global log from its stored checkpoint, asks the pure
@@ -20,11 +21,11 @@ export class AnomalyProcessManager implements BeforeApplicationShutdown {
   private readonly follower: LogFollower;
 
   constructor(
-    @Inject(EVENT_STORE) store: EventStore,
+    log: SharedLogReader,
     @Inject(CHECKPOINT_STORE) checkpoints: CheckpointStore,
     private readonly reactions: Reactions,
   ) {
-    this.follower = new LogFollower(store, checkpoints, {
+    this.follower = new LogFollower(log, checkpoints, {
       name: 'process-manager',
       handle: (events) => this.handle(events),
       // Every reaction is idempotent, so the few events after a crash's last checkpoint are safely

@@ -3,7 +3,8 @@ import { reactTo } from '../../domain/anomaly/anomaly.policy.js';
 import type { Causation } from '../event-sourcing/aggregate-repository.js';
 import { upcast } from '../event-sourcing/upcaster.js';
 import { LogFollower } from '../log-follower.js';
-import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore, type RecordedEvent } from '../ports/event-store.port.js';
+import { CHECKPOINT_STORE, type CheckpointStore, type RecordedEvent } from '../ports/event-store.port.js';
+import { SharedLogReader } from '../shared-log-reader.js';
 import { ExecuteRefundHandler } from './execute-refund.handler.js';
 
 /**
@@ -18,11 +19,11 @@ export class RefundExecutor implements BeforeApplicationShutdown {
   private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(
-    @Inject(EVENT_STORE) store: EventStore,
+    log: SharedLogReader,
     @Inject(CHECKPOINT_STORE) checkpoints: CheckpointStore,
     private readonly handler: ExecuteRefundHandler,
   ) {
-    this.follower = new LogFollower(store, checkpoints, {
+    this.follower = new LogFollower(log, checkpoints, {
       name: 'refund-executor',
       handle: (events) => this.handle(events),
       // Every reaction is idempotent, so the few events after a crash's last checkpoint are safely

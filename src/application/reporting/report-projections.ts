@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { LogFollower } from '../log-follower.js';
-import { EVENT_STORE, type CheckpointStore, type EventStore, type RecordedEvent } from '../ports/event-store.port.js';
+import type { CheckpointStore, RecordedEvent } from '../ports/event-store.port.js';
+import { SharedLogReader } from '../shared-log-reader.js';
 import { PROJECTION_NAMES, PROJECTION_STORE, ProjectionOutOfStepError, type ProjectionName, type ProjectionStore } from '../ports/projection-store.port.js';
 import { ProjectionRunner } from './projection-runner.js';
 
@@ -18,7 +19,7 @@ export class ReportProjections implements BeforeApplicationShutdown, OnApplicati
   private restarting: Promise<void> | null = null;
 
   constructor(
-    @Inject(EVENT_STORE) store: EventStore,
+    log: SharedLogReader,
     @Inject(PROJECTION_STORE) private readonly projections: ProjectionStore,
   ) {
     this.runner = new ProjectionRunner(projections);
@@ -26,7 +27,7 @@ export class ReportProjections implements BeforeApplicationShutdown, OnApplicati
       load: async () => ({ position: await this.runner.load(), state: null }),
       save: async () => undefined,
     };
-    this.follower = new LogFollower(store, checkpoints, {
+    this.follower = new LogFollower(log, checkpoints, {
       name: 'projections',
       batchSize: 1000,
       handle: (events) => this.handle(events),
