@@ -14,7 +14,7 @@ import { StartPaymentHandler } from './application/payments/start-payment.handle
 import { SyncPaymentHandler } from './application/payments/sync-payment.handler.js';
 import { CHANNEL_REGISTRY } from './application/ports/channel-registry.port.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from './application/ports/clock.port.js';
-import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore } from './application/ports/event-store.port.js';
+import { CHECKPOINT_STORE, EVENT_STORE, type EventStore, type KeyedCheckpointStore } from './application/ports/event-store.port.js';
 import { LEADERSHIP, type Leadership } from './application/ports/leadership.port.js';
 import { PROJECTION_STORE, type ProjectionStore } from './application/ports/projection-store.port.js';
 import { SETTINGS, type PayguardSettings } from './application/ports/settings.port.js';
@@ -44,7 +44,7 @@ import { SandboxModule } from './infrastructure/sandbox/sandbox.module.js';
 
 export interface AppParts {
   readonly config: AppConfig;
-  readonly store: EventStore & CheckpointStore;
+  readonly store: EventStore & KeyedCheckpointStore;
   readonly projections: ProjectionStore;
   readonly settings: PayguardSettings;
   readonly channels: InMemoryChannelRegistry;

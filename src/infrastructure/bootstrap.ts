@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { AppModule } from '../app.module.js';
 import { BackgroundWorkers } from '../application/background-workers.js';
 import type { Clock, IdGenerator } from '../application/ports/clock.port.js';
-import type { CheckpointStore, EventStore } from '../application/ports/event-store.port.js';
+import type { EventStore, KeyedCheckpointStore } from '../application/ports/event-store.port.js';
 import type { PayguardSettings } from '../application/ports/settings.port.js';
 import { InMemoryChannelRegistry } from './channels/channel-registry.js';
 import { AlipayChannel } from './channels/alipay.channel.js';
@@ -27,7 +27,7 @@ export interface StartOptions {
   readonly host?: string;
   readonly clock?: Clock;
   readonly ids?: IdGenerator;
-  readonly store?: EventStore & CheckpointStore;
+  readonly store?: EventStore & KeyedCheckpointStore;
   readonly logger?: LoggerService | LogLevel[] | false;
 }
 
@@ -35,7 +35,7 @@ export interface RunningPayguard {
   readonly app: INestApplication;
   readonly url: string;
   readonly config: AppConfig;
-  readonly store: EventStore & CheckpointStore;
+  readonly store: EventStore & KeyedCheckpointStore;
   readonly channels: InMemoryChannelRegistry;
   readonly workers: BackgroundWorkers;
   close(): Promise<void>;

@@ -147,4 +147,5 @@ export class StaleCheckpointError extends Error {
 }
 
 export const EVENT_STORE = Symbol('EventStore');
+/** The event store's checkpoints: a KeyedCheckpointStore, for the followers that keep rows too. */
 export const CHECKPOINT_STORE = Symbol('CheckpointStore');

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { CheckpointStore, EventStore } from '../../application/ports/event-store.port.js';
+import type { EventStore, KeyedCheckpointStore } from '../../application/ports/event-store.port.js';
 import { ConfigError, type AppConfig } from '../config/config.js';
 import { EventStoreDbEventStore } from './eventstoredb.event-store.js';
 import { MemoryEventStore } from './memory.event-store.js';
@@ -7,7 +7,7 @@ import { PostgresEventStore } from './postgres.event-store.js';
 import { SqliteEventStore } from './sqlite.event-store.js';
 
 /** The store EVENT_STORE names. */
-export async function openEventStore(config: AppConfig): Promise<EventStore & CheckpointStore> {
+export async function openEventStore(config: AppConfig): Promise<EventStore & KeyedCheckpointStore> {
   switch (config.eventStore) {
     case 'sqlite':
       return new SqliteEventStore({ file: join(config.dataDir, 'payguard.db') });
