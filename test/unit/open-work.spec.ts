@@ -38,6 +38,23 @@ describe('the open-work index', () => {
     expect(work.openRefunds).toEqual({});
   });
 
+  it('tracks orders whose ids are names on Object.prototype like any other', () => {
+    const work = emptyOpenWork();
+    for (const orderId of ['__proto__', 'constructor', 'toString']) {
+      applyToOpenWork(work, event('OrderPlaced', { orderId, expiresAt: '2026-11-26T10:30:00.000Z' }));
+    }
+    expect(Object.keys(work.pendingOrders)).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(work.pendingOrders.__proto__).toBe('2026-11-26T10:30:00.000Z');
+    applyToOpenWork(work, event('OrderPaid', { orderId: 'constructor' }));
+    expect(work.pendingOrders.constructor).toBeUndefined();
+    // Restored from rows or from an old whole-JSON checkpoint, the same holds.
+    const rows = [...entriesOf(work).keys()].map((key) => ({ key, value: work.pendingOrders[entryOf(key).id] }));
+    expect(Object.keys(openWorkFromRows(rows).pendingOrders)).toEqual(['__proto__', 'toString']);
+    const whole = openWorkFromWholeState(JSON.parse('{"pendingOrders":{"__proto__":"t1"}}'));
+    expect(whole.pendingOrders.__proto__).toBe('t1');
+    expect(whole.pendingOrders.toString).toBeUndefined();
+  });
+
   it('holds a payment until the channel has answered', () => {
     const work = emptyOpenWork();
     applyToOpenWork(work, event('PaymentInitiated', { paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', createdAt: 't0' }));

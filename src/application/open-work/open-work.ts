@@ -17,7 +17,19 @@ export interface OpenWork {
   readonly openRefunds: Record<string, { refundId: string; requestedAt: string; retryAt: string | null }>;
 }
 
-export const emptyOpenWork = (): OpenWork => ({ pendingOrders: {}, pendingPayments: {}, unrefundedAnomalies: {}, openRefunds: {} });
+/**
+ * Each section is keyed by caller-chosen ids, so it has no prototype: an order named `__proto__`
+ * is stored like any other (on a plain object the assignment would set the prototype and drop the
+ * order, which would then never expire), and `constructor` or `toString` never look present.
+ */
+const section = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
+export const emptyOpenWork = (): OpenWork => ({
+  pendingOrders: section(),
+  pendingPayments: section(),
+  unrefundedAnomalies: section(),
+  openRefunds: section(),
+});
 
 /** One of the view's sections. */
 export type OpenWorkSection = keyof OpenWork;
