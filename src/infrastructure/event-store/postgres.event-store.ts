@@ -133,15 +133,15 @@ interface EventRow {
  * Data and metadata are stored as jsonb: key order is not kept (JSON objects have none) and
  * strings may not contain U+0000, which jsonb refuses (the append then fails).
  *
- * An append first reads, without locking, the stream's last revision and where the batch's event
- * ids already are, to answer repeats (`duplicate: true`), partial repeats
- * (IdempotencyConflictError) and stale expectations (ConcurrencyError) without writing. The
- * write then locks the stream's row in `streams` and checks the expected revision again on the
- * latest committed row, so concurrent writers to one stream are serialised there: exactly one
- * of several writers expecting the same revision wins, `any` appends always get the next
- * revision. A writer that loses (expected revision moved, or UNIQUE(stream_name, event_id) hit
- * by a concurrent repeat of the same batch) writes nothing, and the append is evaluated again:
- * that answers ConcurrencyError, or `duplicate: true` when the winner wrote this very batch.
+ * An append writes first: the write locks the stream's row in `streams` and checks the expected
+ * revision on the latest committed row, so concurrent writers to one stream are serialised
+ * there: exactly one of several writers expecting the same revision wins, `any` appends always
+ * get the next revision. UNIQUE(stream_name, event_id) refuses an id the stream already holds.
+ * A write refused either way writes nothing; only then does the append read, without locking,
+ * the stream's last revision and where the batch's event ids are, to answer repeats
+ * (`duplicate: true`), partial repeats (IdempotencyConflictError) and stale expectations
+ * (ConcurrencyError), or to try the write again when none of these holds any more. So the usual
+ * append costs one round trip, and a repeat two.
  *
  * Wake-ups: `onAppended` fires after this instance's own commits, and, through LISTEN on a
  * connection of its own, after other processes' commits (each append does pg_notify in its
@@ -214,7 +214,28 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     const batch = JSON.stringify(
       events.map(({ eventId, type, data, metadata }) => ({ eventId, type, data, metadata })),
     );
+    const params: unknown[] = [streamName, events.length, batch, this.channel, this.instanceId];
+    const statement = expected === 'any' ? this.sql.appendAny : expected === 'no-stream' ? this.sql.appendNoStream : this.sql.appendExact;
+    if (typeof expected === 'number') params.push(expected);
     for (let attempt = 1; ; attempt++) {
+      // The write first: it checks the expected revision under the stream's lock, and the
+      // UNIQUE (stream_name, event_id) constraint refuses any id already in the stream, so an
+      // append that should not be written writes nothing. The usual append is one round trip.
+      try {
+        const inserted = await this.pool.query<{ last_position: string; last_revision: number }>({ ...statement, values: params });
+        const row = inserted.rows[0];
+        if (row) {
+          this.notify();
+          return { lastRevision: row.last_revision, lastPosition: Number(row.last_position), duplicate: false };
+        }
+        // The expected revision did not hold when the stream was locked: nothing was written.
+      } catch (error) {
+        // Some of these event ids are in the stream already (or twice in the batch): nothing was written.
+        if (!isUniqueViolation(error)) throw error;
+      }
+      // Why not: a repeat (`duplicate: true`), a partial repeat, an id twice in the batch, or a
+      // stale expected revision; or none of these any more (another writer moved on meanwhile),
+      // and the write is tried again.
       const { rows } = await this.pool.query<{ last_revision: number | null; found: [string, number, string][] }>({
         ...this.sql.appendCheck,
         values: [streamName, ids],
@@ -231,29 +252,7 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
       }
       const actual = last < 0 ? 'no-stream' : last;
       if (expected !== 'any' && expected !== actual) throw new ConcurrencyError(streamName, expected, actual);
-
-      try {
-        const params: unknown[] = [streamName, events.length, batch, this.channel, this.instanceId];
-        const statement =
-          expected === 'any' ? this.sql.appendAny : expected === 'no-stream' ? this.sql.appendNoStream : this.sql.appendExact;
-        if (typeof expected === 'number') params.push(expected);
-        const inserted = await this.pool.query<{ last_position: string; last_revision: number }>({ ...statement, values: params });
-        const row = inserted.rows[0];
-        if (row) {
-          this.notify();
-          return { lastRevision: row.last_revision, lastPosition: Number(row.last_position), duplicate: false };
-        }
-        // The expected revision no longer held when the stream was locked: nothing was written.
-      } catch (error) {
-        // Another writer appended some of these event ids since the check: nothing was written.
-        if (!isUniqueViolation(error)) throw error;
-      }
-      // Evaluate the append again against what the other writer did: the check above then
-      // answers duplicate, IdempotencyConflictError or ConcurrencyError.
-      if (attempt >= MAX_APPEND_ATTEMPTS) {
-        const now = (await this.pool.query<{ last_revision: number | null }>(this.sql.lastRevision, [streamName])).rows[0];
-        throw new ConcurrencyError(streamName, expected, now?.last_revision ?? 'no-stream');
-      }
+      if (attempt >= MAX_APPEND_ATTEMPTS) throw new ConcurrencyError(streamName, expected, actual);
     }
   }
 
@@ -530,7 +529,6 @@ function statements(S: string) {
          RETURNING s.last_revision - $2 AS before`,
       ),
     ),
-    lastRevision: `SELECT last_revision FROM ${S}.streams WHERE stream_name = $1`,
     readStream: named('read_stream', `SELECT ${EVENT_COLUMNS} FROM ${S}.events WHERE stream_name = $1 ORDER BY revision`),
     readAll: named(
       'read_all',
