@@ -237,6 +237,19 @@ describe('the alipay and wechatpay channels, end to end', () => {
     });
   });
 
+  describe('an Alipay trade closed unpaid', () => {
+    it('closes the pending payment (not a failure) and leaves the order payable', async () => {
+      await order('real-alipay-closed', 1500);
+      const { paymentId, payUrl } = await payment('real-alipay-closed', 'alipay');
+      expect((await alipay.payerOpens(payUrl)).status).toBe(200);
+      const closed = await app.request('POST', '/channels/alipay/notifications', alipay.notificationBody(paymentId, { trade_status: 'TRADE_CLOSED' }), FORM);
+      expect([closed.status, closed.body]).toEqual([200, 'success']);
+      expect((await readStream(app, `payment-${paymentId}`)).map((event) => event.type)).toEqual(['PaymentInitiated', 'PaymentClosed']);
+      const now = await app.request('GET', '/orders/real-alipay-closed');
+      expect(now.body).toMatchObject({ status: 'pending', payments: [{ paymentId, status: 'closed' }] });
+    });
+  });
+
   describe('a new WeChat Pay attempt after a failed one', () => {
     it('closes the failed trade before the new one is created', async () => {
       await order('real-retry', 1500);

@@ -193,7 +193,7 @@ describe('the alipay channel (Alipay OpenAPI, RSA2) against a stand-in gateway',
         notification(standIn.notificationBody(paymentId, { trade_status: 'TRADE_CLOSED', refund_fee: '19.99', gmt_refund: '2026-01-01 10:00:00' })),
         new Date(),
       );
-      expect(closed.status).toBe('failed');
+      expect(closed.status).toBe('closed');
       expect(() => channel.verifyNotification(notification(standIn.notificationBody(paymentId, { trade_status: 'WAIT_BUYER_PAY' })), new Date())).toThrow(
         NotificationRejectedError,
       );

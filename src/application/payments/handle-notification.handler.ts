@@ -55,7 +55,9 @@ export class HandleNotificationHandler implements ICommandHandler<HandleNotifica
             },
             causation,
           )
-        : await this.results.recordFailure(verified.paymentId, 'the channel reported the payment failed', 'notification', causation);
+        : verified.status === 'closed'
+          ? await this.results.recordClosed(verified.paymentId, causation)
+          : await this.results.recordFailure(verified.paymentId, 'the channel reported the payment failed', 'notification', causation);
     return { recorded: after.status !== before };
   }
 }

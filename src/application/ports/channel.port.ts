@@ -53,7 +53,8 @@ export type RefundResult =
 export interface VerifiedNotification {
   readonly notificationId: string;
   readonly paymentId: string;
-  readonly status: 'succeeded' | 'failed';
+  /** `closed`: the trade was closed unpaid (it can no longer be paid), as distinct from a declined payment. */
+  readonly status: 'succeeded' | 'failed' | 'closed';
   readonly amount: Money;
   readonly channelTradeNo: string;
   readonly occurredAt: string;

@@ -173,7 +173,8 @@ export class AlipayChannel implements PaymentChannel {
       throw new NotificationRejectedError('malformed', 'alipay: out_trade_no, trade_no, notify_id and total_amount are required');
     }
     const tradeStatus = params.get('trade_status') ?? '';
-    // TRADE_CLOSED comes for an unpaid trade that closed, and after a full refund: never a payment.
+    // TRADE_CLOSED comes for an unpaid trade that closed (recorded as the payment closing, when it
+    // is still pending), and after a full refund (on a paid payment it changes nothing): never a payment.
     // A late TRADE_FINISHED repeats a success already recorded (recording it again is a no-op).
     if (!PAID.has(tradeStatus) && tradeStatus !== 'TRADE_CLOSED') {
       throw new NotificationRejectedError('malformed', `alipay: trade_status ${tradeStatus || '(none)'} is not a result`);
@@ -183,7 +184,7 @@ export class AlipayChannel implements PaymentChannel {
     return {
       notificationId: notifyId,
       paymentId,
-      status: PAID.has(tradeStatus) ? 'succeeded' : 'failed',
+      status: PAID.has(tradeStatus) ? 'succeeded' : 'closed',
       amount: { amount, currency: CURRENCY },
       channelTradeNo: tradeNo,
       occurredAt,
