@@ -9,10 +9,11 @@ const SANE = /^[A-Za-z0-9._:-]{1,128}$/;
 export class CorrelationIdMiddleware implements NestMiddleware {
   constructor(@Inject(ID_GENERATOR) private readonly ids: IdGenerator) {}
 
-  use(request: Request & { correlationId?: string }, response: Response, next: NextFunction): void {
-    const given = request.header('x-correlation-id');
-    request.correlationId = given !== undefined && SANE.test(given) ? given : this.ids.uuid();
-    response.setHeader('X-Correlation-Id', request.correlationId);
+  use(request: Request, response: Response, next: NextFunction): void {
+    const given = request.headers['x-correlation-id'];
+    // Kept in the response header only, where CorrelationId reads it: a new property on Node's
+    // request object costs a few microseconds per request.
+    response.setHeader('X-Correlation-Id', typeof given === 'string' && SANE.test(given) ? given : this.ids.uuid());
     next();
   }
 }
