@@ -58,8 +58,11 @@ describe('the alipay and wechatpay channels, end to end', () => {
     return placed.body;
   }
 
+  /** The payer's address as the merchant's page saw it: WeChat Pay H5 needs it. */
+  const PAYER_IP = '203.0.113.7';
+
   async function payment(orderId: string, channel: 'alipay' | 'wechatpay') {
-    const started = await app.request('POST', `/orders/${orderId}/payments`, { channel });
+    const started = await app.request('POST', `/orders/${orderId}/payments`, channel === 'wechatpay' ? { channel, payerIp: PAYER_IP } : { channel });
     expect(started.status).toBe(201);
     return started.body as { paymentId: string; payUrl: string; timeExpire: string };
   }
@@ -102,7 +105,12 @@ describe('the alipay and wechatpay channels, end to end', () => {
       const expire = (await app.request('GET', `/payments/${first.paymentId}`)).body.timeExpire as string;
       const china = new Date(Date.parse(expire) + 8 * 3600 * 1000).toISOString().slice(0, 19);
       expect(alipay.trades.get(first.paymentId)).toMatchObject({ totalAmount: '19.99', timeExpire: china.replace('T', ' '), notifyUrl: `${app.url}/channels/alipay/notifications` });
-      expect(wechat.trades.get(second.paymentId)!.request).toMatchObject({ amount: { total: 1999, currency: 'CNY' }, time_expire: `${china}+08:00`, notify_url: `${app.url}/channels/wechatpay/notifications` });
+      expect(wechat.trades.get(second.paymentId)!.request).toMatchObject({
+        amount: { total: 1999, currency: 'CNY' },
+        time_expire: `${china}+08:00`,
+        notify_url: `${app.url}/channels/wechatpay/notifications`,
+        scene_info: { payer_client_ip: PAYER_IP, h5_info: { type: 'Wap' } },
+      });
     });
 
     it('answered the notifications as each provider requires', () => {
@@ -234,6 +242,24 @@ describe('the alipay and wechatpay channels, end to end', () => {
       const back = await app.request('GET', `/channels/alipay/return?${alipay.returnQuery(paymentId)}`, undefined, { accept: 'text/html' });
       expect(back.body).toContain('data-order-status>paid');
       expect((await readStream(app, `payment-${paymentId}`)).find((event) => event.type === 'PaymentSucceeded')!.data.source).toBe('query');
+    });
+  });
+
+  describe("a WeChat Pay attempt without the payer's IP address", () => {
+    it('is refused with 400 validation naming payerIp, and records nothing', async () => {
+      await order('real-wechat-no-ip', 1500);
+      const head = await logHead(app);
+      const requests = wechat.requests.length;
+      const missing = await app.request('POST', '/orders/real-wechat-no-ip/payments', { channel: 'wechatpay' });
+      expect(missing.status).toBe(400);
+      expect(missing.body).toMatchObject({ type: 'https://payguard.dev/problems/validation', errors: [{ field: 'payerIp' }] });
+      const malformed = await app.request('POST', '/orders/real-wechat-no-ip/payments', { channel: 'wechatpay', payerIp: '203.0.113' });
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.errors).toEqual([expect.objectContaining({ field: 'payerIp' })]);
+      expect(await logHead(app)).toBe(head);
+      expect(wechat.requests.length).toBe(requests);
+      // Alipay needs no IP address; a v6 one is taken for WeChat Pay.
+      expect((await app.request('POST', '/orders/real-wechat-no-ip/payments', { channel: 'wechatpay', payerIp: '2001:db8::7' })).status).toBe(201);
     });
   });
 

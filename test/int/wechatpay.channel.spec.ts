@@ -46,6 +46,7 @@ describe('the wechatpay channel (WeChat Pay API v3, H5) against a stand-in', () 
       timeExpire,
       notifyUrl: 'http://127.0.0.1:9/channels/wechatpay/notifications',
       returnUrl: `http://127.0.0.1:9/channels/wechatpay/return?paymentId=${paymentId}`,
+      payerIp: '198.51.100.20',
     });
     return { paymentId, payUrl, timeExpire };
   }
@@ -65,6 +66,7 @@ describe('the wechatpay channel (WeChat Pay API v3, H5) against a stand-in', () 
         timeExpire: '2030-01-01T04:05:06.000Z',
         notifyUrl: 'https://payguard.example/channels/wechatpay/notifications',
         returnUrl: 'https://payguard.example/channels/wechatpay/return?paymentId=pay_wx_terms',
+        payerIp: '203.0.113.7',
       });
       expect(standIn.requests.at(-1)).toEqual({
         method: 'POST',
@@ -77,7 +79,7 @@ describe('the wechatpay channel (WeChat Pay API v3, H5) against a stand-in', () 
           time_expire: '2030-01-01T12:05:06+08:00',
           notify_url: 'https://payguard.example/channels/wechatpay/notifications',
           amount: { total: 100005, currency: 'CNY' },
-          scene_info: { payer_client_ip: expect.any(String), h5_info: { type: 'Wap' } },
+          scene_info: { payer_client_ip: '203.0.113.7', h5_info: { type: 'Wap' } },
         },
       });
       const url = new URL(payUrl);
@@ -87,7 +89,7 @@ describe('the wechatpay channel (WeChat Pay API v3, H5) against a stand-in', () 
     });
 
     it('is refused when signed with a key or serial WeChat Pay does not know', async () => {
-      const request = { paymentId: 'pay_wx_impostor', orderId: 'o', amount: { amount: 1, currency: 'CNY' }, timeExpire: new Date(Date.now() + 600_000).toISOString(), notifyUrl: 'http://x/n', returnUrl: 'http://x/r' };
+      const request = { paymentId: 'pay_wx_impostor', orderId: 'o', amount: { amount: 1, currency: 'CNY' }, timeExpire: new Date(Date.now() + 600_000).toISOString(), notifyUrl: 'http://x/n', returnUrl: 'http://x/r', payerIp: '203.0.113.7' };
       await expect(channelWith({ privateKey: otherKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }).createTrade(request)).rejects.toThrow(/401 SIGN_ERROR/);
       await expect(channelWith({ certSerial: 'ABCDEF' }).createTrade(request)).rejects.toThrow(/401 SIGN_ERROR/);
       expect(standIn.trades.has('pay_wx_impostor')).toBe(false);

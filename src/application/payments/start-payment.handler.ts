@@ -22,6 +22,8 @@ export class StartPaymentCommand extends Command<{ created: boolean; payment: Pa
     readonly returnUrl: string | null,
     readonly viewer: Viewer,
     readonly correlationId: string,
+    /** The payer's IP address, for channels that need it (null when the caller did not give it). */
+    readonly payerIp: string | null = null,
   ) {
     super();
   }
@@ -50,6 +52,9 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     if (channel === undefined) {
       throw new InvalidRequest([{ field: 'channel', message: `unknown channel; offered: ${this.channels.ids().join(', ')}` }]);
     }
+    if (channel.needsPayerIp === true && command.payerIp === null) {
+      throw new InvalidRequest([{ field: 'payerIp', message: `channel ${channel.id} needs the payer's IP address (payerIp)` }]);
+    }
     const before = await this.reader.order(command.orderId, command.viewer);
     if (before.status !== 'pending') throw new OrderNotPayable(command.orderId, before.status);
     const ended = await this.endedAttempts(before, channel.id);
@@ -77,7 +82,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     const order = state as PlacedOrderState;
     const attempt = openAttemptOn(order, channel.id, ended, this.clock.now());
     if (attempt === undefined) throw new OrderNotPayable(command.orderId, order.status);
-    return this.ensureTrade(order, attempt, channel, causation);
+    return this.ensureTrade(order, attempt, channel, command.payerIp, causation);
   }
 
   /** Attempts on this channel whose payment failed or was closed: a retry opens a new one. */
@@ -113,6 +118,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     order: PlacedOrderState,
     attempt: PaymentAttempt,
     channel: PaymentChannel,
+    payerIp: string | null,
     causation: Causation,
   ): Promise<{ created: boolean; payment: PaymentView }> {
     const existing = await this.reader.payment(attempt.paymentId);
@@ -128,6 +134,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
       timeExpire,
       notifyUrl: `${base}/channels/${channel.id}/notifications`,
       returnUrl: `${base}/channels/${channel.id}/return?paymentId=${encodeURIComponent(paymentId)}`,
+      ...(payerIp !== null && { payerIp }),
     });
     const { state, events } = await this.repository.handle(
       paymentDecider,

@@ -17,6 +17,8 @@ export interface CreateTradeRequest {
   readonly notifyUrl: string;
   /** Where the provider sends the payer back (same window). */
   readonly returnUrl: string;
+  /** The payer's IP address, as the merchant's page saw it; given to channels that need it (`needsPayerIp`). */
+  readonly payerIp?: string;
 }
 
 export interface CreatedTrade {
@@ -97,6 +99,8 @@ export interface NotificationAnswer {
 
 export interface PaymentChannel {
   readonly id: string;
+  /** True when the provider must be told the payer's IP address to open a trade (WeChat Pay H5). */
+  readonly needsPayerIp?: boolean;
   createTrade(request: CreateTradeRequest): Promise<CreatedTrade>;
   queryTrade(paymentId: string): Promise<TradeState>;
   closeTrade(paymentId: string): Promise<CloseResult>;

@@ -58,10 +58,10 @@ interface Answer {
 /** A notification older or newer than this is refused (replays). */
 const NOTIFICATION_TOLERANCE_SECONDS = 300;
 const CURRENCY = 'CNY';
-/** H5 requires the payer's IP; Payguard's start-payment call comes from the merchant's server and has none. */
-const UNKNOWN_PAYER_IP = '127.0.0.1';
 
 export class WechatpayChannel implements PaymentChannel {
+  /** H5 sends the payer's IP as `scene_info.payer_client_ip`, and WeChat Pay checks it against the payer's. */
+  readonly needsPayerIp = true;
   readonly id = 'wechatpay';
   private readonly merchant: Merchant;
   private readonly platform: { readonly serial: string; readonly publicKey: KeyObject };
@@ -80,6 +80,8 @@ export class WechatpayChannel implements PaymentChannel {
     if (request.amount.currency !== CURRENCY) {
       throw new InvalidRequest([{ field: 'channel', message: `wechatpay takes ${CURRENCY} only, not ${request.amount.currency}` }]);
     }
+    const payerIp = request.payerIp;
+    if (payerIp === undefined) throw new InvalidRequest([{ field: 'payerIp', message: "wechatpay needs the payer's IP address (payerIp)" }]);
     const answer = await this.call('POST', '/v3/pay/transactions/h5', {
       appid: this.options.appid,
       mchid: this.options.mchid,
@@ -88,7 +90,7 @@ export class WechatpayChannel implements PaymentChannel {
       time_expire: rfc3339China(request.timeExpire),
       notify_url: request.notifyUrl,
       amount: { total: request.amount.amount, currency: CURRENCY },
-      scene_info: { payer_client_ip: UNKNOWN_PAYER_IP, h5_info: { type: 'Wap' } },
+      scene_info: { payer_client_ip: payerIp, h5_info: { type: 'Wap' } },
     });
     if (answer.status === 200 && typeof answer.body.h5_url === 'string') {
       const h5Url = answer.body.h5_url;

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsInt, IsISO8601, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsDefined, IsIP, IsISO8601, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
 
 const SEVEN_DAYS = 7 * 24 * 3600;
 
@@ -63,4 +63,12 @@ export class StartPaymentDto {
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   @MaxLength(2048)
   returnUrl?: string;
+
+  @ApiPropertyOptional({
+    description: "the payer's IP address (IPv4 or IPv6), as the merchant's page saw it; required by channels that need it (wechatpay)",
+    example: '203.0.113.7',
+  })
+  @IsOptional()
+  @IsIP(undefined, { message: 'payerIp must be an IPv4 or IPv6 address' })
+  payerIp?: string;
 }

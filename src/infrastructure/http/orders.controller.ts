@@ -102,7 +102,7 @@ export class OrdersController {
     @CorrelationId() correlationId: string,
     @Res({ passthrough: true }) response: Response,
   ): Promise<PaymentView> {
-    const command = new StartPaymentCommand(checkId('orderId', orderId), body.channel, body.returnUrl ?? null, viewer, correlationId);
+    const command = new StartPaymentCommand(checkId('orderId', orderId), body.channel, body.returnUrl ?? null, viewer, correlationId, body.payerIp ?? null);
     const { created, payment } = await this.commands.execute(command);
     response.status(created ? 201 : 200);
     return payment;
