@@ -50,15 +50,23 @@ export class AggregateRepository {
     return { state: fold(decider, recorded), revision: recorded.length - 1 };
   }
 
-  /** Decides `makeCommand(now, state)` against the stream and appends what it decides. */
+  /**
+   * Decides `makeCommand(now, state)` against the stream and appends what it decides.
+   * `likelyNew`: the stream most likely does not exist yet (an order placed with a fresh id), so
+   * the first decision is made on the initial state and appended expecting `no-stream`, without
+   * reading; if the stream exists after all, that append writes nothing (ConcurrencyError) and the
+   * command is decided again on the stream as read, like any other conflict.
+   */
   async handle<S, C extends Command, E extends DomainEvent>(
     decider: Decider<S, C, E>,
     streamName: string,
     makeCommand: (now: Date, state: NoInfer<S>) => NoInfer<C>,
     causation: Causation,
+    options: { readonly likelyNew?: boolean } = {},
   ): Promise<Handled<S, E>> {
     for (let attempt = 0; ; attempt++) {
-      const { state, revision } = await this.load(decider, streamName);
+      const { state, revision } =
+        attempt === 0 && options.likelyNew === true ? { state: decider.initialState, revision: -1 } : await this.load(decider, streamName);
       const command = makeCommand(this.clock.now(), state);
       const events = decider.decide(command, state);
       if (events.length === 0) return { state, events };

@@ -60,6 +60,8 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrderCommand> {
         metadata: { now },
       }),
       { correlationId, causationId: null },
+      // Most orders are placed once; a repeat (same id again) costs one refused append.
+      { likelyNew: true },
     );
     // A new order has no payments yet: its view comes from the state just decided, without a re-read.
     if (events.length > 0) return { created: true, order: toOrderView(state as PlacedOrderState, []) };
