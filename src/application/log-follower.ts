@@ -22,6 +22,11 @@ export interface LogFollowerOptions {
    * give the same result when events since the last checkpoint are handled again.
    */
   readonly checkpointIntervalMs?: number;
+  /**
+   * Read the log at most this often once caught up (default 0: as soon as woken), so a busy log
+   * is handled in fewer, larger batches. For followers nobody waits on, like reporting.
+   */
+  readonly minReadIntervalMs?: number;
 }
 
 const FIRST_RETRY_MS = 100;
@@ -46,6 +51,8 @@ export class LogFollower {
   private processed = 0;
   private saved = 0;
   private lastSaveAt = 0;
+  /** When the last drain began reading (for minReadIntervalMs). */
+  private lastDrainAt = 0;
   private running = false;
   /** Bumped by every start() and stop(), so a start() overtaken by stop() while loading gives up. */
   private generation = 0;
@@ -139,6 +146,7 @@ export class LogFollower {
   /** Reads and handles batches until the log is exhausted. */
   private async drain(): Promise<void> {
     do {
+      if (!(await this.paceReads())) return;
       this.wokenDuringDrain = false;
       for (;;) {
         const batch = await this.retrying(() => this.store.readAll(this.processed, this.batchSize));
@@ -147,6 +155,16 @@ export class LogFollower {
         if (batch.length < this.batchSize) break; // caught up; a later append wakes us again
       }
     } while (this.wokenDuringDrain && this.running);
+  }
+
+  /** Waits out minReadIntervalMs since the last drain began reading; false if stopped meanwhile. */
+  private async paceReads(): Promise<boolean> {
+    const interval = this.options.minReadIntervalMs ?? 0;
+    if (interval <= 0) return true;
+    const wait = this.lastDrainAt + interval - Date.now();
+    if (wait > 0) await this.backoff(wait);
+    this.lastDrainAt = Date.now();
+    return this.running;
   }
 
   /** Handles then checkpoints one batch; a failed save does not re-run a handled batch. False if stopped first. */

@@ -51,6 +51,40 @@ describe('LogFollower', () => {
     expect(await store.load('projector')).toMatchObject({ position: 5 });
   });
 
+  it('with minReadIntervalMs, handles a burst of appends in a few larger batches and misses none', async () => {
+    const batches: number[][] = [];
+    const follower = new LogFollower(store, store, {
+      name: 'paced',
+      handle: async (events) => void batches.push(events.map((e) => e.position)),
+      pollIntervalMs: NO_POLL,
+      minReadIntervalMs: 200,
+    });
+    followers.push(follower);
+    await follower.start();
+    // 40 appends, each one waking the follower, within well under one interval of each other.
+    const last = await appendEvents(40);
+    await follower.waitFor(last, 5_000);
+    expect(batches.flat()).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    // The first wake-up reads at once; the rest of the burst waits for the interval and comes in one read.
+    expect(batches.length).toBeLessThanOrEqual(3);
+  });
+
+  it('with minReadIntervalMs, stop() does not wait out the interval', async () => {
+    const handled: number[] = [];
+    const follower = new LogFollower(store, store, {
+      name: 'paced-long',
+      handle: async (events) => void handled.push(...events.map((e) => e.position)),
+      pollIntervalMs: NO_POLL,
+      minReadIntervalMs: 600_000,
+    });
+    followers.push(follower);
+    const first = await appendEvents(1);
+    await follower.start(); // catches up at once
+    await appendEvents(1); // read no sooner than ten minutes after the last read
+    await follower.stop(); // resolves now (jest's timeout would fail the test otherwise)
+    expect(handled).toEqual([first]);
+  });
+
   it('stores the state it is given with its checkpoint and hands it back on the next start', async () => {
     await appendEvents(3);
     let count = 0;
