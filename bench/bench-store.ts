@@ -22,6 +22,11 @@ export function benchStore(value: string | undefined): BenchStore {
   return kind as BenchStore;
 }
 
+/** Processes that serve the benchmark on this store, besides its own: the database server's. */
+export function storeCommands(kind: BenchStore): readonly string[] {
+  return kind === 'postgres' ? ['postgres'] : [];
+}
+
 export function storeLabel(kind: BenchStore): string {
   return kind === 'sqlite' ? 'SQLite' : 'PostgreSQL';
 }
@@ -35,7 +40,7 @@ export interface ScratchStore {
   readonly env: Record<string, string>;
   /** How many events of `type` the log holds, read straight from the database (null if it can't be read). */
   count(type: string): Promise<number | null>;
-  /** Size in bytes of a follower's stored checkpoint state (null when none or unreadable). */
+  /** Bytes a follower keeps with its checkpoint: its state plus its rows' keys and values (null when unreadable). */
   checkpointBytes(name: string): Promise<number | null>;
   dispose(): Promise<void>;
 }
@@ -62,7 +67,12 @@ export function scratchStore(kind: BenchStore, prefix: string): ScratchStore {
       schema: null,
       env: { PORT: '0', DATA_DIR: dataDir },
       count: (type) => query<number>('SELECT count(*) FROM events WHERE type = ?', type),
-      checkpointBytes: (name) => query<number>('SELECT length(state) FROM checkpoints WHERE name = ?', name),
+      checkpointBytes: (name) =>
+        query<number>(
+          `SELECT coalesce((SELECT length(state) FROM checkpoints WHERE name = ?1), 0)
+                + coalesce((SELECT sum(length(key) + length(value)) FROM checkpoint_rows WHERE name = ?1), 0)`,
+          name,
+        ),
       dispose: async () => rmSync(dataDir, { recursive: true, force: true }),
     };
   }
@@ -85,7 +95,13 @@ export function scratchStore(kind: BenchStore, prefix: string): ScratchStore {
     env: { PORT: '0', DATA_DIR: dataDir, EVENT_STORE: 'postgres', DATABASE_URL, DATABASE_SCHEMA: schema },
     count: (type) => orNull(query<string>(`SELECT count(*) FROM "${schema}".events WHERE type = $1`, type).then((n) => (n === null ? null : Number(n)))),
     checkpointBytes: (name) =>
-      orNull(query<number>(`SELECT octet_length(state::text) FROM "${schema}".checkpoints WHERE name = $1`, name)),
+      orNull(
+        query<string>(
+          `SELECT coalesce((SELECT octet_length(state::text) FROM "${schema}".checkpoints WHERE name = $1), 0)
+                + coalesce((SELECT sum(octet_length(key) + octet_length(value::text)) FROM "${schema}".checkpoint_rows WHERE name = $1), 0)`,
+          name,
+        ).then((n) => (n === null ? null : Number(n))),
+      ),
     dispose: async () => {
       rmSync(dataDir, { recursive: true, force: true });
       await query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

@@ -5,7 +5,7 @@
  * hypervisor giving our vCPUs to someone else). Linux only; elsewhere every figure is null.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { round } from './stats.js';
 
 export interface CpuWindow {
@@ -50,12 +50,33 @@ export function processTicks(pid: number | 'self'): number {
   }
 }
 
-/** Starts a window now; `stop()` reports it. `pids` are the benchmark's processes besides this one. */
-export function cpuWindow(pids: readonly number[] = []): { stop(): CpuWindow } {
+/**
+ * CPU time (user + system, in ticks) used so far by every running process whose command name is
+ * one of `names` (e.g. `postgres`: the database server's processes, which serve the benchmark).
+ */
+export function commandTicks(names: readonly string[]): number {
+  if (names.length === 0) return 0;
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) ticks += processTicks(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks;
+}
+
+/**
+ * Starts a window now; `stop()` reports it. `pids` are the benchmark's processes besides this one;
+ * processes named in `ownCommands` count as the benchmark's own too (the database it runs on).
+ */
+export function cpuWindow(pids: readonly number[] = [], ownCommands: readonly string[] = []): { stop(): CpuWindow } {
   const take = (): Snapshot | null => {
     try {
       const { busy, steal } = systemTicks();
-      const own = processTicks('self') + pids.reduce((sum, pid) => sum + processTicks(pid), 0);
+      const own = processTicks('self') + pids.reduce((sum, pid) => sum + processTicks(pid), 0) + commandTicks(ownCommands);
       return { at: process.hrtime.bigint(), busy, steal, own };
     } catch {
       return null;

@@ -8,8 +8,8 @@
 import autocannon from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { scratchStore, storeLabel, type BenchStore } from './bench-store.js';
-import { cpuWindow, processTicks, TICKS_PER_SECOND, untilQuiet, type CpuWindow, type QuietOutcome, type QuietPolicy } from './cpu.js';
+import { scratchStore, storeCommands, storeLabel, type BenchStore } from './bench-store.js';
+import { commandTicks, cpuWindow, processTicks, TICKS_PER_SECOND, untilQuiet, type CpuWindow, type QuietOutcome, type QuietPolicy } from './cpu.js';
 import { median, round } from './stats.js';
 
 export interface ThroughputOptions {
@@ -37,6 +37,8 @@ export interface CannonFigures {
   readonly timeouts: number;
   /** CPU time the server process used per request answered, in ms (less sensitive to contention than req/s). */
   readonly serverCpuMsPerRequest: number;
+  /** CPU time of the database server's processes per request answered, in ms (null: no database server). */
+  readonly databaseCpuMsPerRequest: number | null;
   /** Machine CPU over the measured window: server + load generator ("own") and everything else. */
   readonly cpu: CpuWindow;
 }
@@ -53,7 +55,7 @@ export interface ThroughputRound {
   };
   /** OrderPlaced events in the Payguard log after the round (warm-up included). */
   readonly ordersInLog: number | null;
-  /** Size of the open-work follower's last checkpoint (it stores the whole open-work view, at most once a second). */
+  /** Bytes the open-work follower keeps with its checkpoint after the round (its rows: one per open entry). */
   readonly openWorkCheckpointBytes: number | null;
   /** payguard / bare requests per second, in this round. */
   readonly ratio: number;
@@ -72,6 +74,8 @@ export interface ThroughputResult {
   readonly ratio: number;
   readonly bareServerCpuMsPerRequest: number;
   readonly payguardServerCpuMsPerRequest: number;
+  /** Median CPU of the database server's processes per Payguard request (null: no database server). */
+  readonly payguardDatabaseCpuMsPerRequest: number | null;
   /** Bare CPU per request over Payguard CPU per request (what the ratio would be if both were CPU-bound alone). */
   readonly cpuRatio: number;
 }
@@ -112,10 +116,18 @@ export function startServer(args: string[], execArgv: string[] = []): Promise<Se
 }
 
 /** One autocannon run of POST /orders; every request carries a fresh orderId. */
-export async function cannon(url: string, label: string, connections: number, durationSeconds: number, pids: number[]): Promise<CannonFigures> {
+export async function cannon(
+  url: string,
+  label: string,
+  connections: number,
+  durationSeconds: number,
+  pids: number[],
+  databaseCommands: readonly string[] = [],
+): Promise<CannonFigures> {
   let counter = 0;
-  const window = cpuWindow(pids);
+  const window = cpuWindow(pids, databaseCommands);
   const serverTicks = processTicks(pids[0]);
+  const databaseTicks = commandTicks(databaseCommands);
   const result = await autocannon({
     url,
     connections,
@@ -134,12 +146,14 @@ export async function cannon(url: string, label: string, connections: number, du
   });
   const cpu = window.stop();
   const serverMs = ((processTicks(pids[0]) - serverTicks) / TICKS_PER_SECOND) * 1000;
+  const databaseMs = ((commandTicks(databaseCommands) - databaseTicks) / TICKS_PER_SECOND) * 1000;
   return {
     requestsPerSecond: round(result.requests.average, 1),
     requestsTotal: result.requests.total,
     durationSeconds: round(result.duration, 2),
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
     serverCpuMsPerRequest: round(serverMs / Math.max(1, result.requests.total), 3),
+    databaseCpuMsPerRequest: databaseCommands.length === 0 ? null : round(databaseMs / Math.max(1, result.requests.total), 3),
     status2xx: result['2xx'],
     non2xx: result.non2xx,
     errors: result.errors,
@@ -148,9 +162,10 @@ export async function cannon(url: string, label: string, connections: number, du
   };
 }
 
-async function measure(server: Server, label: string, options: ThroughputOptions): Promise<CannonFigures> {
-  if (options.warmupSeconds > 0) await cannon(server.url, `${label}-warm`, options.connections, options.warmupSeconds, [server.pid]);
-  return cannon(server.url, label, options.connections, options.durationSeconds, [server.pid]);
+/** `databaseCommands`: the database server's processes, whose CPU counts as the measurement's own (Payguard on PostgreSQL). */
+async function measure(server: Server, label: string, options: ThroughputOptions, databaseCommands: readonly string[] = []): Promise<CannonFigures> {
+  if (options.warmupSeconds > 0) await cannon(server.url, `${label}-warm`, options.connections, options.warmupSeconds, [server.pid], databaseCommands);
+  return cannon(server.url, label, options.connections, options.durationSeconds, [server.pid], databaseCommands);
 }
 
 async function measureBare(options: ThroughputOptions, label: string): Promise<CannonFigures> {
@@ -173,11 +188,11 @@ async function measurePayguard(
     const server = await startServer(['payguard', scratch.dataDir, ...(scratch.schema === null ? [] : [scratch.schema])], execArgv);
     let figures: CannonFigures;
     try {
-      figures = await measure(server, label, options);
+      figures = await measure(server, label, options, storeCommands(options.store));
     } finally {
       await server.stop();
     }
-    // What the round left in the log: orders placed, and the size of the open-work checkpoint (its state is the whole view).
+    // What the round left: orders placed, and what the open-work index keeps with its checkpoint (a row per open entry).
     return { figures, ordersInLog: await scratch.count('OrderPlaced'), openWorkCheckpointBytes: await scratch.checkpointBytes('open-work') };
   } finally {
     await scratch.dispose();
@@ -185,8 +200,9 @@ async function measurePayguard(
 }
 
 function describe(figures: CannonFigures): string {
-  const { requestsPerSecond, non2xx, errors, serverCpuMsPerRequest, cpu } = figures;
-  return `${requestsPerSecond} req/s, server ${serverCpuMsPerRequest} ms CPU/request (non-2xx ${non2xx}, errors ${errors}; other processes ${cpu.foreignCores} cores)`;
+  const { requestsPerSecond, non2xx, errors, serverCpuMsPerRequest, databaseCpuMsPerRequest, cpu } = figures;
+  const database = databaseCpuMsPerRequest === null ? '' : `, database ${databaseCpuMsPerRequest} ms`;
+  return `${requestsPerSecond} req/s, server ${serverCpuMsPerRequest} ms CPU/request${database} (non-2xx ${non2xx}, errors ${errors}; other processes ${cpu.foreignCores} cores)`;
 }
 
 /**
@@ -215,7 +231,7 @@ export async function measureHttpThroughput(options: ThroughputOptions, log: (li
           log,
         );
         const { figures, ordersInLog, openWorkCheckpointBytes } = payguard.value;
-        log(`    round ${index} Payguard: ${describe(figures)}; ${ordersInLog} orders in the log, open-work checkpoint ${openWorkCheckpointBytes} bytes`);
+        log(`    round ${index} Payguard: ${describe(figures)}; ${ordersInLog} orders in the log, open-work rows and checkpoint ${openWorkCheckpointBytes} bytes`);
       }
     }
     if (bare === undefined || payguard === undefined) throw new Error('a round measured nothing');
@@ -247,6 +263,7 @@ export async function measureHttpThroughput(options: ThroughputOptions, log: (li
     ratio: round(payguardRps / bareRps, 4),
     bareServerCpuMsPerRequest: bareCpu,
     payguardServerCpuMsPerRequest: payguardCpu,
+    payguardDatabaseCpuMsPerRequest: rounds[0]?.payguard.databaseCpuMsPerRequest === null ? null : median(rounds.map((r) => r.payguard.databaseCpuMsPerRequest ?? 0)),
     cpuRatio: round(bareCpu / payguardCpu, 4),
   };
 }

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { cpuWindow, untilQuiet, waitForQuiet, type CpuWindow, type QuietPolicy } from './cpu.js';
 import { measureAnomalyLatency, type LatencyResult } from './anomaly-latency.js';
 import { measureHttpThroughput, type ThroughputResult } from './http-throughput.js';
-import { benchStore, storeLabel, type BenchStore } from './bench-store.js';
+import { benchStore, storeCommands, storeLabel, type BenchStore } from './bench-store.js';
 import { measureReplay, type ReplayResult } from './replay.js';
 import { formatInt, formatPct } from './stats.js';
 
@@ -108,6 +108,9 @@ function table(
       '',
       '',
     ]);
+    if (http.payguardDatabaseCpuMsPerRequest !== null) {
+      rows.push(['(a) database server CPU per Payguard request', `${http.payguardDatabaseCpuMsPerRequest.toFixed(3)} ms`, '', '']);
+    }
   }
   if (latency) {
     const d = latency.commitToCommitMs;
@@ -175,7 +178,8 @@ if (only.has('b')) {
     '(b)',
     { ...quietPolicy('b'), attempts: Math.min(3, numberOption(args, 'attempts', 6)) },
     async () => {
-      const window = cpuWindow();
+      // On PostgreSQL the database server's processes are part of the measurement, not other work.
+      const window = cpuWindow([], storeCommands(store));
       const result = await measureAnomalyLatency(
         { samples: numberOption(args, 'samples', 1000), warmupSamples: numberOption(args, 'latency-warmup', 50), store },
         log,
