@@ -127,6 +127,39 @@ export function describeProjectionStoreContract(name: string, open: () => Promis
       ]);
     });
 
+    it('applies runs of new orders, with updates and a repeated creation among them, as one change after another', async () => {
+      const paidAtOnce = order('o2', {
+        placed: { merchantId: null, amount: 250, currency: 'USD', createdAt: '2026-11-20T10:01:00.000Z', expiresAt: '2026-11-20T12:00:00.000Z' },
+        paymentsAdded: 1,
+        ended: { status: 'paid', at: '2026-11-20T10:01:30.000Z', paidBy: 'p2' },
+      });
+      await store.apply([
+        {
+          projection: 'orders',
+          after: 0,
+          position: 9,
+          changes: [
+            placed('o1', '2026-11-20T10:00:00.000Z'),
+            paidAtOnce,
+            order('o1', { paymentsAdded: 1 }),
+            placed('o3', '2026-11-20T10:02:00.000Z'),
+            placed('o4', '2026-11-20T10:03:00.000Z'),
+            order('o4', { paymentsAdded: 2 }),
+            placed('o4', '2026-11-20T10:03:00.000Z'), // a repeat adds nothing and ends nothing
+            order('o1', { ended: { status: 'expired', at: '2026-11-20T12:00:00.000Z', paidBy: null } }),
+          ],
+        },
+      ]);
+      const rows = await store.orders({ limit: 10 });
+      expect(rows.map(({ orderId, status, payments, merchantId, amount, currency, endedAt, paidBy }) => [orderId, status, payments, merchantId, amount, currency, endedAt, paidBy])).toEqual([
+        ['o4', 'pending', 2, 'shop-a', 1000, 'CNY', null, null],
+        ['o3', 'pending', 0, 'shop-a', 1000, 'CNY', null, null],
+        ['o2', 'paid', 1, null, 250, 'USD', '2026-11-20T10:01:30.000Z', 'p2'],
+        ['o1', 'expired', 1, 'shop-a', 1000, 'CNY', '2026-11-20T12:00:00.000Z', null],
+      ]);
+      expect((await store.checkpoints()).orders.position).toBe(9);
+    });
+
     it('lists orders newest first, filtered by status, merchant and time, a page after a cursor', async () => {
       await store.apply([
         {

@@ -5,12 +5,14 @@ import {
   type AnomaliesQuery,
   type AnomalyRow,
   type KeyedRow,
+  type OrderChange,
   type OrderRow,
   type OrdersQuery,
   type ProjectionCheckpoint,
   type ProjectionName,
   type ProjectionStore,
   type ProjectionUpdate,
+  type ReportChange,
   type ReportTable,
   type SettlementQuery,
   type SettlementRow,
@@ -92,6 +94,35 @@ const MIGRATIONS: readonly ((S: string) => string)[] = [
     );`,
 ];
 
+/** The columns of `orderCreate`, in the order of its parameters (see report-sql.ts, changeStatement). */
+const ORDER_CREATE_COLUMNS = [
+  'order_id',
+  'merchant_id',
+  'status',
+  'amount',
+  'currency',
+  'created_at',
+  'expires_at',
+  'ended_at',
+  'paid_by',
+  'payments',
+  'anomalies',
+  'refunded_amount',
+] as const;
+
+/** The order creations for distinct orders that follow one another from `start` (possibly none). */
+function creationRun(changes: readonly ReportChange[], start: number): OrderChange[] {
+  const run: OrderChange[] = [];
+  const ids = new Set<string>();
+  for (let i = start; i < changes.length; i++) {
+    const change = changes[i];
+    if (change.kind !== 'order' || change.placed === null || ids.has(change.orderId)) break;
+    ids.add(change.orderId);
+    run.push(change);
+  }
+  return run;
+}
+
 /** First key of the advisory lock taken while migrating the report tables (the second is the schema's hash). */
 const MIGRATION_LOCK = 0x50475232;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -103,6 +134,8 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  */
 export class PostgresProjectionStore implements ProjectionStore {
   private readonly sql: ReturnType<typeof reportStatements>;
+  /** `orderCreate` for many rows in one statement (see `applyChanges`). */
+  private readonly orderCreateMany: string;
 
   private constructor(
     private readonly pool: Pool,
@@ -110,6 +143,15 @@ export class PostgresProjectionStore implements ProjectionStore {
   ) {
     const S = escapeIdentifier(schema);
     this.sql = reportStatements((table) => `${S}.${table}`);
+    // The same insert and the same ON CONFLICT update as `orderCreate`, its rows from arrays.
+    const onConflict = this.sql.orderCreate.slice(this.sql.orderCreate.indexOf('ON CONFLICT'));
+    this.orderCreateMany = `
+      INSERT INTO ${S}.report_orders AS o (${ORDER_CREATE_COLUMNS.join(', ')})
+      SELECT order_id, merchant_id, coalesce(status, 'pending'), amount, currency, created_at, expires_at, ended_at, paid_by,
+             payments, anomalies, refunded_amount
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                    $10::integer[], $11::integer[], $12::bigint[]) AS c (${ORDER_CREATE_COLUMNS.join(', ')})
+      ${onConflict}`;
   }
 
   /** Connects and creates the report tables when missing (the schema must exist or be creatable). */
@@ -161,16 +203,34 @@ export class PostgresProjectionStore implements ProjectionStore {
         if (stored >= update.position) continue;
         if (stored !== update.after) throw new ProjectionOutOfStepError(update.projection, update.after, stored);
         const captures = new CaptureTotals();
-        for (const change of update.changes) {
-          const { sql: statement, params } = changeStatement(sql, change);
-          const result = await client.query(numbered(statement), [...params]);
-          if (change.kind === 'captured' && (result.rowCount ?? 0) > 0) captures.add(change);
-        }
+        await this.applyChanges(client, update.changes, captures);
         for (const params of captures.params()) await client.query(numbered(sql.settleCaptures), params);
         await client.query(numbered(sql.setCheckpoint), [update.position, update.projection]);
       }
       return this.readCheckpoints(client);
     });
+  }
+
+  /**
+   * Runs the changes in order, a statement each, except that a run of consecutive order creations
+   * (what placing orders makes) for distinct orders is one statement: the same rows and the same
+   * conflict handling as one `orderCreate` after another, in one round trip instead of one each.
+   */
+  private async applyChanges(client: PoolClient, changes: readonly ReportChange[], captures: CaptureTotals): Promise<void> {
+    for (let i = 0; i < changes.length; ) {
+      const run = creationRun(changes, i);
+      if (run.length > 1) {
+        const columns = ORDER_CREATE_COLUMNS.map(() => [] as unknown[]);
+        for (const change of run) changeStatement(this.sql, change).params.forEach((value, column) => columns[column].push(value));
+        await client.query(this.orderCreateMany, columns);
+        i += run.length;
+        continue;
+      }
+      const change = changes[i++];
+      const { sql: statement, params } = changeStatement(this.sql, change);
+      const result = await client.query(numbered(statement), [...params]);
+      if (change.kind === 'captured' && (result.rowCount ?? 0) > 0) captures.add(change);
+    }
   }
 
   async reset(projection: ProjectionName, version: number): Promise<void> {
