@@ -8,12 +8,15 @@ import { AppModule } from '../app.module.js';
 import { BackgroundWorkers } from '../application/background-workers.js';
 import type { Clock, IdGenerator } from '../application/ports/clock.port.js';
 import type { EventStore, KeyedCheckpointStore } from '../application/ports/event-store.port.js';
+import type { Leadership } from '../application/ports/leadership.port.js';
 import type { PayguardSettings } from '../application/ports/settings.port.js';
 import { InMemoryChannelRegistry } from './channels/channel-registry.js';
 import { AlipayChannel } from './channels/alipay.channel.js';
 import { SandboxChannel } from './channels/sandbox.channel.js';
 import { WechatpayChannel } from './channels/wechatpay.channel.js';
 import { loadConfig, type AppConfig } from './config/config.js';
+import { EventStoreDbEventStore } from './event-store/eventstoredb.event-store.js';
+import { EventStoreDbLeadership } from './event-store/eventstoredb.leadership.js';
 import { openEventStore } from './event-store/open-event-store.js';
 import { createValidationPipe } from './http/validation.js';
 import { openProjectionStore } from './projections/open-projection-store.js';
@@ -39,6 +42,17 @@ export interface RunningPayguard {
   readonly channels: InMemoryChannelRegistry;
   readonly workers: BackgroundWorkers;
   close(): Promise<void>;
+}
+
+/** An advisory lock on PostgreSQL, a lease on EventStoreDB (on the store's own connection), else this instance alone. */
+function chooseLeadership(config: AppConfig, store: EventStore): Leadership {
+  if (config.eventStore === 'postgres' && config.databaseUrl !== null) {
+    return new PostgresLeadership({ connectionString: config.databaseUrl, schema: config.databaseSchema });
+  }
+  if (config.eventStore === 'eventstoredb' && store instanceof EventStoreDbEventStore) {
+    return new EventStoreDbLeadership({ client: store.client, namespace: store.namespace });
+  }
+  return new SingleInstanceLeadership();
 }
 
 /** Builds, starts and wires the whole service; used by main.ts, the e2e tests and the benchmarks. */
@@ -75,11 +89,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     channels,
     clock,
     ids: options.ids ?? new CryptoIdGenerator(),
-    // On PostgreSQL several instances share the log: one of them, elected, runs the background work.
-    leadership:
-      config.eventStore === 'postgres' && config.databaseUrl !== null
-        ? new PostgresLeadership({ connectionString: config.databaseUrl, schema: config.databaseSchema })
-        : new SingleInstanceLeadership(),
+    // On PostgreSQL and EventStoreDB several instances share the log: one of them, elected, runs the background work.
+    leadership: chooseLeadership(config, store),
   };
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(parts), {
     rawBody: true,

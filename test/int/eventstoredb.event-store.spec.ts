@@ -44,7 +44,8 @@ import { describeEventStoreContract } from './event-store.contract.js';
  * 1. Its pure mappings (revisions, errors, ids, positions, filter, request): no server, always run.
  * 2. The whole contract suite and the adapter's own tests, through the real client, against an
  *    in-process STAND-IN that speaks EventStoreDB's gRPC Streams protocol
- *    (test/support/eventstoredb-stand-in.ts; the leader lease's tests use it too). It is NOT EventStoreDB: it exercises the client plumbing and the adapter's logic, and models the
+ *    (test/support/eventstoredb-stand-in.ts; the leader lease's tests use it too). It is NOT
+ *    EventStoreDB: it exercises the client plumbing and the adapter's logic, and models the
  *    server's semantics as read from EventStoreDB's source (commit/prepare positions, inclusive
  *    forward and exclusive backward `$all` reads, filters, wrong expected version, idempotent
  *    repeats, `$maxCount`), so it cannot prove them. Always run.
@@ -161,6 +162,8 @@ describe('EventStoreDB adapter mappings (no server)', () => {
       ['', '$stats-127.0.0.1:2113', 'x', false, false],
       ['', '$$order-1', '$metadata', false, false],
       ['', 'payguard_checkpoint-projector', 'PayguardCheckpoint', false, false],
+      ['', 'payguard_leader', 'PayguardLeaseRenewed', false, false], // the leader lease
+      ['', '$$payguard_leader', '$metadata', false, false],
       ['', 'order-1', '$>', true, false], // event types are checked client-side
       ['t1.a:', 't1.a:order-1', 'OrderPlaced', true, true],
       ['t1.a:', 'order-1', 'OrderPlaced', false, false],
@@ -168,6 +171,8 @@ describe('EventStoreDB adapter mappings (no server)', () => {
       ['t1.a:', 't2.a:order-1', 'OrderPlaced', false, false],
       ['t1.a:', 't1.a:payguard_checkpoint-projector', 'PayguardCheckpoint', false, false],
       ['t1.a:', '$$t1.a:payguard_checkpoint-projector', '$metadata', false, false],
+      ['t1.a:', 't1.a:payguard_leader', 'PayguardLeaseTaken', false, false],
+      ['t1.a:', 't1.a:payguard_leader-1', 'OrderPlaced', true, true], // only the lease stream itself is left out
     ];
 
     it.each(cases)('namespace %j, stream %j, type %j: regex matches %s, part of the log %s', (namespace, stream, type, matches, included) => {
@@ -559,7 +564,7 @@ function describeEventStoreDb(url: () => string): void {
 
     it('refuses reserved stream names and event types', async () => {
       const store = await open();
-      for (const name of ['', '$order-1', 'payguard_checkpoint-x']) {
+      for (const name of ['', '$order-1', 'payguard_checkpoint-x', 'payguard_leader']) {
         await expect(store.append(name, [newEvent()], 'any')).rejects.toThrow(RangeError);
       }
       await expect(store.append('order-1', [newEvent({ type: '$metadata' })], 'any')).rejects.toThrow(RangeError);

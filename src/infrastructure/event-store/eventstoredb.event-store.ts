@@ -61,6 +61,8 @@ export interface EventStoreDbEventStoreOptions {
 /** Streams holding followers' checkpoints: `<namespace>payguard_checkpoint-<name>`; kept out of the log. */
 export const CHECKPOINT_STREAM_PREFIX = 'payguard_checkpoint-';
 const CHECKPOINT_EVENT_TYPE = 'PayguardCheckpoint';
+/** The leader lease (eventstoredb.leadership.ts): `<namespace>payguard_leader`; kept out of the log. */
+export const LEADER_STREAM = 'payguard_leader';
 /** `$maxCount` of a checkpoint stream: older checkpoints are invisible at once and scavenged later. */
 export const CHECKPOINTS_KEPT = 10;
 /** Stored-metadata key holding an event id EventStoreDB could not take as it is (see `toEsdbEventId`). */
@@ -103,8 +105,8 @@ const MAX_PENDING_ECHOES = 10_000;
  * second as an idempotent success); the events are still written once.
  *
  * GLOBAL LOG: `readAll` and `headPosition` read `$all` with a server-side stream-name filter
- * (this namespace, no system streams, no checkpoint streams), and skip system event types
- * client-side. The client (6.x) offers server-side filters only on subscriptions, so these
+ * (this namespace, no system streams, no checkpoint streams, no leader lease), and skip system
+ * event types client-side. The client (6.x) offers server-side filters only on subscriptions, so these
  * reads send the filtered ReadReq themselves through the client's connection (see
  * `readAllFiltered`); EventStoreDB reads filtered `$all` pages until `maxCount` events match.
  *
@@ -149,7 +151,8 @@ export class EventStoreDbEventStore implements EventStore, KeyedCheckpointStore 
   private closed = false;
 
   private constructor(
-    private readonly client: EventStoreDBClient,
+    /** The store's connection; the leader lease shares it (one connection per instance). */
+    readonly client: EventStoreDBClient,
     readonly namespace: string,
     private readonly onError: (error: unknown) => void,
   ) {
@@ -629,17 +632,22 @@ export interface NamespaceFilter {
   includes(storedStreamName: string, eventType: string): boolean;
 }
 
-/** Which streams of `$all` are this store's log: its namespace, no system streams (`$...`), no checkpoint streams. */
+/**
+ * Which streams of `$all` are this store's log: its namespace, no system streams (`$...`), no
+ * checkpoint streams, not the leader lease.
+ */
 export function namespaceFilter(namespace: string): NamespaceFilter {
   if (!NAMESPACE_PATTERN.test(namespace)) throw new RangeError(`invalid namespace ${JSON.stringify(namespace)}`);
   const escaped = namespace.replace(/\./g, '\\.');
   const checkpoints = CHECKPOINT_STREAM_PREFIX.replace(/\./g, '\\.');
+  const leader = LEADER_STREAM.replace(/\./g, '\\.');
   return {
-    regex: `^(?!\\$)${escaped}(?!${checkpoints})`,
+    regex: `^(?!\\$)${escaped}(?!${checkpoints})(?!${leader}$)`,
     includes: (stored, type) =>
       !stored.startsWith('$') &&
       stored.startsWith(namespace) &&
       !stored.startsWith(namespace + CHECKPOINT_STREAM_PREFIX) &&
+      stored !== namespace + LEADER_STREAM &&
       !type.startsWith('$'),
   };
 }
@@ -778,8 +786,10 @@ export async function readAllFiltered(client: EventStoreDBClient, options: Filte
 // ---------------------------------------------------------------------------------------------
 
 function checkStreamName(streamName: string): void {
-  if (streamName === '' || streamName.startsWith('$') || streamName.startsWith(CHECKPOINT_STREAM_PREFIX)) {
-    throw new RangeError(`stream name ${JSON.stringify(streamName)} is empty or reserved ($..., ${CHECKPOINT_STREAM_PREFIX}...)`);
+  if (streamName === '' || streamName.startsWith('$') || streamName.startsWith(CHECKPOINT_STREAM_PREFIX) || streamName === LEADER_STREAM) {
+    throw new RangeError(
+      `stream name ${JSON.stringify(streamName)} is empty or reserved ($..., ${CHECKPOINT_STREAM_PREFIX}..., ${LEADER_STREAM})`,
+    );
   }
 }
 
