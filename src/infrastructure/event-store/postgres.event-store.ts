@@ -14,6 +14,7 @@ import {
   type StateChange,
 } from '../../application/ports/event-store.port.js';
 import { encodeChanges } from './keyed-state.js';
+import { inTransaction } from './postgres-transaction.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 
 export interface PostgresEventStoreOptions {
@@ -315,7 +316,7 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     state: unknown,
     work: (transaction: PostgresTransaction) => Promise<T>,
   ): Promise<T> {
-    return this.transaction('BEGIN', async (client) => {
+    return inTransaction(this.pool, async (client) => {
       const result = await work(client);
       await client.query(this.sql.saveCheckpoint, [name, position, JSON.stringify(state ?? null)]);
       return result;
@@ -324,12 +325,16 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
 
   /** The checkpoint and its rows from one snapshot (REPEATABLE READ), whatever commits meanwhile. */
   async loadRows(name: string): Promise<KeyedCheckpoint | null> {
-    return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
-      const checkpoint = (await client.query<{ position: string; state: unknown }>(this.sql.loadCheckpoint, [name])).rows[0];
-      if (!checkpoint) return null;
-      const { rows } = await client.query<{ key: string; value: unknown }>(this.sql.loadRows, [name]);
-      return { position: Number(checkpoint.position), state: checkpoint.state, rows: rows.map(({ key, value }) => ({ key, value })) };
-    });
+    return inTransaction(
+      this.pool,
+      async (client) => {
+        const checkpoint = (await client.query<{ position: string; state: unknown }>(this.sql.loadCheckpoint, [name])).rows[0];
+        if (!checkpoint) return null;
+        const { rows } = await client.query<{ key: string; value: unknown }>(this.sql.loadRows, [name]);
+        return { position: Number(checkpoint.position), state: checkpoint.state, rows: rows.map(({ key, value }) => ({ key, value })) };
+      },
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+    );
   }
 
   /**
@@ -341,7 +346,7 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     const encoded = encodeChanges(name, changes);
     const deleted = encoded.filter((change) => change.json === null).map((change) => change.key);
     const set = encoded.filter((change) => change.json !== null);
-    await this.transaction('BEGIN', async (client) => {
+    await inTransaction(this.pool, async (client) => {
       const moved = await client.query(this.sql.moveKeyedCheckpoint, [name, position]);
       if (moved.rowCount === 0) {
         const stored = (await client.query<{ position: string }>(this.sql.loadCheckpoint, [name])).rows[0];
@@ -352,26 +357,6 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
         await client.query(this.sql.upsertRows, [name, set.map((change) => change.key), set.map((change) => change.json)]);
       }
     });
-  }
-
-  /** Runs `work` on one pooled connection between `begin` and COMMIT; rolls back (and passes the error on) when it throws. */
-  private async transaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query(begin);
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        // A connection that cannot roll back must not go back to the pool.
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
   }
 
   /** Opens the LISTEN connection; a lost one is re-opened with backoff until close(). */
@@ -442,10 +427,7 @@ function repeatOf(
  */
 async function migrate(pool: Pool, schema: string): Promise<void> {
   const S = escapeIdentifier(schema);
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, schema]);
     // Checked first: CREATE SCHEMA IF NOT EXISTS still needs the CREATE privilege on the database.
     const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
@@ -471,15 +453,7 @@ async function migrate(pool: Pool, schema: string): Promise<void> {
       await client.query(step.sql(S));
       await client.query(`INSERT INTO ${S}.schema_migrations (version, name) VALUES ($1, $2)`, [index + 1, step.name]);
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-      broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 const EVENT_COLUMNS = 'global_position, stream_name, revision, event_id, type, data, metadata';

@@ -29,6 +29,7 @@ import {
   toTableRow,
   type Statement,
 } from './report-sql.js';
+import { inTransaction } from '../event-store/postgres-transaction.js';
 
 export interface PostgresProjectionStoreOptions {
   readonly connectionString: string;
@@ -166,7 +167,7 @@ export class PostgresProjectionStore implements ProjectionStore {
     pool.on('error', (error) => (options.onError ?? ((e: unknown) => console.error('postgres projection store:', e)))(error));
     const store = new PostgresProjectionStore(pool, options.schema);
     try {
-      await store.transaction(async (client) => {
+      await inTransaction(pool, async (client) => {
         await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, options.schema]);
         const S = escapeIdentifier(options.schema);
         const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [options.schema]);
@@ -196,7 +197,7 @@ export class PostgresProjectionStore implements ProjectionStore {
     const { sql } = this;
     // Locked in one order (PROJECTION_NAMES), so two appliers can't deadlock.
     const ordered = [...updates].sort((a, b) => PROJECTION_NAMES.indexOf(a.projection) - PROJECTION_NAMES.indexOf(b.projection));
-    return this.transaction(async (client) => {
+    return inTransaction(this.pool, async (client) => {
       for (const update of ordered) {
         const { rows } = await client.query<{ position: string }>(`${numbered(sql.checkpointOf)} FOR UPDATE`, [update.projection]);
         const stored = Number(rows[0].position);
@@ -235,7 +236,7 @@ export class PostgresProjectionStore implements ProjectionStore {
 
   async reset(projection: ProjectionName, version: number): Promise<void> {
     const S = escapeIdentifier(this.schema);
-    await this.transaction(async (client) => {
+    await inTransaction(this.pool, async (client) => {
       await client.query(`${numbered(this.sql.checkpointOf)} FOR UPDATE`, [projection]);
       for (const table of TABLES_OF_PROJECTION[projection]) await client.query(`DELETE FROM ${S}.${table}`);
       await client.query(numbered(this.sql.resetCheckpoint), [version, projection]);
@@ -277,24 +278,5 @@ export class PostgresProjectionStore implements ProjectionStore {
 
   private async all({ sql, params }: Statement): Promise<Record<string, unknown>[]> {
     return (await this.pool.query(numbered(sql), [...params])).rows as Record<string, unknown>[];
-  }
-
-  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        // A connection that can't roll back must not go back to the pool.
-        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
   }
 }
