@@ -80,6 +80,12 @@ const SUBSCRIBE_TIMEOUT_MS = 10_000;
 /** Own appends whose echo on the live subscription is still awaited (bounded, oldest dropped). */
 const MAX_PENDING_ECHOES = 10_000;
 
+/** Sets a stream's `$maxCount` to `maxCount` (keeping its other metadata) unless it is set already. */
+export async function keepLastEvents(client: EventStoreDBClient, stream: string, maxCount: number): Promise<void> {
+  const { metadata } = await client.getStreamMetadata(stream);
+  if (metadata?.maxCount !== maxCount) await client.setStreamMetadata(stream, { ...metadata, maxCount });
+}
+
 /**
  * The event store in EventStoreDB (EVENT_STORE=eventstoredb), through @eventstore/db-client 6.x
  * over gRPC. Written against the client's types and EventStoreDB's documentation and source,
@@ -379,10 +385,7 @@ export class EventStoreDbEventStore implements EventStore, KeyedCheckpointStore 
   /** Sets `$maxCount` on a checkpoint stream once per instance; a refusal (ACL) is reported, not fatal. */
   private async limitCheckpoints(stream: string): Promise<void> {
     try {
-      const { metadata } = await this.client.getStreamMetadata(stream);
-      if (metadata?.maxCount !== CHECKPOINTS_KEPT) {
-        await this.client.setStreamMetadata(stream, { ...metadata, maxCount: CHECKPOINTS_KEPT });
-      }
+      await keepLastEvents(this.client, stream, CHECKPOINTS_KEPT);
     } catch (error) {
       this.onError(new Error(`could not set $maxCount on ${stream}; old checkpoints will pile up`, { cause: error }));
     }

@@ -13,7 +13,7 @@ import {
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
 import type { Leadership } from '../../application/ports/leadership.port.js';
-import { LEADER_STREAM } from './eventstoredb.event-store.js';
+import { keepLastEvents, LEADER_STREAM } from './eventstoredb.event-store.js';
 
 export interface EventStoreDbLeadershipOptions {
   /** The event store's connection (EventStoreDbEventStore.client): the lease opens none of its own. */
@@ -292,10 +292,7 @@ export class EventStoreDbLeadership implements Leadership {
   private async limitLeases(): Promise<void> {
     this.limited = true;
     try {
-      const { metadata } = await this.bounded(this.client.getStreamMetadata(this.stream), 'read the lease metadata');
-      if (metadata?.maxCount !== LEASES_KEPT) {
-        await this.bounded(this.client.setStreamMetadata(this.stream, { ...metadata, maxCount: LEASES_KEPT }), 'set $maxCount');
-      }
+      await this.bounded(keepLastEvents(this.client, this.stream, LEASES_KEPT), 'set $maxCount');
     } catch (error) {
       this.onError(new Error(`could not set $maxCount on ${this.stream}; old lease events will pile up`, { cause: error }));
     }
