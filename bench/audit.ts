@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventStore, NewEvent } from '../src/application/ports/event-store.port.js';
 import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite.event-store.js';
+import { options } from './args.js';
 import { cpuWindow, waitForQuiet, type CpuWindow } from './cpu.js';
 import { fillLog } from './event-log.js';
 import { formatInt, median, round } from './stats.js';
@@ -39,16 +40,6 @@ interface Run {
   readonly peakRssMB: number;
   readonly cpu: Pick<CpuWindow, 'seconds' | 'busyCores' | 'foreignCores' | 'stealCores'> & { readonly commandCores: number };
   readonly summary: Record<string, unknown>;
-}
-
-function options(): Map<string, string> {
-  const parsed = new Map<string, string>();
-  for (const arg of process.argv.slice(2)) {
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (match === null) throw new Error(`unknown argument ${arg}`);
-    parsed.set(match[1], match[2] ?? 'true');
-  }
-  return parsed;
 }
 
 function log(line: string): void {

@@ -24,29 +24,12 @@ import { fileURLToPath } from 'node:url';
 import { cpuWindow, untilQuiet, waitForQuiet, type CpuWindow, type QuietPolicy } from './cpu.js';
 import { measureAnomalyLatency, type LatencyResult } from './anomaly-latency.js';
 import { measureHttpThroughput, type ThroughputResult } from './http-throughput.js';
+import { numberOption, options } from './args.js';
 import { benchStore, storeCommands, storeLabel, type BenchStore } from './bench-store.js';
 import { measureReplay, type ReplayResult } from './replay.js';
 import { formatInt, formatPct } from './stats.js';
 
 const TARGETS = { httpRatio: 0.7, anomalyP99Ms: 50, replayRatio: 0.5 } as const;
-
-function options(): Map<string, string> {
-  const parsed = new Map<string, string>();
-  for (const arg of process.argv.slice(2)) {
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (match === null) throw new Error(`unknown argument ${arg}`);
-    parsed.set(match[1], match[2] ?? 'true');
-  }
-  return parsed;
-}
-
-function numberOption(args: Map<string, string>, name: string, fallback: number): number {
-  const raw = args.get(name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a non-negative number`);
-  return value;
-}
 
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
