@@ -6,8 +6,8 @@
  * notify_url until it hears `success`.
  */
 import { createSign, createVerify, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { listenLocally } from './local-server.js';
 
 export type AlipayTradeStatus = 'WAIT_BUYER_PAY' | 'TRADE_SUCCESS' | 'TRADE_CLOSED' | 'TRADE_FINISHED';
 
@@ -73,14 +73,8 @@ export class AlipayStandIn {
   static async start(options: AlipayStandInOptions): Promise<AlipayStandIn> {
     const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
     let standIn: AlipayStandIn | undefined;
-    const server = createServer((request, response) => {
-      standIn!.handle(request, response).catch((error: Error) => {
-        response.writeHead(500, { 'content-type': 'text/plain' }).end(error.stack);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    standIn = new AlipayStandIn(server, `http://127.0.0.1:${port}/gateway.do`, options, keys);
+    const { server, origin } = await listenLocally(() => (request, response) => standIn!.handle(request, response));
+    standIn = new AlipayStandIn(server, `${origin}/gateway.do`, options, keys);
     return standIn;
   }
 

@@ -6,8 +6,8 @@
  * key, and posts signed, AEAD_AES_256_GCM-encrypted notifications to notify_url until it gets a 2xx.
  */
 import { createCipheriv, createSign, createVerify, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { listenLocally } from './local-server.js';
 
 export type WechatTradeState = 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'PAYERROR' | 'REFUND';
 
@@ -82,14 +82,8 @@ export class WechatpayStandIn {
   static async start(options: WechatStandInOptions): Promise<WechatpayStandIn> {
     const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
     let standIn: WechatpayStandIn | undefined;
-    const server = createServer((request, response) => {
-      standIn!.handle(request, response).catch((error: Error) => {
-        response.writeHead(500, { 'content-type': 'text/plain' }).end(error.stack);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    standIn = new WechatpayStandIn(server, `http://127.0.0.1:${port}`, options, keys);
+    const { server, origin } = await listenLocally(() => (request, response) => standIn!.handle(request, response));
+    standIn = new WechatpayStandIn(server, origin, options, keys);
     return standIn;
   }
 
