@@ -25,15 +25,10 @@ import {
 } from '../../application/ports/channel.port.js';
 import { privateKeyFrom, publicKeyFrom } from './channel-keys.js';
 import { chinaTime, fenFromYuan, isoFromChinaTime, uniqueParams, verifySignedParams, yuanFromFen } from './alipay-format.js';
+import type { AlipayConfig } from '../config/config.js';
 
-export interface AlipayChannelOptions {
-  readonly appId: string;
-  /** The app's private key (PEM or bare base64). */
-  readonly privateKey: string;
-  /** Alipay's public key (PEM or bare base64). */
-  readonly alipayPublicKey: string;
-  /** e.g. https://openapi.alipay.com/gateway.do */
-  readonly gatewayUrl: string;
+/** The settings ALIPAY_* gives (see config.ts), and what tests may change. */
+export interface AlipayChannelOptions extends AlipayConfig {
   readonly timeoutMs?: number;
   readonly now?: () => Date;
 }

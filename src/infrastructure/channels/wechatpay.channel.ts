@@ -32,20 +32,10 @@ import {
   type Merchant,
   type SignedHeaders,
 } from './wechatpay-format.js';
+import type { WechatpayConfig } from '../config/config.js';
 
-export interface WechatpayChannelOptions {
-  readonly mchid: string;
-  readonly appid: string;
-  /** The APIv3 key (32 characters) that encrypts notification resources. */
-  readonly apiV3Key: string;
-  /** The merchant API private key and its certificate's serial number. */
-  readonly privateKey: string;
-  readonly certSerial: string;
-  /** The platform certificate / WeChat Pay public key, and its serial number / key id. */
-  readonly platformPublicKey: string;
-  readonly platformSerial: string;
-  /** e.g. https://api.mch.weixin.qq.com */
-  readonly baseUrl: string;
+/** The settings WECHATPAY_* gives (see config.ts), and what tests may change. */
+export interface WechatpayChannelOptions extends WechatpayConfig {
   readonly timeoutMs?: number;
   readonly now?: () => Date;
 }

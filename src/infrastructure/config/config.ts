@@ -40,14 +40,16 @@ export interface AlipayConfig {
   readonly appId: string;
   /** The app's private key (PEM, or the bare base64 the Alipay console shows). */
   readonly privateKey: string;
-  /** Alipay's public key, which signs notifications and answers. */
+  /** Alipay's public key (PEM or bare base64), which signs notifications and answers. */
   readonly alipayPublicKey: string;
+  /** e.g. https://openapi.alipay.com/gateway.do */
   readonly gatewayUrl: string;
 }
 
 export interface WechatpayConfig {
   readonly mchid: string;
   readonly appid: string;
+  /** The APIv3 key (32 characters) that encrypts notification resources. */
   readonly apiV3Key: string;
   /** The merchant API private key (apiclient_key.pem) and its certificate's serial number. */
   readonly privateKey: string;
@@ -55,6 +57,7 @@ export interface WechatpayConfig {
   /** The platform key (or WeChat Pay public key) that signs answers and notifications, and its serial / key id. */
   readonly platformPublicKey: string;
   readonly platformSerial: string;
+  /** e.g. https://api.mch.weixin.qq.com */
   readonly baseUrl: string;
 }
 
