@@ -137,7 +137,7 @@ describe('the alipay channel (Alipay OpenAPI, RSA2) against a stand-in gateway',
       const request = { refundId: `refund-${paymentId}`, paymentId, amount: { amount: 1234, currency: 'CNY' }, reason: 'duplicate-payment' };
       const first = await channel.refund(request);
       const again = await channel.refund(request);
-      expect(first).toEqual({ result: 'succeeded', channelRefundNo: `refund_${paymentId}` });
+      expect(first).toEqual({ result: 'succeeded', channelRefundNo: `refund_${paymentId}`, amount: { amount: 1234, currency: 'CNY' } });
       expect(again).toEqual(first);
       const trade = standIn.trades.get(paymentId)!;
       expect([...trade.refunds.entries()]).toEqual([[`refund_${paymentId}`, expect.objectContaining({ amount: '12.34' })]]);
@@ -163,6 +163,100 @@ describe('the alipay channel (Alipay OpenAPI, RSA2) against a stand-in gateway',
       } finally {
         standIn.faults = {};
       }
+    });
+  });
+
+  describe('refund outcomes', () => {
+    afterEach(() => {
+      standIn.faults = {};
+    });
+
+    async function paidTrade(amount = 2000) {
+      const { paymentId } = await openedTrade(amount);
+      standIn.pay(paymentId);
+      return paymentId;
+    }
+    const refundOf = (paymentId: string, amount: number, refundId = `refund-${paymentId}`) =>
+      channel.refund({ refundId, paymentId, amount: { amount, currency: 'CNY' }, reason: 'duplicate-payment' });
+
+    it("reads this refund's amount from the refund query, not the trade's cumulative refund_fee", async () => {
+      const paymentId = await paidTrade(2000);
+      expect(await refundOf(paymentId, 500, `refund-a-${paymentId}`)).toMatchObject({ result: 'succeeded', amount: { amount: 500, currency: 'CNY' } });
+      const second = await refundOf(paymentId, 1000, `refund-b-${paymentId}`);
+      expect(second).toEqual({ result: 'succeeded', channelRefundNo: `refund_b_${paymentId}`, amount: { amount: 1000, currency: 'CNY' } });
+      // alipay.trade.refund answered the second call with refund_fee 15.00: both refunds together.
+      const answered = standIn.answers.filter((answer) => answer.method === 'alipay.trade.refund' && answer.payload.out_trade_no === paymentId);
+      expect(answered.map((answer) => answer.payload)).toEqual([
+        expect.objectContaining({ fund_change: 'Y', refund_fee: '5.00' }),
+        expect.objectContaining({ fund_change: 'Y', refund_fee: '15.00' }),
+      ]);
+      const queried = standIn.requests.filter((call) => call.method === 'alipay.trade.fastpay.refund.query' && call.biz.out_trade_no === paymentId);
+      expect(queried.map((call) => call.biz.out_request_no)).toEqual([`refund_a_${paymentId}`, `refund_b_${paymentId}`]);
+    });
+
+    it('trusts fund_change Y for the amount asked when the refund query cannot be reached', async () => {
+      const paymentId = await paidTrade(800);
+      standIn.faults = { refundQueryDown: true };
+      expect(await refundOf(paymentId, 800)).toEqual({ result: 'succeeded', channelRefundNo: `refund_${paymentId}`, amount: { amount: 800, currency: 'CNY' } });
+      await expect(channel.queryRefund(paymentId, `refund-${paymentId}`)).rejects.toBeInstanceOf(ChannelUnavailableError);
+    });
+
+    it('reports a refund taken but not paid out (fund_change N, no REFUND_SUCCESS) as not done yet, then succeeded', async () => {
+      const paymentId = await paidTrade(1500);
+      const refundId = `refund-${paymentId}`;
+      standIn.faults = { refundPending: true };
+      expect(await refundOf(paymentId, 1500)).toEqual({ result: 'failed', reason: expect.stringMatching(/not confirmed/), final: false });
+      expect(await channel.queryRefund(paymentId, refundId)).toEqual({ state: 'pending' });
+      standIn.faults = {};
+      expect(await channel.queryRefund(paymentId, refundId)).toEqual({ state: 'succeeded', channelRefundNo: `refund_${paymentId}`, amount: { amount: 1500, currency: 'CNY' } });
+      expect(await refundOf(paymentId, 1500)).toEqual({ result: 'succeeded', channelRefundNo: `refund_${paymentId}`, amount: { amount: 1500, currency: 'CNY' } });
+      expect(standIn.trades.get(paymentId)!.refunds.size).toBe(1);
+    });
+
+    it('is final when Alipay refuses what no retry can change: no trade, not paid, over what is left', async () => {
+      expect(await refundOf('pay_never_opened', 100)).toEqual({ result: 'failed', reason: expect.stringMatching(/^ACQ\.TRADE_NOT_EXIST/), final: true });
+      const { paymentId: unpaid } = await openedTrade();
+      expect(await refundOf(unpaid, 100)).toEqual({ result: 'failed', reason: expect.stringMatching(/^ACQ\.TRADE_STATUS_ERROR/), final: true });
+      const paid = await paidTrade(2000);
+      expect(await refundOf(paid, 2001)).toEqual({ result: 'failed', reason: expect.stringMatching(/^ACQ\.REFUND_AMT_NOT_EQUAL_TOTAL/), final: true });
+    });
+
+    it.each(['ACQ.TRADE_HAS_FINISHED', 'ACQ.TRADE_HAS_CLOSE', 'ACQ.DISCORDANT_REPEAT_REQUEST', 'ACQ.REFUND_FEE_ERROR', 'ACQ.REASON_TRADE_REFUND_FEE_ERR', 'ACQ.TRADE_NOT_ALLOW_REFUND'])(
+      'is final on %s',
+      async (subCode) => {
+        const paymentId = await paidTrade();
+        standIn.faults = { refundError: { subCode, subMsg: 'refused' } };
+        expect(await refundOf(paymentId, 2000)).toEqual({ result: 'failed', reason: `${subCode}: refused`, final: true });
+        expect(standIn.trades.get(paymentId)!.refunds.size).toBe(0);
+      },
+    );
+
+    it.each(['ACQ.SELLER_BALANCE_NOT_ENOUGH', 'ACQ.SOME_CODE_NOT_KNOWN_YET'])('is not final on %s, and the same refund goes through later', async (subCode) => {
+      const paymentId = await paidTrade();
+      standIn.faults = { refundError: { subCode, subMsg: 'not now' } };
+      expect(await refundOf(paymentId, 2000)).toEqual({ result: 'failed', reason: `${subCode}: not now`, final: false });
+      standIn.faults = {};
+      expect(await refundOf(paymentId, 2000)).toMatchObject({ result: 'succeeded', amount: { amount: 2000 } });
+    });
+
+    it.each([
+      { code: '40004', subCode: 'ACQ.SYSTEM_ERROR' },
+      { code: '20000', subCode: 'isp.unknow-error' },
+      { code: '40004', subCode: 'aop.SYSTEM_ERROR' },
+    ])('treats $subCode as Alipay unavailable (retry later)', async (error) => {
+      const paymentId = await paidTrade();
+      standIn.faults = { refundError: error };
+      await expect(refundOf(paymentId, 2000)).rejects.toBeInstanceOf(ChannelUnavailableError);
+    });
+
+    it('looks a refund up by its refundId: not-found without a trade or a refund, then what was refunded', async () => {
+      expect(await channel.queryRefund('pay_never_opened', 'refund-pay_never_opened')).toEqual({ state: 'not-found' });
+      const paymentId = await paidTrade(1200);
+      const refundId = `refund-${paymentId}`;
+      expect(await channel.queryRefund(paymentId, refundId)).toEqual({ state: 'not-found' });
+      await refundOf(paymentId, 700);
+      expect(await channel.queryRefund(paymentId, refundId)).toEqual({ state: 'succeeded', channelRefundNo: `refund_${paymentId}`, amount: { amount: 700, currency: 'CNY' } });
+      expect(standIn.requests.at(-1)).toMatchObject({ method: 'alipay.trade.fastpay.refund.query', biz: { out_trade_no: paymentId, out_request_no: `refund_${paymentId}` } });
     });
   });
 

@@ -93,6 +93,8 @@ describe('the sandbox gateway', () => {
 
   const sendJson = (method: string, url: string, body: unknown) =>
     fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const getJson = async (url: string) => (await fetch(url)).json() as Promise<Record<string, any>>;
+  const tradeView = (provider: 'bank' | 'wallet', paymentId: string) => getJson(`${gatewayUrl}/api/${provider}/trades/${paymentId}`);
   const putFaults = (faults: unknown) => sendJson('PUT', `${gatewayUrl}/faults`, faults);
   const oneMinuteLater = () => new Date(start.getTime() + 60_000).toISOString();
 
@@ -293,25 +295,189 @@ describe('the sandbox gateway', () => {
   });
 
   describe('refunds', () => {
-    const refund = (paymentId: string, refundId: string, amount: number) =>
-      bank.refund({ refundId, paymentId, amount: { amount, currency: 'EUR' }, reason: 'duplicate-payment' });
+    const refund = (paymentId: string, refundId: string, amount: number, currency = 'EUR') =>
+      bank.refund({ refundId, paymentId, amount: { amount, currency }, reason: 'duplicate-payment' });
 
     it('are idempotent by refundId and never exceed the captured amount', async () => {
       const { paymentId } = await paidTrade();
       const first = await refund(paymentId, `refund-a-${paymentId}`, 500);
-      expect(first).toMatchObject({ result: 'succeeded' });
+      expect(first).toEqual({ result: 'succeeded', channelRefundNo: expect.stringMatching(/^RF/), amount: { amount: 500, currency: 'EUR' } });
       expect(await refund(paymentId, `refund-a-${paymentId}`, 500)).toEqual(first);
-      expect(await refund(paymentId, `refund-b-${paymentId}`, 1499)).toMatchObject({ result: 'succeeded' });
-      expect(await refund(paymentId, `refund-c-${paymentId}`, 1)).toEqual({ result: 'failed', reason: 'REFUND_AMOUNT_EXCEEDED' });
+      expect(await refund(paymentId, `refund-b-${paymentId}`, 1499)).toMatchObject({ result: 'succeeded', amount: { amount: 1499 } });
+      expect(await refund(paymentId, `refund-c-${paymentId}`, 1)).toEqual({ result: 'failed', reason: 'REFUND_AMOUNT_EXCEEDED', final: true });
 
-      const trade = await (await fetch(`${gatewayUrl}/api/bank/trades/${paymentId}`)).json();
-      expect(trade.refundedAmount).toBe(1999);
+      expect((await tradeView('bank', paymentId)).refundedAmount).toBe(1999);
     });
 
-    it('refuse a trade that was not paid', async () => {
+    it('refuse for good a trade that was not paid, or is unknown, another currency, or a refundId reused for another amount', async () => {
+      const unpaid = nextPaymentId();
+      await bank.createTrade(tradeRequest(unpaid));
+      expect(await refund(unpaid, `refund-${unpaid}`, 100)).toEqual({ result: 'failed', reason: 'TRADE_NOT_PAID', final: true });
+      expect(await refund('pay_never_created', 'refund-pay_never_created', 100)).toEqual({ result: 'failed', reason: 'TRADE_NOT_FOUND', final: true });
+
+      const { paymentId } = await paidTrade();
+      expect(await refund(paymentId, `refund-${paymentId}`, 100, 'USD')).toEqual({ result: 'failed', reason: 'REFUND_CURRENCY_MISMATCH', final: true });
+      expect(await refund(paymentId, `refund-${paymentId}`, 100)).toMatchObject({ result: 'succeeded' });
+      expect(await refund(paymentId, `refund-${paymentId}`, 200)).toEqual({ result: 'failed', reason: 'REFUND_CONFLICT', final: true });
+    });
+
+    it('answer over HTTP with the amount refunded, its currency, refundNo and outRequestNo', async () => {
+      const { paymentId } = await paidTrade();
+      const response = await sendJson('POST', `${gatewayUrl}/api/bank/trades/${paymentId}/refunds`, { outRequestNo: `refund-${paymentId}`, amount: 700 });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({
+        outRequestNo: `refund-${paymentId}`,
+        refundNo: expect.stringMatching(/^RF/),
+        amount: 700,
+        requestedAmount: 700,
+        currency: 'EUR',
+        refundedAt: start.toISOString(),
+        outTradeNo: paymentId,
+        status: 'SUCCESS',
+      });
+    });
+
+    it('are looked up by refundId: not-found until made, then what was refunded', async () => {
+      const { paymentId } = await paidTrade();
+      const refundId = `refund-${paymentId}`;
+      expect(await bank.queryRefund('pay_never_created', refundId)).toEqual({ state: 'not-found' });
+      expect(await bank.queryRefund(paymentId, refundId)).toEqual({ state: 'not-found' });
+      const made = await refund(paymentId, refundId, 1999);
+      if (made.result !== 'succeeded') throw new Error('expected the refund to succeed');
+      expect(await bank.queryRefund(paymentId, refundId)).toEqual({ state: 'succeeded', channelRefundNo: made.channelRefundNo, amount: { amount: 1999, currency: 'EUR' } });
+      expect(await wallet.queryRefund(paymentId, refundId)).toEqual({ state: 'not-found' });
+
+      await putFaults({ apiDown: true });
+      await expect(bank.queryRefund(paymentId, refundId)).rejects.toBeInstanceOf(ChannelUnavailableError);
+    });
+  });
+
+  describe('captureAmountDelta', () => {
+    it('captures amount + n: the pay answer, the notification, query and close all say so', async () => {
+      await putFaults({ captureAmountDelta: 100 });
       const paymentId = nextPaymentId();
-      await bank.createTrade(tradeRequest(paymentId));
-      expect(await refund(paymentId, `refund-${paymentId}`, 100)).toEqual({ result: 'failed', reason: 'TRADE_NOT_PAID' });
+      const { payUrl } = await bank.createTrade(tradeRequest(paymentId));
+      expect(await pay(payUrl)).toMatchObject({ status: 200, body: { status: 'PAID', amount: 1999, capturedAmount: 2099 } });
+      await putFaults({}); // read when the payer pays: turning it off later changes nothing
+
+      await waitFor('the payment notification', () => merchant.for(paymentId).length > 0);
+      const [delivery] = merchant.for(paymentId);
+      expect(delivery.body.amount).toBe(2099);
+      expect(bank.verifyNotification(delivery, clock).amount).toEqual({ amount: 2099, currency: 'EUR' });
+      expect(await bank.queryTrade(paymentId)).toMatchObject({ state: 'paid', amount: { amount: 2099, currency: 'EUR' }, paidAt: start.toISOString() });
+      expect(await bank.closeTrade(paymentId)).toMatchObject({ result: 'already-paid', amount: { amount: 2099, currency: 'EUR' } });
+      expect(await tradeView('bank', paymentId)).toMatchObject({ amount: 1999, capturedAmount: 2099 });
+    });
+
+    it('bounds refunds by what was captured, above or below what the trade asked', async () => {
+      await putFaults({ captureAmountDelta: 100 });
+      const over = await paidTrade();
+      await putFaults({ captureAmountDelta: -500 });
+      const under = await paidTrade();
+      await putFaults({});
+      const refund = (paymentId: string, amount: number) =>
+        bank.refund({ refundId: `refund-${amount}-${paymentId}`, paymentId, amount: { amount, currency: 'EUR' }, reason: 'amount-mismatch' });
+
+      expect(await refund(over.paymentId, 2099)).toMatchObject({ result: 'succeeded', amount: { amount: 2099 } });
+      expect(await refund(over.paymentId, 1)).toEqual({ result: 'failed', reason: 'REFUND_AMOUNT_EXCEEDED', final: true });
+      expect(await refund(under.paymentId, 1500)).toEqual({ result: 'failed', reason: 'REFUND_AMOUNT_EXCEEDED', final: true });
+      expect(await refund(under.paymentId, 1499)).toMatchObject({ result: 'succeeded', amount: { amount: 1499 } });
+      expect(await tradeView('bank', over.paymentId)).toMatchObject({ capturedAmount: 2099, refundedAmount: 2099 });
+      expect(await tradeView('bank', under.paymentId)).toMatchObject({ capturedAmount: 1499, refundedAmount: 1499 });
+    });
+
+    it('captures the amount asked when amount + n would not be positive; with no delta capturedAmount is the amount', async () => {
+      await putFaults({ captureAmountDelta: -1999 });
+      const wiped = await paidTrade();
+      await putFaults({});
+      const plain = await paidTrade();
+      const waiting = nextPaymentId();
+      await bank.createTrade(tradeRequest(waiting));
+
+      expect(await bank.queryTrade(wiped.paymentId)).toMatchObject({ state: 'paid', amount: { amount: 1999 } });
+      expect(await tradeView('bank', plain.paymentId)).toMatchObject({ status: 'PAID', capturedAmount: 1999 });
+      expect(await tradeView('bank', waiting)).not.toHaveProperty('capturedAmount');
+    });
+  });
+
+  describe('refundShortfall', () => {
+    it('pays back max(1, asked - n), and says so in the answer, the query and the trade', async () => {
+      const { paymentId } = await paidTrade();
+      const refundId = `refund-${paymentId}`;
+      await putFaults({ refundShortfall: 300 });
+      const short = await bank.refund({ refundId, paymentId, amount: { amount: 1000, currency: 'EUR' }, reason: 'duplicate-payment' });
+      expect(short).toMatchObject({ result: 'succeeded', amount: { amount: 700, currency: 'EUR' } });
+      await putFaults({ refundShortfall: 5000 });
+      const tiny = await bank.refund({ refundId: `${refundId}-b`, paymentId, amount: { amount: 10, currency: 'EUR' }, reason: 'duplicate-payment' });
+      expect(tiny).toMatchObject({ result: 'succeeded', amount: { amount: 1 } });
+      await putFaults({});
+
+      expect(await bank.queryRefund(paymentId, refundId)).toMatchObject({ state: 'succeeded', amount: { amount: 700, currency: 'EUR' } });
+      const trade = await tradeView('bank', paymentId);
+      expect(trade.refundedAmount).toBe(701);
+      expect(trade.refunds).toEqual([
+        expect.objectContaining({ outRequestNo: refundId, amount: 700, requestedAmount: 1000, currency: 'EUR' }),
+        expect.objectContaining({ outRequestNo: `${refundId}-b`, amount: 1, requestedAmount: 10 }),
+      ]);
+    });
+
+    it('leaves a repeat alone: the same refundId and amount answer the earlier refund, another amount is a conflict', async () => {
+      const { paymentId } = await paidTrade();
+      const request = { refundId: `refund-${paymentId}`, paymentId, amount: { amount: 1000, currency: 'EUR' }, reason: 'duplicate-payment' };
+      await putFaults({ refundShortfall: 300 });
+      const first = await bank.refund(request);
+      await putFaults({});
+      expect(await bank.refund(request)).toEqual(first);
+      expect(await bank.refund({ ...request, amount: { amount: 700, currency: 'EUR' } })).toEqual({ result: 'failed', reason: 'REFUND_CONFLICT', final: true });
+      expect((await tradeView('bank', paymentId)).refundedAmount).toBe(700);
+    });
+  });
+
+  describe('createStallMs', () => {
+    it('stores the trade at once: a merchant that gave up waiting still opened a trade the payer can pay', async () => {
+      await putFaults({ createStallMs: 2_000 });
+      const impatient = new SandboxChannel({ id: 'sandbox-bank', provider: 'bank', gatewayUrl, secret, timeoutMs: 100 });
+      const paymentId = nextPaymentId();
+      await expect(impatient.createTrade(tradeRequest(paymentId))).rejects.toBeInstanceOf(ChannelUnavailableError);
+
+      expect(await bank.queryTrade(paymentId)).toEqual({ state: 'pending' });
+      expect((await pay(`${gatewayUrl}/pay/${paymentId}`)).status).toBe(200);
+      await waitFor('the payment notification', () => merchant.for(paymentId).length > 0);
+      expect(await bank.queryTrade(paymentId)).toMatchObject({ state: 'paid' });
+    });
+
+    it('answers once the stall is over, to a merchant that waits', async () => {
+      await putFaults({ createStallMs: 300 });
+      const paymentId = nextPaymentId();
+      const began = performance.now();
+      const { payUrl } = await bank.createTrade(tradeRequest(paymentId));
+      expect(performance.now() - began).toBeGreaterThanOrEqual(290);
+      expect(payUrl).toBe(`${gatewayUrl}/pay/${paymentId}`);
+    });
+  });
+
+  describe('the trade listing', () => {
+    it("lists every trade of one provider, in the query's view, and none of the other's", async () => {
+      const walletPaid = await paidTrade(wallet);
+      const walletWaiting = nextPaymentId();
+      await wallet.createTrade(tradeRequest(walletWaiting));
+      const bankPaid = await paidTrade(bank);
+      await putFaults({ apiDown: true }); // an observer's view: still there when the merchant API is down
+
+      const response = await fetch(`${gatewayUrl}/api/wallet/trades`);
+      expect(response.status).toBe(200);
+      const { trades } = (await response.json()) as { trades: Array<Record<string, any>> };
+      await putFaults({});
+      expect(trades.every((trade) => trade.provider === 'wallet')).toBe(true);
+      expect(trades.map((trade) => trade.outTradeNo)).toEqual(expect.arrayContaining([walletPaid.paymentId, walletWaiting]));
+      expect(trades.map((trade) => trade.outTradeNo)).not.toContain(bankPaid.paymentId);
+      expect(new Set(trades.map((trade) => trade.outTradeNo)).size).toBe(trades.length);
+      expect(trades.find((trade) => trade.outTradeNo === walletPaid.paymentId)).toEqual(await tradeView('wallet', walletPaid.paymentId));
+      expect(trades.find((trade) => trade.outTradeNo === walletWaiting)).toEqual(await tradeView('wallet', walletWaiting));
+    });
+
+    it('answers 404 for a provider that does not exist', async () => {
+      expect((await fetch(`${gatewayUrl}/api/cash/trades`)).status).toBe(404);
     });
   });
 
@@ -409,19 +575,44 @@ describe('the sandbox gateway', () => {
     });
 
     it('are read back, and {} restores good behaviour', async () => {
-      await putFaults({ apiDown: true, duplicateNotifications: 1 });
-      expect(await (await fetch(`${gatewayUrl}/faults`)).json()).toEqual({
+      const set = await putFaults({ apiDown: true, duplicateNotifications: 1, captureAmountDelta: -25, refundShortfall: 3, createStallMs: 40 });
+      const expected = {
         notifyDelayMs: 0,
         dropNotifications: false,
         duplicateNotifications: 1,
         apiDown: true,
         ignoreTimeExpire: false,
-      });
+        captureAmountDelta: -25,
+        refundShortfall: 3,
+        createStallMs: 40,
+      };
+      expect(await set.json()).toEqual(expected);
+      expect(await getJson(`${gatewayUrl}/faults`)).toEqual(expected);
       const reset = await putFaults({});
-      expect(await reset.json()).toMatchObject({ apiDown: false, duplicateNotifications: 0 });
+      expect(await reset.json()).toEqual({
+        notifyDelayMs: 0,
+        dropNotifications: false,
+        duplicateNotifications: 0,
+        apiDown: false,
+        ignoreTimeExpire: false,
+        captureAmountDelta: 0,
+        refundShortfall: 0,
+        createStallMs: 0,
+      });
     });
 
-    it.each([{ apiDwn: true }, { apiDown: 'yes' }, { duplicateNotifications: -1 }, { notifyDelayMs: 1.5 }, []])(
+    it.each([
+      { apiDwn: true },
+      { apiDown: 'yes' },
+      { duplicateNotifications: -1 },
+      { notifyDelayMs: 1.5 },
+      { captureAmountDelta: 2.5 },
+      { captureAmountDelta: '10' },
+      { refundShortfall: -1 },
+      { createStallMs: -1 },
+      { createStallMs: 600_001 },
+      [],
+    ])(
       'rejects %p as a validation problem',
       async (faults) => {
         const response = await putFaults(faults);
@@ -462,6 +653,18 @@ describe('the sandbox gateway', () => {
       expect(pendingTimers()).toBe(before + 1);
       gateway.shutdown();
       expect(pendingTimers()).toBe(before);
+    });
+
+    it('lets a stalled create-trade answer at once, so no request outlives the app', async () => {
+      const gateway = new SandboxGateway({ secret, notifyDelayMs: 0, now: () => clock });
+      gateway.setFaults({ createStallMs: 600_000 });
+      let released = false;
+      const stall = gateway.createStall().then(() => (released = true));
+      await Promise.resolve();
+      expect(released).toBe(false);
+      gateway.shutdown();
+      await stall;
+      expect(released).toBe(true);
     });
   });
 });

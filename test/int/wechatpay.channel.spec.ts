@@ -129,7 +129,7 @@ describe('the wechatpay channel (WeChat Pay API v3, H5) against a stand-in', () 
       standIn.pay(paymentId);
       const request = { refundId: `refund-${paymentId}`, paymentId, amount: { amount: 1234, currency: 'CNY' }, reason: 'duplicate-payment' };
       const first = await channel.refund(request);
-      expect(first).toEqual({ result: 'succeeded', channelRefundNo: expect.stringMatching(/^50/) });
+      expect(first).toEqual({ result: 'succeeded', channelRefundNo: expect.stringMatching(/^50/), amount: { amount: 1234, currency: 'CNY' } });
       expect(await channel.refund(request)).toEqual(first);
       const held = standIn.trades.get(paymentId)!;
       expect([...held.refunds.keys()]).toEqual([`refund-${paymentId}`]);
@@ -143,9 +143,10 @@ describe('the wechatpay channel (WeChat Pay API v3, H5) against a stand-in', () 
       standIn.pay(paymentId);
       const request = { refundId: `refund-${paymentId}`, paymentId, amount: { amount: 500, currency: 'CNY' }, reason: 'paid-after-expiry' };
       standIn.faults = { refundProcessing: true };
-      expect(await channel.refund(request)).toEqual({ result: 'failed', reason: expect.stringMatching(/^PROCESSING/) });
+      expect(await channel.refund(request)).toEqual({ result: 'failed', reason: expect.stringMatching(/^PROCESSING/), final: false });
+      expect(await channel.queryRefund(paymentId, request.refundId)).toEqual({ state: 'pending' });
       standIn.faults = {};
-      expect(await channel.refund(request)).toEqual({ result: 'succeeded', channelRefundNo: expect.any(String) });
+      expect(await channel.refund(request)).toEqual({ result: 'succeeded', channelRefundNo: expect.any(String), amount: { amount: 500, currency: 'CNY' } });
       expect(standIn.trades.get(paymentId)!.refunds.size).toBe(1);
     });
 
@@ -164,6 +165,82 @@ describe('the wechatpay channel (WeChat Pay API v3, H5) against a stand-in', () 
       } finally {
         standIn.faults = {};
       }
+    });
+  });
+
+  describe('refund outcomes', () => {
+    afterEach(() => {
+      standIn.faults = {};
+    });
+
+    async function paidTrade(amount = 1000) {
+      const { paymentId } = await trade(amount);
+      standIn.pay(paymentId);
+      return paymentId;
+    }
+    const refundOf = (paymentId: string, amount = 1000) =>
+      channel.refund({ refundId: `refund-${paymentId}`, paymentId, amount: { amount, currency: 'CNY' }, reason: 'duplicate-payment' });
+
+    it('gives the amount WeChat Pay says it refunded (amount.refund), not the amount asked', async () => {
+      const paymentId = await paidTrade(1000);
+      standIn.faults = { refundShortfall: 200 };
+      const refunded = await refundOf(paymentId);
+      expect(refunded).toEqual({ result: 'succeeded', channelRefundNo: expect.stringMatching(/^50/), amount: { amount: 800, currency: 'CNY' } });
+      standIn.faults = {};
+      expect(await refundOf(paymentId)).toEqual(refunded);
+    });
+
+    it.each(['CLOSED', 'ABNORMAL'] as const)('is final when the refund ends %s', async (status) => {
+      const paymentId = await paidTrade();
+      standIn.faults = { refundEndsAs: status };
+      expect(await refundOf(paymentId)).toEqual({ result: 'failed', reason: expect.stringMatching(new RegExp(`^${status}`)), final: true });
+      expect(await channel.queryRefund(paymentId, `refund-${paymentId}`)).toEqual({ state: 'failed', reason: expect.stringMatching(new RegExp(`^${status}`)) });
+    });
+
+    it('is final when WeChat Pay has no such trade, or it is not paid (RESOURCE_NOT_EXISTS, INVALID_REQUEST)', async () => {
+      expect(await refundOf('pay_wx_never_made')).toEqual({ result: 'failed', reason: expect.stringMatching(/^RESOURCE_NOT_EXISTS/), final: true });
+      const { paymentId: unpaid } = await trade(1000);
+      expect(await refundOf(unpaid)).toEqual({ result: 'failed', reason: expect.stringMatching(/^INVALID_REQUEST/), final: true });
+    });
+
+    it.each([
+      { status: 400, code: 'PARAM_ERROR' },
+      { status: 404, code: 'ORDER_NOT_EXIST' },
+      { status: 400, code: 'INVALID_REQUEST' },
+    ])('is final on $status $code', async (error) => {
+      const paymentId = await paidTrade();
+      standIn.faults = { refundError: { ...error, message: 'refused' } };
+      expect(await refundOf(paymentId)).toEqual({ result: 'failed', reason: `${error.code}: refused`, final: true });
+    });
+
+    it.each([
+      { status: 403, code: 'NOT_ENOUGH' },
+      { status: 429, code: 'FREQUENCY_LIMITED' },
+      { status: 403, code: 'SOME_CODE_NOT_KNOWN_YET' },
+    ])('is not final on $status $code, and the same refund goes through later', async (error) => {
+      const paymentId = await paidTrade();
+      standIn.faults = { refundError: { ...error, message: 'not now' } };
+      expect(await refundOf(paymentId)).toEqual({ result: 'failed', reason: `${error.code}: not now`, final: false });
+      standIn.faults = {};
+      expect(await refundOf(paymentId)).toMatchObject({ result: 'succeeded', amount: { amount: 1000 } });
+    });
+
+    it('treats a 5xx SYSTEM_ERROR as unavailable (retry later)', async () => {
+      const paymentId = await paidTrade();
+      standIn.faults = { refundError: { status: 500, code: 'SYSTEM_ERROR' } };
+      await expect(refundOf(paymentId)).rejects.toBeInstanceOf(ChannelUnavailableError);
+    });
+
+    it('looks a refund up by out_refund_no: not-found until made, then what was refunded', async () => {
+      const paymentId = await paidTrade(900);
+      const refundId = `refund-${paymentId}`;
+      expect(await channel.queryRefund(paymentId, refundId)).toEqual({ state: 'not-found' });
+      const made = await refundOf(paymentId, 900);
+      if (made.result !== 'succeeded') throw new Error('expected the refund to succeed');
+      expect(await channel.queryRefund(paymentId, refundId)).toEqual({ state: 'succeeded', channelRefundNo: made.channelRefundNo, amount: { amount: 900, currency: 'CNY' } });
+      expect(standIn.requests.at(-1)).toMatchObject({ method: 'GET', path: `/v3/refund/domestic/refunds/${refundId}` });
+      // The refund belongs to one trade: asked about under another payment, the answer is not believed.
+      await expect(channel.queryRefund('pay_wx_someone_else', refundId)).rejects.toBeInstanceOf(ChannelUnavailableError);
     });
   });
 

@@ -23,7 +23,14 @@ export interface AlipayStandInTrade {
   gmtCreate: string;
   gmtPayment?: string;
   gmtClose?: string;
-  readonly refunds: Map<string, { amount: string; at: string }>;
+  readonly refunds: Map<string, AlipayStandInRefund>;
+}
+
+export interface AlipayStandInRefund {
+  readonly amount: string;
+  readonly at: string;
+  /** False while Alipay has taken the refund but not paid it out (the query shows no refund_status). */
+  settled: boolean;
 }
 
 export interface AlipayStandInFaults {
@@ -33,6 +40,12 @@ export interface AlipayStandInFaults {
   ignoreTimeExpire?: boolean;
   /** Notifications are not sent. */
   dropNotifications?: boolean;
+  /** alipay.trade.refund refuses every new refund with this error (code defaults to 40004). */
+  refundError?: { code?: string; subCode: string; subMsg?: string };
+  /** New refunds are taken but not paid out (fund_change N) until this is off and the refund is queried. */
+  refundPending?: boolean;
+  /** alipay.trade.fastpay.refund.query answers 503 while refunds still go through. */
+  refundQueryDown?: boolean;
 }
 
 export interface AlipayDelivery {
@@ -53,6 +66,8 @@ export class AlipayStandIn {
   /** Every request that verified: method, common parameters and biz_content. */
   readonly requests: Array<{ method: string; params: Record<string, string>; biz: Record<string, unknown> }> = [];
   readonly rejected: Array<{ method: string; reason: string }> = [];
+  /** Every signed answer, as sent: method and response object. */
+  readonly answers: Array<{ method: string; payload: Record<string, unknown> }> = [];
   readonly deliveries: AlipayDelivery[] = [];
   faults: AlipayStandInFaults = {};
   readonly alipayPublicKeyPem: string;
@@ -165,7 +180,7 @@ export class AlipayStandIn {
   }
 
   private notificationParams(trade: AlipayStandInTrade, overrides: Record<string, string>, key?: KeyObject): Record<string, string> {
-    const refunded = [...trade.refunds.values()].reduce((sum, refund) => sum + fen(refund.amount), 0);
+    const refunded = refundedFen(trade, { settledOnly: true });
     const params: Record<string, string> = {
       notify_time: chinaNow(),
       notify_type: 'trade_status_sync',
@@ -233,7 +248,8 @@ export class AlipayStandIn {
     const biz = JSON.parse(params.biz_content ?? '{}') as Record<string, string>;
     this.requests.push({ method, params, biz });
     if (method === 'alipay.trade.page.pay') return this.cashier(params, biz, response);
-    if (this.faults.apiDown) return void response.writeHead(503, { 'content-type': 'text/plain' }).end('service unavailable');
+    const down = this.faults.apiDown || (this.faults.refundQueryDown && method === 'alipay.trade.fastpay.refund.query');
+    if (down) return void response.writeHead(503, { 'content-type': 'text/plain' }).end('service unavailable');
     switch (method) {
       case 'alipay.trade.query':
         return this.answer(response, method, this.query(biz));
@@ -328,7 +344,10 @@ export class AlipayStandIn {
     return { code: '10000', msg: 'Success', trade_no: trade.tradeNo, out_trade_no: trade.outTradeNo };
   }
 
-  /** Idempotent by out_request_no: a repeat refunds nothing and says fund_change N. */
+  /**
+   * Idempotent by out_request_no: a repeat refunds nothing and says fund_change N. refund_fee is
+   * the trade's cumulative refunded total, as Alipay reports it, not this refund's amount.
+   */
   private refund(biz: Record<string, string>): Record<string, unknown> {
     const trade = this.trades.get(biz.out_trade_no);
     if (trade === undefined) return notExist();
@@ -339,25 +358,32 @@ export class AlipayStandIn {
       out_trade_no: trade.outTradeNo,
       buyer_logon_id: 'pay***@example.com',
       fund_change: fundChange,
-      refund_fee: yuan([...trade.refunds.values()].reduce((sum, refund) => sum + fen(refund.amount), 0)),
+      refund_fee: yuan(refundedFen(trade, { settledOnly: true })),
     });
     if (!biz.out_request_no) return { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.missing-out-request-no' };
     if (trade.refunds.has(biz.out_request_no)) return result('N');
+    const refused = this.faults.refundError;
+    if (refused) return { code: refused.code ?? '40004', msg: 'Business Failed', sub_code: refused.subCode, sub_msg: refused.subMsg ?? refused.subCode };
     if (trade.status !== 'TRADE_SUCCESS') return { code: '40004', msg: 'Business Failed', sub_code: 'ACQ.TRADE_STATUS_ERROR', sub_msg: '交易状态不合法' };
-    const already = [...trade.refunds.values()].reduce((sum, refund) => sum + fen(refund.amount), 0);
+    // A refund taken but not paid out yet still holds its share of the trade.
+    const already = refundedFen(trade, { settledOnly: false });
     if (!/^\d+\.\d{2}$/.test(biz.refund_amount ?? '') || already + fen(biz.refund_amount) > fen(trade.totalAmount)) {
       return { code: '40004', msg: 'Business Failed', sub_code: 'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', sub_msg: '退款金额超限' };
     }
-    trade.refunds.set(biz.out_request_no, { amount: biz.refund_amount, at: chinaNow() });
-    const refunded = already + fen(biz.refund_amount);
-    const refundFields = { gmt_refund: chinaNow(), out_biz_no: biz.out_request_no };
-    if (refunded === fen(trade.totalAmount)) {
-      // A full refund closes the trade; Alipay says so with a TRADE_CLOSED notification.
+    trade.refunds.set(biz.out_request_no, { amount: biz.refund_amount, at: chinaNow(), settled: false });
+    if (this.faults.refundPending) return result('N');
+    this.settle(trade, biz.out_request_no);
+    return result('Y');
+  }
+
+  /** Pays a refund out: a trade refunded in full closes, and Alipay says so with a TRADE_CLOSED notification. */
+  private settle(trade: AlipayStandInTrade, outRequestNo: string): void {
+    trade.refunds.get(outRequestNo)!.settled = true;
+    if (refundedFen(trade, { settledOnly: true }) === fen(trade.totalAmount)) {
       trade.status = 'TRADE_CLOSED';
       trade.gmtClose = chinaNow();
     }
-    this.notify(trade, refundFields);
-    return result('Y');
+    this.notify(trade, { gmt_refund: chinaNow(), out_biz_no: outRequestNo });
   }
 
   private refundQuery(biz: Record<string, string>): Record<string, unknown> {
@@ -365,11 +391,14 @@ export class AlipayStandIn {
     if (trade === undefined) return notExist();
     const refund = trade.refunds.get(biz.out_request_no);
     const base = { code: '10000', msg: 'Success', out_trade_no: trade.outTradeNo, trade_no: trade.tradeNo, out_request_no: biz.out_request_no };
-    return refund === undefined ? base : { ...base, total_amount: trade.totalAmount, refund_amount: refund.amount, refund_status: 'REFUND_SUCCESS' };
+    if (refund === undefined) return base;
+    if (!refund.settled && !this.faults.refundPending) this.settle(trade, biz.out_request_no);
+    return { ...base, total_amount: trade.totalAmount, refund_amount: refund.amount, ...(refund.settled && { refund_status: 'REFUND_SUCCESS' }) };
   }
 
   /** `{"<method>_response":{...},"sign":"..."}`, sign being RSA2 over the exact JSON of the response object. */
   private answer(response: ServerResponse, method: string, payload: Record<string, unknown>): void {
+    this.answers.push({ method, payload });
     const inner = JSON.stringify(payload);
     const sign = createSign('RSA-SHA256').update(inner, 'utf8').sign(this.alipayPrivateKey, 'base64');
     const key = `${method.replaceAll('.', '_')}_response`;
@@ -394,6 +423,10 @@ function notExist(): Record<string, unknown> {
 /** Now as Alipay writes it: yyyy-MM-dd HH:mm:ss, China time. */
 export function chinaNow(now = new Date()): string {
   return new Date(now.getTime() + 8 * 3600 * 1000).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+function refundedFen(trade: AlipayStandInTrade, { settledOnly }: { settledOnly: boolean }): number {
+  return [...trade.refunds.values()].filter((refund) => refund.settled || !settledOnly).reduce((sum, refund) => sum + fen(refund.amount), 0);
 }
 
 function fen(yuanText: string): number {

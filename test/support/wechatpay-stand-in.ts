@@ -29,7 +29,7 @@ export interface WechatStandInRefund {
   readonly refundId: string;
   readonly outRefundNo: string;
   readonly refund: number;
-  status: 'SUCCESS' | 'PROCESSING';
+  status: 'SUCCESS' | 'PROCESSING' | 'CLOSED' | 'ABNORMAL';
   readonly createTime: string;
 }
 
@@ -41,6 +41,12 @@ export interface WechatStandInFaults {
   dropNotifications?: boolean;
   /** New refunds stay PROCESSING until this is turned off. */
   refundProcessing?: boolean;
+  /** New refunds end CLOSED or ABNORMAL instead of SUCCESS. */
+  refundEndsAs?: 'CLOSED' | 'ABNORMAL';
+  /** A new refund POST is refused with this error (e.g. 403 NOT_ENOUGH, 429 FREQUENCY_LIMITED, 400 INVALID_REQUEST). */
+  refundError?: { status: number; code: string; message?: string };
+  /** A new refund pays back `max(1, refund - n)`: amount.refund says what was actually refunded. */
+  refundShortfall?: number;
 }
 
 export interface WechatStandInOptions {
@@ -302,18 +308,22 @@ export class WechatpayStandIn {
     if (earlier !== undefined) return this.answer(response, 200, this.refundView(trade, earlier));
     const { refund, total, currency } = body.amount ?? {};
     if (total !== trade.total || currency !== 'CNY' || !Number.isInteger(refund) || refund <= 0) return this.answer(response, 400, { code: 'PARAM_ERROR', message: 'amount' });
+    const refused = this.faults.refundError;
+    if (refused) return this.answer(response, refused.status, { code: refused.code, message: refused.message ?? refused.code });
     if (trade.state !== 'SUCCESS') return this.answer(response, 400, { code: 'INVALID_REQUEST', message: '订单状态不允许退款' });
-    const refunded = [...trade.refunds.values()].reduce((sum, earlierRefund) => sum + earlierRefund.refund, 0);
-    if (refunded + refund > trade.total) return this.answer(response, 403, { code: 'NOT_ENOUGH', message: '退款金额超过订单可退金额' });
+    // A CLOSED refund gave its share of the trade back.
+    const refunded = [...trade.refunds.values()].filter((earlier) => earlier.status !== 'CLOSED').reduce((sum, earlier) => sum + earlier.refund, 0);
+    // More than is left breaks a business rule (INVALID_REQUEST); NOT_ENOUGH is the merchant's balance running short.
+    if (refunded + refund > trade.total) return this.answer(response, 400, { code: 'INVALID_REQUEST', message: '申请退款金额超过订单可退金额' });
     const made: WechatStandInRefund = {
       refundId: `50${String(Date.now()).slice(-10)}${randomBytes(5).toString('hex')}`,
       outRefundNo: body.out_refund_no,
-      refund,
-      status: this.faults.refundProcessing ? 'PROCESSING' : 'SUCCESS',
+      refund: Math.max(1, refund - (this.faults.refundShortfall ?? 0)),
+      status: this.faults.refundProcessing ? 'PROCESSING' : (this.faults.refundEndsAs ?? 'SUCCESS'),
       createTime: rfc3339China(new Date()),
     };
     trade.refunds.set(made.outRefundNo, made);
-    if (refunded + refund === trade.total) trade.state = 'REFUND';
+    if (made.status === 'SUCCESS' && refunded + made.refund === trade.total) trade.state = 'REFUND';
     return this.answer(response, 200, this.refundView(trade, made));
   }
 

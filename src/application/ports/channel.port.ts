@@ -30,7 +30,14 @@ export interface CreatedTrade {
 export type TradeState =
   | { readonly state: 'not-found' }
   | { readonly state: 'pending' }
-  | { readonly state: 'paid'; readonly channelTradeNo: string; readonly amount: Money; readonly paidAt: string }
+  | {
+      readonly state: 'paid';
+      readonly channelTradeNo: string;
+      /** What the provider captured (which may differ from what the trade asked for). */
+      readonly amount: Money;
+      /** When the payer paid, by the provider's clock (Alipay gmt_payment, WeChat success_time). */
+      readonly paidAt: string;
+    }
   | { readonly state: 'closed' }
   | { readonly state: 'failed'; readonly reason: string };
 
@@ -47,9 +54,22 @@ export interface RefundRequest {
   readonly reason: string;
 }
 
+/**
+ * What became of a refund call. `succeeded` carries the amount the provider says it refunded,
+ * which may be less than asked. `failed` is `final` when the provider refuses for good (the amount
+ * exceeds what is left, the trade is not paid, the refund is closed...): retrying cannot help.
+ * A provider that can't be reached throws ChannelUnavailableError instead (transient).
+ */
 export type RefundResult =
-  | { readonly result: 'succeeded'; readonly channelRefundNo: string }
-  | { readonly result: 'failed'; readonly reason: string };
+  | { readonly result: 'succeeded'; readonly channelRefundNo: string; readonly amount: Money }
+  | { readonly result: 'failed'; readonly reason: string; readonly final: boolean };
+
+/** What the provider says of one refund (looked up by the refundId we gave it). */
+export type RefundState =
+  | { readonly state: 'not-found' }
+  | { readonly state: 'pending' }
+  | { readonly state: 'succeeded'; readonly channelRefundNo: string; readonly amount: Money }
+  | { readonly state: 'failed'; readonly reason: string };
 
 /** A provider's asynchronous notification, once verified and parsed. */
 export interface VerifiedNotification {
@@ -105,6 +125,8 @@ export interface PaymentChannel {
   queryTrade(paymentId: string): Promise<TradeState>;
   closeTrade(paymentId: string): Promise<CloseResult>;
   refund(request: RefundRequest): Promise<RefundResult>;
+  /** Looks one refund up by its refundId (out_request_no / out_refund_no), for the provider-side verify. */
+  queryRefund(paymentId: string, refundId: string): Promise<RefundState>;
   /** Verifies and parses a notification; throws NotificationRejectedError. `now` is the service clock. */
   verifyNotification(notification: IncomingNotification, now: Date): VerifiedNotification;
   /** The answer in the provider's own format; without it, `200 {"received":true}` or problem+json. */

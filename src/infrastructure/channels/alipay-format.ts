@@ -68,3 +68,43 @@ export function uniqueParams(entries: Iterable<[string, string]>): Map<string, s
   }
   return params;
 }
+
+/**
+ * How Payguard reads an alipay.trade.refund refusal. `unavailable`: Alipay could not answer
+ * (system errors, code 20000), so the call is retried like a network error. `retry`: Alipay
+ * answered but may say yes later with the same request (the merchant's balance is short).
+ * `final`: the same out_request_no can never succeed (no such trade, not paid, closed or finished,
+ * amount over what is left, out_request_no reused with other terms...); an operator must look.
+ * A sub_code not listed here is `retry`: only what is known to be hopeless is given up at once,
+ * and REFUND_MAX_ATTEMPTS still bounds the rest.
+ */
+export type AlipayRefusal = 'unavailable' | 'retry' | 'final';
+
+const FINAL_REFUND_SUB_CODES = new Set([
+  'ACQ.TRADE_NOT_EXIST',
+  'ACQ.TRADE_STATUS_ERROR',
+  'ACQ.TRADE_HAS_CLOSE',
+  'ACQ.TRADE_HAS_FINISHED',
+  'ACQ.TRADE_NOT_ALLOW_REFUND',
+  'ACQ.REFUND_AMT_NOT_EQUAL_TOTAL',
+  'ACQ.REFUND_FEE_ERROR',
+  'ACQ.REASON_TRADE_REFUND_FEE_ERR',
+  'ACQ.DISCORDANT_REPEAT_REQUEST',
+  'ACQ.INVALID_PARAMETER',
+  // A frozen trade waits for Alipay's staff, not for a retry.
+  'ACQ.REASON_TRADE_BEEN_FREEZEN',
+]);
+
+const RETRY_REFUND_SUB_CODES = new Set(['ACQ.SELLER_BALANCE_NOT_ENOUGH']);
+
+/** Gateway codes about the request itself (missing or invalid arguments, permissions): it stays wrong. */
+const FINAL_GATEWAY_CODES = new Set(['20001', '40001', '40002', '40006']);
+
+export function classifyRefundRefusal(code: unknown, subCode: unknown): AlipayRefusal {
+  const sub = typeof subCode === 'string' ? subCode : '';
+  // ACQ.SYSTEM_ERROR, isp/aop/isv SYSTEM_ERROR and isp.unknow-error: "call again with the same parameters".
+  if (code === '20000' || /\.SYSTEM_ERROR$/i.test(sub) || /\.unknow(n)?-error$/i.test(sub)) return 'unavailable';
+  if (RETRY_REFUND_SUB_CODES.has(sub)) return 'retry';
+  if (FINAL_REFUND_SUB_CODES.has(sub) || FINAL_GATEWAY_CODES.has(String(code))) return 'final';
+  return 'retry';
+}

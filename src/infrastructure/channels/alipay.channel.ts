@@ -20,11 +20,20 @@ import {
   type PaymentChannel,
   type RefundRequest,
   type RefundResult,
+  type RefundState,
   type TradeState,
   type VerifiedNotification,
 } from '../../application/ports/channel.port.js';
 import { privateKeyFrom, publicKeyFrom } from './channel-keys.js';
-import { chinaTime, fenFromYuan, isoFromChinaTime, uniqueParams, verifySignedParams, yuanFromFen } from './alipay-format.js';
+import {
+  chinaTime,
+  classifyRefundRefusal,
+  fenFromYuan,
+  isoFromChinaTime,
+  uniqueParams,
+  verifySignedParams,
+  yuanFromFen,
+} from './alipay-format.js';
 import type { AlipayConfig } from '../config/config.js';
 
 /** The settings ALIPAY_* gives (see config.ts), and what tests may change. */
@@ -130,8 +139,12 @@ export class AlipayChannel implements PaymentChannel {
 
   /**
    * out_request_no is derived from the refundId, so a retried refund is the same refund to
-   * Alipay. fund_change "N" means no money moved on this call (an earlier one refunded it, or
-   * the refund is not through), so the refund query confirms it.
+   * Alipay. The amount refunded is taken from the refund query's refund_amount (this request's
+   * amount), not from the answer's refund_fee, which is the trade's cumulative refunded total and
+   * overstates this refund whenever the trade was refunded before. fund_change "Y" says this call
+   * moved the money; if the query can't confirm it yet, the amount asked is what moved, because
+   * alipay.trade.refund refunds exactly refund_amount or refuses. fund_change "N" (a repeat, or
+   * not through) is believed only once the query confirms it.
    */
   async refund(request: RefundRequest): Promise<RefundResult> {
     const outRequestNo = outRequestNoOf(request.refundId);
@@ -142,13 +155,22 @@ export class AlipayChannel implements PaymentChannel {
       refund_reason: request.reason,
     });
     if (answer.code === '10000') {
-      if (answer.fund_change === 'Y') return { result: 'succeeded', channelRefundNo: outRequestNo };
-      return this.confirmRefund(request.paymentId, outRequestNo);
+      const moved = answer.fund_change === 'Y';
+      const confirmed = await this.refundQuery(request.paymentId, outRequestNo).catch((error: unknown) => {
+        if (moved && error instanceof ChannelUnavailableError) return undefined;
+        throw error;
+      });
+      if (confirmed?.state === 'succeeded') return { result: 'succeeded', channelRefundNo: confirmed.channelRefundNo, amount: confirmed.amount };
+      if (moved) return { result: 'succeeded', channelRefundNo: outRequestNo, amount: request.amount };
+      return { result: 'failed', reason: 'the refund is not confirmed by alipay.trade.fastpay.refund.query yet', final: false };
     }
-    if (answer.code === '40004' && answer.sub_code !== 'ACQ.SYSTEM_ERROR') {
-      return { result: 'failed', reason: `${answer.sub_code ?? 'refused'}: ${answer.sub_msg ?? ''}`.trim() };
-    }
-    throw this.unexpected('alipay.trade.refund', answer);
+    const refusal = classifyRefundRefusal(answer.code, answer.sub_code);
+    if (refusal === 'unavailable') throw this.unexpected('alipay.trade.refund', answer);
+    return { result: 'failed', reason: `${answer.sub_code ?? answer.code ?? 'refused'}: ${answer.sub_msg ?? answer.msg ?? ''}`.trim(), final: refusal === 'final' };
+  }
+
+  async queryRefund(paymentId: string, refundId: string): Promise<RefundState> {
+    return this.refundQuery(paymentId, outRequestNoOf(refundId));
   }
 
   verifyNotification(notification: IncomingNotification, _now: Date): VerifiedNotification {
@@ -204,11 +226,28 @@ export class AlipayChannel implements PaymentChannel {
     return { paymentId: params.out_trade_no };
   }
 
-  private async confirmRefund(paymentId: string, outRequestNo: string): Promise<RefundResult> {
-    const answer = await this.call('alipay.trade.fastpay.refund.query', { out_trade_no: paymentId, out_request_no: outRequestNo });
-    if (answer.code === '10000' && answer.refund_status === 'REFUND_SUCCESS') return { result: 'succeeded', channelRefundNo: outRequestNo };
-    if (answer.code === '10000') return { result: 'failed', reason: 'the refund is not confirmed by alipay.trade.fastpay.refund.query yet' };
-    throw this.unexpected('alipay.trade.fastpay.refund.query', answer);
+  /**
+   * alipay.trade.fastpay.refund.query: refund_status REFUND_SUCCESS is the only success (Alipay
+   * documents a missing one as "not received, or failed"); refund fields without it are a refund
+   * received and not through yet; no refund fields, or no trade, is a refund Alipay does not have.
+   */
+  private async refundQuery(paymentId: string, outRequestNo: string): Promise<RefundState> {
+    const method = 'alipay.trade.fastpay.refund.query';
+    const answer = await this.call(method, { out_trade_no: paymentId, out_request_no: outRequestNo });
+    if (answer.code !== '10000') {
+      if (answer.sub_code === 'ACQ.TRADE_NOT_EXIST') return { state: 'not-found' };
+      throw this.unexpected(method, answer);
+    }
+    this.expectTrade(answer, paymentId);
+    if (answer.out_request_no !== undefined && answer.out_request_no !== outRequestNo) {
+      throw new ChannelUnavailableError(this.id, `${method} answered about refund ${String(answer.out_request_no)}, not ${outRequestNo}`);
+    }
+    const amount = fenFromYuan(answer.refund_amount);
+    if (answer.refund_status === 'REFUND_SUCCESS') {
+      if (amount === null) throw new ChannelUnavailableError(this.id, `${method} described a refund without refund_amount`);
+      return { state: 'succeeded', channelRefundNo: outRequestNo, amount: { amount, currency: CURRENCY } };
+    }
+    return amount === null ? { state: 'not-found' } : { state: 'pending' };
   }
 
   /** One gateway call, its answer's signature verified by the SDK; transport and signature failures: retry later. */

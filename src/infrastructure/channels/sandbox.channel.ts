@@ -12,6 +12,7 @@ import {
   type PaymentChannel,
   type RefundRequest,
   type RefundResult,
+  type RefundState,
   type TradeState,
   type VerifiedNotification,
 } from '../../application/ports/channel.port.js';
@@ -25,6 +26,7 @@ export interface SandboxChannelOptions {
   readonly gatewayUrl: string;
   /** Key the gateway signs notifications with. */
   readonly secret: string;
+  /** How long to wait for an answer before the gateway counts as unreachable (SANDBOX_TIMEOUT_MS). */
   readonly timeoutMs?: number;
 }
 
@@ -93,7 +95,12 @@ export class SandboxChannel implements PaymentChannel {
     throw this.unexpected(answer);
   }
 
-  /** The refundId is the provider's outRequestNo, so a repeated refund never pays out twice. */
+  /**
+   * The refundId is the provider's outRequestNo, so a repeated refund never pays out twice. The
+   * amount is what the gateway says it paid back, which may be less than asked. Every 4xx
+   * (REFUND_AMOUNT_EXCEEDED, TRADE_NOT_PAID, REFUND_CURRENCY_MISMATCH, REFUND_CONFLICT,
+   * TRADE_NOT_FOUND...) is a refusal that the same request can't turn around: final.
+   */
   async refund(request: RefundRequest): Promise<RefundResult> {
     const answer = await this.call('POST', `/${encodeURIComponent(request.paymentId)}/refunds`, {
       outRequestNo: request.refundId,
@@ -101,13 +108,26 @@ export class SandboxChannel implements PaymentChannel {
       currency: request.amount.currency,
       reason: request.reason,
     });
-    if (answer.status === 200 && typeof answer.body.refundNo === 'string') {
-      return { result: 'succeeded', channelRefundNo: answer.body.refundNo };
+    if (answer.status === 200) {
+      const refunded = this.refundOf(answer.body);
+      if (refunded !== undefined) return { result: 'succeeded', ...refunded };
     }
     if (answer.status >= 400 && answer.status < 500) {
-      return { result: 'failed', reason: typeof answer.body.code === 'string' ? answer.body.code : describe(answer) };
+      return { result: 'failed', reason: typeof answer.body.code === 'string' ? answer.body.code : describe(answer), final: true };
     }
     throw this.unexpected(answer);
+  }
+
+  /** The gateway keeps a trade's refunds on it: the refund is found there by its outRequestNo. */
+  async queryRefund(paymentId: string, refundId: string): Promise<RefundState> {
+    const answer = await this.call('GET', `/${encodeURIComponent(paymentId)}`);
+    if (answer.status === 404) return { state: 'not-found' };
+    if (answer.status !== 200 || !Array.isArray(answer.body.refunds)) throw this.unexpected(answer);
+    const found: unknown = answer.body.refunds.find((refund: unknown) => isRecord(refund) && refund.outRequestNo === refundId);
+    if (found === undefined) return { state: 'not-found' };
+    const refunded = isRecord(found) ? this.refundOf({ currency: answer.body.currency, ...found }) : undefined;
+    if (refunded === undefined) throw this.unexpected(answer);
+    return { state: 'succeeded', ...refunded };
   }
 
   verifyNotification(notification: IncomingNotification, now: Date): VerifiedNotification {
@@ -149,12 +169,21 @@ export class SandboxChannel implements PaymentChannel {
     }
   }
 
+  /** What the payer was charged (capturedAmount; older gateways only say amount), and when. */
   private paidTrade(trade: Record<string, unknown>): { channelTradeNo: string; amount: Money; paidAt: string } {
-    const { tradeNo, amount, currency, paidAt } = trade;
-    if (typeof tradeNo !== 'string' || typeof amount !== 'number' || typeof currency !== 'string' || typeof paidAt !== 'string') {
+    const { tradeNo, currency, paidAt } = trade;
+    const amount = trade.capturedAmount ?? trade.amount;
+    if (typeof tradeNo !== 'string' || !isAmount(amount) || typeof currency !== 'string' || typeof paidAt !== 'string') {
       throw new ChannelUnavailableError(this.id, 'gateway described a paid trade incompletely');
     }
     return { channelTradeNo: tradeNo, amount: { amount, currency }, paidAt };
+  }
+
+  /** A refund as the gateway describes it; undefined when a field is missing. */
+  private refundOf(refund: Record<string, unknown>): { channelRefundNo: string; amount: Money } | undefined {
+    const { refundNo, amount, currency } = refund;
+    if (typeof refundNo !== 'string' || !isAmount(amount) || typeof currency !== 'string') return undefined;
+    return { channelRefundNo: refundNo, amount: { amount, currency } };
   }
 
   /** An answer the contract doesn't allow: treat the provider as misbehaving, retry later. */
@@ -199,6 +228,10 @@ function headerValue(headers: IncomingNotification['headers'], name: string): st
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isAmount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) > 0;
 }
 
 function isNonEmptyString(value: unknown): value is string {

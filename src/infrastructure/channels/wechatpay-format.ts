@@ -109,3 +109,26 @@ export function truncateUtf8(text: string, bytes: number): string {
   }
   return out;
 }
+
+/**
+ * Error codes of a 4xx answer to POST /v3/refund/domestic/refunds that the same out_refund_no can
+ * never get past: the request breaks a rule (INVALID_REQUEST: not refundable, more than is left...),
+ * is malformed, names a trade WeChat Pay doesn't have or that isn't paid, or the merchant or
+ * payer account can't take it. NOT_ENOUGH (the merchant's balance), FREQUENCY_LIMITED and
+ * SYSTEM_ERROR clear up by themselves; so, until known otherwise, does any code not listed here
+ * (REFUND_MAX_ATTEMPTS still bounds the retries).
+ */
+const FINAL_REFUND_ERRORS = new Set([
+  'INVALID_REQUEST',
+  'PARAM_ERROR',
+  'RESOURCE_NOT_EXISTS',
+  'ORDER_NOT_EXIST',
+  'USER_ACCOUNT_ABNORMAL',
+  'MCH_NOT_EXISTS',
+  'NO_AUTH',
+  'SIGN_ERROR',
+]);
+
+export function isFinalRefundError(code: unknown): boolean {
+  return typeof code === 'string' && FINAL_REFUND_ERRORS.has(code);
+}

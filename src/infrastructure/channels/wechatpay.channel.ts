@@ -17,6 +17,7 @@ import {
   type PaymentChannel,
   type RefundRequest,
   type RefundResult,
+  type RefundState,
   type TradeState,
   type VerifiedNotification,
 } from '../../application/ports/channel.port.js';
@@ -24,6 +25,7 @@ import { privateKeyFrom, publicKeyFrom } from './channel-keys.js';
 import {
   authorization,
   decryptResource,
+  isFinalRefundError,
   isoFromRfc3339,
   rfc3339China,
   truncateUtf8,
@@ -141,11 +143,12 @@ export class WechatpayChannel implements PaymentChannel {
    * out_refund_no is derived from the refundId: WeChat Pay refunds one out_refund_no once. The
    * refund is looked up first, so a retry learns the outcome of an earlier call instead of
    * relying on what a repeated POST answers; PROCESSING is reported failed and asked again later.
+   * The amount is amount.refund of WeChat Pay's answer: what it refunds, not what was asked.
    */
   async refund(request: RefundRequest): Promise<RefundResult> {
     const outRefundNo = outRefundNoOf(request.refundId);
-    const known = await this.call('GET', `/v3/refund/domestic/refunds/${encodeURIComponent(outRefundNo)}`);
-    if (known.status === 200) return this.refundOutcome(known);
+    const known = await this.call('GET', refundPath(outRefundNo));
+    if (known.status === 200) return this.refundOutcome(this.refundState(known, request.paymentId));
     if (known.status !== 404) throw this.unexpected(known);
     const created = await this.call('POST', '/v3/refund/domestic/refunds', {
       out_trade_no: request.paymentId,
@@ -154,11 +157,20 @@ export class WechatpayChannel implements PaymentChannel {
       // Payguard refunds whole payments: the refund is the payment's total.
       amount: { refund: request.amount.amount, total: request.amount.amount, currency: CURRENCY },
     });
-    if (created.status === 200) return this.refundOutcome(created);
+    if (created.status === 200) return this.refundOutcome(this.refundState(created, request.paymentId));
     if (created.status >= 400 && created.status < 500) {
-      return { result: 'failed', reason: `${String(created.body.code ?? created.status)}: ${String(created.body.message ?? '')}`.trim() };
+      const reason = `${String(created.body.code ?? created.status)}: ${String(created.body.message ?? '')}`.trim();
+      return { result: 'failed', reason, final: isFinalRefundError(created.body.code) };
     }
     throw this.unexpected(created);
+  }
+
+  /** GET /v3/refund/domestic/refunds/{out_refund_no}: 404 is a refund WeChat Pay never received. */
+  async queryRefund(paymentId: string, refundId: string): Promise<RefundState> {
+    const answer = await this.call('GET', refundPath(outRefundNoOf(refundId)));
+    if (answer.status === 404) return { state: 'not-found' };
+    if (answer.status !== 200) throw this.unexpected(answer);
+    return this.refundState(answer, paymentId);
   }
 
   verifyNotification(notification: IncomingNotification, now: Date): VerifiedNotification {
@@ -205,12 +217,42 @@ export class WechatpayChannel implements PaymentChannel {
     return { status: outcome.status, contentType: 'application/json', body: JSON.stringify({ code: 'FAIL', message: outcome.detail }) };
   }
 
-  private refundOutcome(answer: Answer): RefundResult {
-    const { status, refund_id: refundId } = answer.body;
-    if (status === 'SUCCESS' && typeof refundId === 'string') return { result: 'succeeded', channelRefundNo: refundId };
-    if (status === 'PROCESSING') return { result: 'failed', reason: 'PROCESSING: WeChat Pay is still refunding; asked again later' };
-    if (status === 'ABNORMAL') return { result: 'failed', reason: 'ABNORMAL: the refund needs the merchant to act at WeChat Pay' };
-    return { result: 'failed', reason: `refund ${String(status)}` };
+  /** PROCESSING is asked again later; CLOSED and ABNORMAL won't turn into money back without a person. */
+  private refundOutcome(state: RefundState): RefundResult {
+    switch (state.state) {
+      case 'succeeded':
+        return { result: 'succeeded', channelRefundNo: state.channelRefundNo, amount: state.amount };
+      case 'pending':
+        return { result: 'failed', reason: 'PROCESSING: WeChat Pay is still refunding; asked again later', final: false };
+      case 'failed':
+        return { result: 'failed', reason: state.reason, final: true };
+      case 'not-found':
+        throw new ChannelUnavailableError(this.id, 'a refund answer described no refund');
+    }
+  }
+
+  /** A refund as WeChat Pay describes it (the answer to the POST, or to the GET by out_refund_no). */
+  private refundState(answer: Answer, paymentId: string): RefundState {
+    const { status, refund_id: refundId, out_trade_no: outTradeNo } = answer.body;
+    if (outTradeNo !== paymentId) throw this.unexpected(answer, `the refund belongs to ${String(outTradeNo)}, not ${paymentId}`);
+    const amount = isRecord(answer.body.amount) ? answer.body.amount : {};
+    switch (status) {
+      case 'SUCCESS':
+        if (typeof refundId !== 'string' || !Number.isSafeInteger(amount.refund)) throw this.unexpected(answer, 'a refund described incompletely');
+        return {
+          state: 'succeeded',
+          channelRefundNo: refundId,
+          amount: { amount: amount.refund as number, currency: typeof amount.currency === 'string' ? amount.currency : CURRENCY },
+        };
+      case 'PROCESSING':
+        return { state: 'pending' };
+      case 'CLOSED':
+        return { state: 'failed', reason: 'CLOSED: WeChat Pay closed the refund' };
+      case 'ABNORMAL':
+        return { state: 'failed', reason: 'ABNORMAL: the refund needs the merchant to act at WeChat Pay' };
+      default:
+        throw this.unexpected(answer, `refund status ${String(status)}`);
+    }
   }
 
   private paidTrade(trade: Record<string, unknown>): Extract<TradeState, { state: 'paid' }> {
@@ -264,6 +306,10 @@ export class WechatpayChannel implements PaymentChannel {
   private unexpected(answer: Answer, why?: string): ChannelUnavailableError {
     return new ChannelUnavailableError(this.id, `unexpected answer: ${describe(answer)}${why ? ` (${why})` : ''}`);
   }
+}
+
+function refundPath(outRefundNo: string): string {
+  return `/v3/refund/domestic/refunds/${encodeURIComponent(outRefundNo)}`;
 }
 
 /** WeChat Pay's out_refund_no: the refundId itself when it fits (64 characters of letters, digits and _-|*@). */

@@ -24,7 +24,11 @@ export interface SandboxTradeParams {
 export interface SandboxRefund {
   readonly outRequestNo: string;
   readonly refundNo: string;
+  /** What was actually paid back (less than asked under `refundShortfall`). */
   readonly amount: number;
+  /** What the merchant asked for: a repeat of the outRequestNo is compared with this. */
+  readonly requestedAmount: number;
+  readonly currency: string;
   readonly reason?: string;
   readonly refundedAt: string;
 }
@@ -35,6 +39,8 @@ export interface SandboxTrade extends SandboxTradeParams {
   readonly createdAt: string;
   status: SandboxTradeStatus;
   paidAt?: string;
+  /** What the payer was charged, set when paid; differs from `amount` under `captureAmountDelta`. */
+  capturedAmount?: number;
   closedAt?: string;
   failReason?: string;
   refunds: SandboxRefund[];
@@ -51,6 +57,12 @@ export interface SandboxFaults {
   readonly apiDown?: boolean;
   /** Take money after `timeExpire` or after the trade was closed. */
   readonly ignoreTimeExpire?: boolean;
+  /** Capture `amount + n` when the payer pays (n may be negative; a total that is not > 0 captures `amount`). */
+  readonly captureAmountDelta?: number;
+  /** A new refund pays back `max(1, asked - n)`. */
+  readonly refundShortfall?: number;
+  /** Create-trade stores the trade at once but answers only after n ms (the merchant may give up first). */
+  readonly createStallMs?: number;
 }
 
 export type SandboxErrorCode =
@@ -98,6 +110,7 @@ export class SandboxGateway {
   private readonly trades = new Map<string, SandboxTrade>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly deliveries = new Set<AbortController>();
+  private readonly stalls = new Set<() => void>();
   private readonly now: () => Date;
   private readonly fetch: typeof fetch;
   private currentFaults: SandboxFaults = {};
@@ -115,6 +128,9 @@ export class SandboxGateway {
       duplicateNotifications: this.currentFaults.duplicateNotifications ?? 0,
       apiDown: this.currentFaults.apiDown ?? false,
       ignoreTimeExpire: this.currentFaults.ignoreTimeExpire ?? false,
+      captureAmountDelta: this.currentFaults.captureAmountDelta ?? 0,
+      refundShortfall: this.currentFaults.refundShortfall ?? 0,
+      createStallMs: this.currentFaults.createStallMs ?? 0,
     };
   }
 
@@ -144,9 +160,32 @@ export class SandboxGateway {
     return { trade, created: true };
   }
 
+  /**
+   * Waits as long as `createStallMs` says (read now), before create-trade answers; the trade is
+   * stored already. Resolves at once on shutdown, so no request is left hanging.
+   */
+  async createStall(): Promise<void> {
+    const delayMs = this.faults.createStallMs;
+    if (delayMs === 0 || this.stopped) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.stalls.delete(resolve);
+        resolve();
+      }, delayMs);
+      this.timers.add(timer);
+      this.stalls.add(resolve);
+    });
+  }
+
   queryTrade(provider: SandboxProvider, outTradeNo: string): SandboxTrade {
     this.failIfApiDown();
     return this.getTrade(provider, outTradeNo);
+  }
+
+  /** Every trade of one provider, oldest first: an observer's view for soak tests, so apiDown doesn't hide it. */
+  listTrades(provider: SandboxProvider): SandboxTrade[] {
+    return [...this.trades.values()].filter((trade) => trade.provider === provider);
   }
 
   /** Closing a paid trade is refused with the paid trade, so the merchant learns it was paid. */
@@ -161,7 +200,10 @@ export class SandboxGateway {
     return trade;
   }
 
-  /** Idempotent by outRequestNo; refunds never add up to more than was captured. */
+  /**
+   * Idempotent by outRequestNo (a repeat answers the earlier refund, compared by the amount asked);
+   * refunds never add up to more than was captured.
+   */
   refund(
     provider: SandboxProvider,
     outTradeNo: string,
@@ -171,7 +213,7 @@ export class SandboxGateway {
     const trade = this.getTrade(provider, outTradeNo);
     const earlier = trade.refunds.find((refund) => refund.outRequestNo === request.outRequestNo);
     if (earlier) {
-      if (earlier.amount !== request.amount) {
+      if (earlier.requestedAmount !== request.amount) {
         throw new SandboxGatewayError('REFUND_CONFLICT', 'outRequestNo already used with another amount', trade);
       }
       return earlier;
@@ -180,13 +222,15 @@ export class SandboxGateway {
     if (request.currency !== undefined && request.currency !== trade.currency) {
       throw new SandboxGatewayError('REFUND_CURRENCY_MISMATCH', `trade is in ${trade.currency}`, trade);
     }
-    if (refundedAmount(trade) + request.amount > trade.amount) {
+    if (refundedAmount(trade) + request.amount > capturedAmount(trade)) {
       throw new SandboxGatewayError('REFUND_AMOUNT_EXCEEDED', 'refunds would exceed the captured amount', trade);
     }
     const refund: SandboxRefund = {
       outRequestNo: request.outRequestNo,
       refundNo: `RF${randomUUID().replace(/-/g, '').slice(0, 20)}`,
-      amount: request.amount,
+      amount: Math.max(1, request.amount - this.faults.refundShortfall),
+      requestedAmount: request.amount,
+      currency: trade.currency,
       reason: request.reason,
       refundedAt: this.now().toISOString(),
     };
@@ -231,8 +275,10 @@ export class SandboxGateway {
       trade.status = 'FAILED';
       trade.failReason = 'PAYER_DECLINED';
     } else {
+      const captured = trade.amount + this.faults.captureAmountDelta;
       trade.status = 'PAID';
       trade.paidAt = this.now().toISOString();
+      trade.capturedAmount = captured > 0 ? captured : trade.amount;
     }
     this.notify(trade);
     return trade;
@@ -245,6 +291,8 @@ export class SandboxGateway {
     this.timers.clear();
     for (const delivery of this.deliveries) delivery.abort();
     this.deliveries.clear();
+    for (const release of this.stalls) release();
+    this.stalls.clear();
   }
 
   private getTrade(provider: SandboxProvider, outTradeNo: string): SandboxTrade {
@@ -269,7 +317,7 @@ export class SandboxGateway {
       notificationId: randomUUID(),
       paymentId: trade.outTradeNo,
       status: trade.status === 'PAID' ? 'succeeded' : 'failed',
-      amount: trade.amount,
+      amount: trade.status === 'PAID' ? capturedAmount(trade) : trade.amount,
       currency: trade.currency,
       channelTradeNo: trade.tradeNo,
       occurredAt: this.now().toISOString(),
@@ -322,8 +370,14 @@ export class SandboxGateway {
   }
 }
 
+/** What was actually paid back, over every refund of the trade. */
 export function refundedAmount(trade: SandboxTrade): number {
   return trade.refunds.reduce((sum, refund) => sum + refund.amount, 0);
+}
+
+/** What the payer was charged: what refunds are bounded by. */
+export function capturedAmount(trade: SandboxTrade): number {
+  return trade.capturedAmount ?? trade.amount;
 }
 
 function tradeKey(provider: SandboxProvider, outTradeNo: string): string {

@@ -58,9 +58,10 @@ export class SandboxController {
     @Inject(SANDBOX_HTTP_OPTIONS) private readonly options: SandboxHttpOptions,
   ) {}
 
+  /** Under `createStallMs` the trade is stored before the wait: a merchant that gives up has still opened it. */
   @Post('api/:provider/trades')
-  createTrade(@Param('provider') provider: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): void {
-    this.send(res, () => {
+  createTrade(@Param('provider') provider: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    return this.send(res, async () => {
       const params = readBody<SandboxTradeParams>(body, {
         outTradeNo: { check: isId },
         amount: { check: isAmount },
@@ -71,22 +72,32 @@ export class SandboxController {
         subject: { check: isText(256), optional: true },
       });
       const { trade, created } = this.gateway.createTrade(providerOf(provider), params);
+      await this.gateway.createStall();
       const payUrl = `${this.publicUrl(req)}/pay/${encodeURIComponent(trade.outTradeNo)}`;
       return { status: created ? 201 : 200, body: { ...this.view(trade), payUrl } };
     });
   }
 
+  /** Every trade this provider holds, so a soak test can account for each one. */
+  @Get('api/:provider/trades')
+  listTrades(@Param('provider') provider: string, @Res() res: Response): Promise<void> {
+    return this.send(res, () => {
+      const trades = this.gateway.listTrades(providerOf(provider)).map((trade) => this.view(trade));
+      return { status: 200, body: { trades } };
+    });
+  }
+
   @Get('api/:provider/trades/:outTradeNo')
-  queryTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): void {
-    this.send(res, () => {
+  queryTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): Promise<void> {
+    return this.send(res, () => {
       const trade = this.gateway.queryTrade(providerOf(provider), outTradeNo);
       return { status: 200, body: this.view(trade) };
     });
   }
 
   @Post('api/:provider/trades/:outTradeNo/close')
-  closeTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): void {
-    this.send(res, () => {
+  closeTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): Promise<void> {
+    return this.send(res, () => {
       const trade = this.gateway.closeTrade(providerOf(provider), outTradeNo);
       return { status: 200, body: this.view(trade) };
     });
@@ -98,30 +109,31 @@ export class SandboxController {
     @Param('outTradeNo') outTradeNo: string,
     @Body() body: unknown,
     @Res() res: Response,
-  ): void {
-    this.send(res, () => {
+  ): Promise<void> {
+    return this.send(res, () => {
       const request = readBody<{ outRequestNo: string; amount: number; currency?: string; reason?: string }>(body, {
         outRequestNo: { check: isId },
         amount: { check: isAmount },
         currency: { check: isCurrency, optional: true },
         reason: { check: isText(256), optional: true },
       });
+      // `amount` is what was paid back (it may be less than asked), in `currency`.
       const refund = this.gateway.refund(providerOf(provider), outTradeNo, request);
       return { status: 200, body: { ...refund, outTradeNo, status: 'SUCCESS' } };
     });
   }
 
   @Get('pay/:paymentId')
-  payPage(@Param('paymentId') paymentId: string, @Res() res: Response): void {
+  payPage(@Param('paymentId') paymentId: string, @Res() res: Response): Promise<void> {
     const trade = this.gateway.findForPayer(paymentId);
-    this.send(res, () => (trade ? html(200, this.payPageOf(trade)) : unknownPaymentPage()));
+    return this.send(res, () => (trade ? html(200, this.payPageOf(trade)) : unknownPaymentPage()));
   }
 
   /** JSON for programs (`Accept: application/json`), a redirect back to the merchant for browsers. */
   @Post('pay/:paymentId')
-  pay(@Param('paymentId') paymentId: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): void {
+  pay(@Param('paymentId') paymentId: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     const wantsJson = (req.get('accept') ?? '').includes('application/json');
-    this.send(res, () => {
+    return this.send(res, () => {
       // A form post without a body arrives as undefined; it means "pay".
       const { outcome } = readBody<{ outcome?: 'success' | 'fail' }>(body ?? {}, {
         outcome: { check: oneOf('success', 'fail'), optional: true },
@@ -139,14 +151,17 @@ export class SandboxController {
 
   /** Replaces all faults; `{}` restores good behaviour. */
   @Put('faults')
-  setFaults(@Body() body: unknown, @Res() res: Response): void {
-    this.send(res, () => {
+  setFaults(@Body() body: unknown, @Res() res: Response): Promise<void> {
+    return this.send(res, () => {
       const faults = readBody<SandboxFaults>(body, {
         notifyDelayMs: { check: isCount(3_600_000), optional: true },
         dropNotifications: { check: isBoolean, optional: true },
         duplicateNotifications: { check: isCount(100), optional: true },
         apiDown: { check: isBoolean, optional: true },
         ignoreTimeExpire: { check: isBoolean, optional: true },
+        captureAmountDelta: { check: isSignedInteger(MAX_AMOUNT_DELTA), optional: true },
+        refundShortfall: { check: isCount(MAX_AMOUNT_DELTA), optional: true },
+        createStallMs: { check: isCount(600_000), optional: true },
       });
       this.gateway.setFaults(faults);
       return { status: 200, body: this.gateway.faults };
@@ -154,8 +169,8 @@ export class SandboxController {
   }
 
   @Get('faults')
-  getFaults(@Res() res: Response): void {
-    this.send(res, () => ({ status: 200, body: this.gateway.faults }));
+  getFaults(@Res() res: Response): Promise<void> {
+    return this.send(res, () => ({ status: 200, body: this.gateway.faults }));
   }
 
   /** A trade as the provider reports it: expired-while-waiting reads as CLOSED. */
@@ -163,10 +178,10 @@ export class SandboxController {
     return { ...trade, status: this.gateway.statusOf(trade), refundedAmount: refundedAmount(trade) };
   }
 
-  private send(res: Response, produce: () => Reply): void {
+  private async send(res: Response, produce: () => Reply | Promise<Reply>): Promise<void> {
     let reply: Reply;
     try {
-      reply = produce();
+      reply = await produce();
     } catch (error) {
       reply = problemReply(this.toProblem(error));
     }
@@ -272,6 +287,10 @@ const isBoolean = rule((v) => typeof v === 'boolean', 'must be a boolean');
 const isHttpUrl = rule((v) => typeof v === 'string' && /^https?:\/\//.test(v) && URL.canParse(v), 'must be an http(s) URL');
 const isText = (max: number) => rule((v) => typeof v === 'string' && v.length <= max, `must be text of at most ${max} characters`);
 const isCount = (max: number) => rule((v) => isInteger(v) && v >= 0 && v <= max, `must be an integer from 0 to ${max}`);
+const isSignedInteger = (max: number) => rule((v) => isInteger(v) && Math.abs(v) <= max, `must be an integer from -${max} to ${max}`);
+
+/** Bounds the amount faults (minor units), so a typo can't make a trade worth more than JS counts exactly. */
+const MAX_AMOUNT_DELTA = 1_000_000_000;
 const oneOf = (...allowed: string[]) => rule((v) => allowed.includes(v as string), `must be one of ${allowed.join(', ')}`);
 
 // ---- the payer's page -------------------------------------------------------------------
