@@ -88,22 +88,29 @@ function story(index: number, random: () => number): Step[] {
           amount,
           currency,
           timeExpire: new Date(now.getTime() + 1_700_000).toISOString(),
-          payUrl: `http://127.0.0.1:3000/sandbox/pay/${paymentId}`,
+          payUrl: null,
           returnUrl: 'https://shop.example/return',
         },
         metadata: { now },
       }),
     });
+    steps.push({
+      aggregate: 'payment',
+      stream: paymentStream(paymentId),
+      command: (now) => ({ type: 'RecordTradeOpened', data: { paymentId, payUrl: `http://127.0.0.1:3000/sandbox/pay/${paymentId}` }, metadata: { now } }),
+    });
     return paymentId;
   };
-  const succeed = (paymentId: string, applyToOrder: boolean) => {
+  /** `lateMs`: the provider took the money that long after the step runs (a success after expiry). */
+  const succeed = (paymentId: string, applyToOrder: boolean, lateMs = 0) => {
     const tradeNo = `BANK${paymentId.slice(4, 24)}`;
+    const paidAtOf = (now: Date) => new Date(now.getTime() + lateMs).toISOString();
     steps.push({
       aggregate: 'payment',
       stream: paymentStream(paymentId),
       command: (now) => {
         const notificationId = randomUUID();
-        const paidAt = now.toISOString();
+        const paidAt = paidAtOf(now);
         return {
           type: 'RecordPaymentSuccess',
           data: {
@@ -124,7 +131,7 @@ function story(index: number, random: () => number): Step[] {
       steps.push({
         aggregate: 'order',
         stream: order,
-        command: (now) => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt: now.toISOString() }, metadata: { now } }),
+        command: (now) => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt: paidAtOf(now), amount, currency }, metadata: { now } }),
       });
     }
   };
@@ -138,7 +145,14 @@ function story(index: number, random: () => number): Step[] {
         stream,
         command: (now) => ({
           type: 'RecordRefundFailure',
-          data: { paymentId, refundId, error: 'sandbox-wallet: POST refunds answered 503', retryAt: new Date(now.getTime() + 1000).toISOString() },
+          data: {
+            paymentId,
+            refundId,
+            error: 'sandbox-wallet: POST refunds answered 503',
+            final: false,
+            maxAttempts: 20,
+            retryAt: new Date(now.getTime() + 1000).toISOString(),
+          },
           metadata: { now },
         }),
       });
@@ -146,8 +160,17 @@ function story(index: number, random: () => number): Step[] {
     steps.push({
       aggregate: 'payment',
       stream,
-      command: (now) => ({ type: 'RecordRefundSuccess', data: { paymentId, refundId, channelRefundNo: `RF${paymentId.slice(4, 24)}` }, metadata: { now } }),
+      command: (now) => ({
+        type: 'RecordRefundSuccess',
+        data: { paymentId, refundId, channelRefundNo: `RF${paymentId.slice(4, 24)}`, refunded: { amount, currency } },
+        metadata: { now },
+      }),
     });
+  };
+
+  /** The provider confirmed the trade unpaid after its watch window: final, no longer watched. */
+  const endWatch = (paymentId: string, lastState: 'closed' | 'failed') => {
+    steps.push({ aggregate: 'payment', stream: paymentStream(paymentId), command: (now) => ({ type: 'EndTradeWatch', data: { paymentId, lastState }, metadata: { now } }) });
   };
 
   const roll = random();
@@ -164,18 +187,20 @@ function story(index: number, random: () => number): Step[] {
   } else if (roll < 0.88) {
     const failed = attempt(1, channel);
     steps.push({ aggregate: 'payment', stream: paymentStream(failed), command: (now) => ({ type: 'RecordPaymentFailure', data: { paymentId: failed, reason: 'PAYER_DECLINED', source: 'notification' }, metadata: { now } }) });
+    endWatch(failed, 'failed');
     succeed(attempt(2, channel, [failed]), true);
   } else if (roll < 0.95) {
     const open = attempt(1, channel);
     steps.push({ aggregate: 'order', stream: order, command: (now) => ({ type: 'ExpireOrder', data: { orderId }, metadata: { now: new Date(now.getTime() + 3_600_000) } }) });
     steps.push({ aggregate: 'payment', stream: paymentStream(open), command: (now) => ({ type: 'RecordPaymentClosed', data: { paymentId: open }, metadata: { now } }) });
+    endWatch(open, 'closed');
   } else if (roll < 0.98) {
     steps.push({ aggregate: 'order', stream: order, command: (now) => ({ type: 'CloseOrder', data: { orderId, reason: 'customer cancelled' }, metadata: { now } }) });
   } else {
     // Paid after expiry: the channel took the money late; the first refund attempt fails.
     const late = attempt(1, channel);
     steps.push({ aggregate: 'order', stream: order, command: (now) => ({ type: 'ExpireOrder', data: { orderId }, metadata: { now: new Date(now.getTime() + 3_600_000) } }) });
-    succeed(late, true);
+    succeed(late, true, 2 * 3_600_000);
     refund(late, 'paid-after-expiry', true);
   }
   return steps;

@@ -23,6 +23,10 @@ import { OrderReader } from './application/queries/order-reader.js';
 import { Reactions } from './application/reactions.js';
 import { ReconciliationSweep } from './application/reconciliation/reconciliation.sweep.js';
 import { ExecuteRefundHandler } from './application/refunds/execute-refund.handler.js';
+import { ResolveRefundHandler } from './application/refunds/resolve-refund.handler.js';
+import { PaymentIntents } from './application/trades/payment-intents.js';
+import { TradeCloser } from './application/trades/trade-closer.js';
+import { TradeWatch } from './application/trades/trade-watch.js';
 import { ReportProjections } from './application/reporting/report-projections.js';
 import { ReportsReader } from './application/reporting/reports.reader.js';
 import { RefundExecutor } from './application/refunds/refund-executor.js';
@@ -39,6 +43,7 @@ import { Metrics, MetricsController, RequestMetricsMiddleware } from './infrastr
 import { OrdersController } from './infrastructure/http/orders.controller.js';
 import { PaymentsController } from './infrastructure/http/payments.controller.js';
 import { ProblemFilter } from './infrastructure/http/problem.filter.js';
+import { RefundsController } from './infrastructure/http/refunds.controller.js';
 import { ReportsController } from './infrastructure/http/reports.controller.js';
 import { SandboxModule } from './infrastructure/sandbox/sandbox.module.js';
 
@@ -79,6 +84,10 @@ export class AppModule implements NestModule {
       SyncPaymentHandler,
       ExpireOrderHandler,
       ExecuteRefundHandler,
+      ResolveRefundHandler,
+      PaymentIntents,
+      TradeCloser,
+      TradeWatch,
       SharedLogReader,
       OpenWorkIndex,
       AnomalyProcessManager,
@@ -98,7 +107,7 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot(), ...sandbox],
-      controllers: [OrdersController, PaymentsController, ChannelsController, AuditController, ReportsController, HealthController, MetricsController],
+      controllers: [OrdersController, PaymentsController, RefundsController, ChannelsController, AuditController, ReportsController, HealthController, MetricsController],
       providers,
     };
   }

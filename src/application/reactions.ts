@@ -5,11 +5,13 @@ import type { RefundReason } from '../domain/payment/payment.events.js';
 import { orderStream, paymentStream, refundIdFor } from '../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from './event-sourcing/aggregate-repository.js';
 
-/** A payment's success, as its order is told of it. */
+/** A payment's success, as its order is told of it: when the provider took the money, and how much. */
 export interface PaymentSuccess {
   readonly orderId: string;
   readonly paymentId: string;
   readonly paidAt: string;
+  readonly amount: number;
+  readonly currency: string;
 }
 
 /**
@@ -23,11 +25,11 @@ export class Reactions {
   constructor(private readonly repository: AggregateRepository) {}
 
   /** Tells the order that this payment succeeded: it keeps it, or flags the anomaly. */
-  async applyPaymentSuccess({ orderId, paymentId, paidAt }: PaymentSuccess, causation: Causation): Promise<void> {
+  async applyPaymentSuccess({ orderId, paymentId, paidAt, amount, currency }: PaymentSuccess, causation: Causation): Promise<void> {
     await this.repository.handle(
       orderDecider,
       orderStream(orderId),
-      (now): OrderCommand => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt }, metadata: { now } }),
+      (now): OrderCommand => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt, amount, currency }, metadata: { now } }),
       causation,
     );
   }

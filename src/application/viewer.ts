@@ -2,7 +2,9 @@
 export type Viewer =
   | { readonly kind: 'open' }
   | { readonly kind: 'merchant'; readonly merchantId: string }
-  | { readonly kind: 'auditor' };
+  | { readonly kind: 'auditor' }
+  /** Reads everything, and settles failed refunds (and, later, operates the sandbox). */
+  | { readonly kind: 'operator' };
 
 export const OPEN_VIEWER: Viewer = { kind: 'open' };
 

@@ -78,6 +78,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     defaultOrderValiditySeconds: 1800,
     maxOrderValiditySeconds: 7 * 24 * 3600,
     expiryCloseBudgetMs: config.expiryCloseBudgetMs,
+    tradeWatchSeconds: config.tradeWatchSeconds,
+    refundMaxAttempts: config.refundMaxAttempts,
   };
   const channels = new InMemoryChannelRegistry();
   const parts = {
@@ -116,8 +118,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   // in-process gateway's address known no earlier than the socket is bound.
   const offerChannels = (baseUrl: string): string => {
     const gatewayUrl = config.sandboxGatewayUrl ?? `${baseUrl}/sandbox`;
-    channels.register(new SandboxChannel({ id: 'sandbox-bank', provider: 'bank', gatewayUrl, secret: config.sandboxSecret }));
-    channels.register(new SandboxChannel({ id: 'sandbox-wallet', provider: 'wallet', gatewayUrl, secret: config.sandboxSecret }));
+    channels.register(new SandboxChannel({ id: 'sandbox-bank', provider: 'bank', gatewayUrl, secret: config.sandboxSecret, timeoutMs: config.sandboxTimeoutMs }));
+    channels.register(new SandboxChannel({ id: 'sandbox-wallet', provider: 'wallet', gatewayUrl, secret: config.sandboxSecret, timeoutMs: config.sandboxTimeoutMs }));
     for (const provider of providers) channels.register(provider);
     return gatewayUrl;
   };

@@ -32,7 +32,7 @@ describe('closing an order', () => {
       expect(refused.body.code).toBe('TRADE_NOT_PAYABLE');
       const [event] = eventsOfOrder(await readLog(app), 'close-open', 'OrderClosed');
       expect(event.data).toMatchObject({ orderId: 'close-open', reason: 'customer cancelled' });
-      expect(typesOf(await readStream(app, `payment-${payment.paymentId}`))).toEqual(['PaymentInitiated', 'PaymentClosed']);
+      expect(typesOf(await readStream(app, `payment-${payment.paymentId}`))).toEqual(['PaymentInitiated', 'PaymentTradeOpened', 'PaymentClosed']);
     });
 
     it('is settled instead when its channel reports the trade already paid, and the close is refused', async () => {

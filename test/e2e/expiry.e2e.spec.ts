@@ -129,7 +129,7 @@ describe('order expiry', () => {
       expect(refused.status).toBe(409);
       expect(refused.body.code).toBe('TRADE_NOT_PAYABLE');
       await app.settle();
-      expect(typesOf(await readStream(app, `payment-${attempt.paymentId}`))).toEqual(['PaymentInitiated', 'PaymentClosed']);
+      expect(typesOf(await readStream(app, `payment-${attempt.paymentId}`))).toEqual(['PaymentInitiated', 'PaymentTradeOpened', 'PaymentClosed']);
     });
 
     it('answers checkout with show-result', async () => {

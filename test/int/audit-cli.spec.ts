@@ -50,11 +50,25 @@ describe('payguard export', () => {
     dir = await dataDirWith('audit/valid');
   });
 
-  it('prints the whole log as NDJSON, one event a line, in commit order, as stored', async () => {
-    const run = await payguard('export', '--data-dir', dir);
+  it('prints the whole log as NDJSON, one event a line, in commit order, as stored with --raw', async () => {
+    const run = await payguard('export', '--raw', '--data-dir', dir);
 
     expect(run.code).toBe(0);
     expect(run.out).toBe(fixtureText('audit/valid'));
+  });
+
+  it('prints the data of older schema versions in the current shape, keeping the version it was written in', async () => {
+    const run = await payguard('export', '--data-dir', dir);
+    const stored = fixtureText('audit/valid').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line));
+
+    expect(run.code).toBe(0);
+    const lines = run.lines();
+    expect(lines.map((event) => event.eventId)).toEqual(stored.map((event) => event.eventId));
+    expect(lines.filter((event) => event.type === 'RefundFailed').map((event) => event.data.final)).toEqual([false]);
+    for (const event of lines.filter((line) => line.type === 'RefundSucceeded')) {
+      expect(event.data.requestedAmount).toBe(event.data.amount);
+      expect(event.metadata.schemaVersion).toBe(1);
+    }
   });
 
   it('starts after a position', async () => {
@@ -168,7 +182,10 @@ describe('payguard show order --at', () => {
       anomalies: [{ kind: 'duplicate-payment', paymentId: 'pay_A2xxxx' }],
       refunds: [{ paymentId: 'pay_A2xxxx', reason: 'duplicate-payment', status: 'requested', attempts: 0 }],
     });
-    expect(failed.body.order.refunds).toEqual([expect.objectContaining({ status: 'failed', attempts: 1 })]);
+    // The attempt failed for now (the channel was down): the refund stays requested, its retry due.
+    expect(failed.body.order.refunds).toEqual([
+      expect.objectContaining({ status: 'requested', attempts: 1, lastError: 'sandbox-wallet: POST refunds answered 503', nextAttemptAt: '2026-11-20T10:19:00.000Z' }),
+    ]);
     expect(now.body.order.refunds).toEqual([expect.objectContaining({ status: 'succeeded', completedAt: '2026-11-20T10:19:00.000Z' })]);
     expect(now.body).toMatchObject({ at: null, eventsAfter: 0 });
   });

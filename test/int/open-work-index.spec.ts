@@ -188,21 +188,21 @@ describe('the open-work index, stored as rows', () => {
     await store.append('noise-1', [event('SomethingElse', {}), event('SomethingElse', {})], 'no-stream');
     const old: OpenWork = {
       pendingOrders: { ord_old: at(5), ord_kept: at(60) },
-      pendingPayments: { pay_old: { orderId: 'ord_old', channel: 'sandbox-bank', since: at(0) } },
+      trades: { pay_old: { orderId: 'ord_old', channel: 'sandbox-bank', timeExpire: at(4), state: 'open', initiated: true, since: at(0) } },
       unrefundedAnomalies: {},
-      openRefunds: { dup_old: { refundId: 'refund-dup_old', requestedAt: at(1), retryAt: at(4) } },
+      openRefunds: { dup_old: { refundId: 'refund-dup_old', requestedAt: at(1), retryAt: at(4), failed: false } },
     };
     await store.save(OPEN_WORK_CHECKPOINT, 2, old);
-    await store.append('order-ord_old', [event('OrderExpired', { orderId: 'ord_old' }), event('PaymentClosed', { paymentId: 'pay_old' })], 'any');
+    await store.append('order-ord_old', [event('OrderExpired', { orderId: 'ord_old' }), event('PaymentWatchEnded', { paymentId: 'pay_old' })], 'any');
     await store.append('order-ord_new', [event('OrderPlaced', { orderId: 'ord_new', expiresAt: at(10) })], 'no-stream');
 
     const index = await startIndex(store);
 
     const expected: OpenWork = {
       pendingOrders: { ord_kept: at(60), ord_new: at(10) },
-      pendingPayments: {},
+      trades: {},
       unrefundedAnomalies: {},
-      openRefunds: { dup_old: { refundId: 'refund-dup_old', requestedAt: at(1), retryAt: at(4) } },
+      openRefunds: { dup_old: { refundId: 'refund-dup_old', requestedAt: at(1), retryAt: at(4), failed: false } },
     };
     expect(index.current).toEqual(expected);
     expect(index.takeDueOrders(new Date(at(10)))).toEqual(['ord_new']);
@@ -215,7 +215,7 @@ describe('the open-work index, stored as rows', () => {
       new Map<string, unknown>([
         ['order:ord_kept', at(60)],
         ['order:ord_new', at(10)],
-        ['refund:dup_old', { refundId: 'refund-dup_old', requestedAt: at(1), retryAt: at(4) }],
+        ['refund:dup_old', { refundId: 'refund-dup_old', requestedAt: at(1), retryAt: at(4), failed: false }],
       ]),
     );
     const again = await startIndex(store);
@@ -226,7 +226,7 @@ describe('the open-work index, stored as rows', () => {
     const store = track(new RecordingStore());
     await store.saveRows(OPEN_WORK_CHECKPOINT, 0, [{ key: 'order:gone', value: at(1) }, { key: 'order:kept', value: at(2) }]);
     await store.append('noise-1', [event('SomethingElse', {})], 'no-stream');
-    await store.save(OPEN_WORK_CHECKPOINT, 1, { pendingOrders: { kept: at(2) }, pendingPayments: {}, unrefundedAnomalies: {}, openRefunds: {} });
+    await store.save(OPEN_WORK_CHECKPOINT, 1, { pendingOrders: { kept: at(2) }, trades: {}, unrefundedAnomalies: {}, openRefunds: {} });
 
     const index = await startIndex(store);
     expect(index.current.pendingOrders).toEqual({ kept: at(2) });
@@ -253,7 +253,7 @@ describe('the open-work index, stored as rows', () => {
       console.error = consoleError;
     }
 
-    expect(reported).toEqual([['log follower open-work:', new Error('store unavailable')]]);
+    expect(reported).toEqual([[`log follower ${OPEN_WORK_CHECKPOINT}:`, new Error('store unavailable')]]);
 
     const stored = (await store.loadRows(OPEN_WORK_CHECKPOINT)) as KeyedCheckpoint;
     expect(stored.position).toBe(await store.headPosition());

@@ -51,7 +51,7 @@ describe('the upcaster', () => {
 
   it('changes nothing when applied again, nor on a current event', () => {
     const once = upcast(v0Log[0]);
-    const current: RecordedEvent = { ...once, metadata: { ...once.metadata, schemaVersion: 1 } };
+    const current: RecordedEvent = { ...once, metadata: { ...once.metadata, schemaVersion: 2 } };
 
     expect(upcast(once)).toEqual(once);
     expect(upcast(current)).toBe(current);

@@ -2,8 +2,10 @@ import { reactTo } from '../../src/domain/anomaly/anomaly.policy.js';
 
 describe('the process manager', () => {
   it('tells the order about every payment success', () => {
-    const event = { type: 'PaymentSucceeded', data: { paymentId: 'p2', orderId: 'o1', paidAt: '2026-11-26T10:02:00.000Z' } };
-    expect(reactTo(event)).toEqual([{ kind: 'apply-payment-success', orderId: 'o1', paymentId: 'p2', paidAt: '2026-11-26T10:02:00.000Z' }]);
+    const event = { type: 'PaymentSucceeded', data: { paymentId: 'p2', orderId: 'o1', paidAt: '2026-11-26T10:02:00.000Z', amount: 1999, currency: 'CNY' } };
+    expect(reactTo(event)).toEqual([
+      { kind: 'apply-payment-success', orderId: 'o1', paymentId: 'p2', paidAt: '2026-11-26T10:02:00.000Z', amount: 1999, currency: 'CNY' },
+    ]);
   });
   it('requests the refund of an anomalous payment under an id derived from the payment', () => {
     const event = { type: 'AnomalyDetected', data: { orderId: 'o1', paymentId: 'p2', kind: 'paid-after-expiry' } };
@@ -18,9 +20,12 @@ describe('the process manager', () => {
       type: 'RefundRequested',
       data: { refundId: 'refund-p2', paymentId: 'p2', orderId: 'o1', amount: 1999, currency: 'CNY', reason: 'duplicate-payment' },
     };
-    expect(reactTo(event)).toEqual([
-      { kind: 'execute-refund', paymentId: 'p2', refundId: 'refund-p2', amount: 1999, currency: 'CNY', reason: 'duplicate-payment' },
-    ]);
+    expect(reactTo(event)).toEqual([{ kind: 'execute-refund', paymentId: 'p2', refundId: 'refund-p2' }]);
+  });
+  it('has a failed refund executed again when an operator says retry, and only then', () => {
+    const resolved = (resolution: string) => ({ type: 'RefundResolved', data: { refundId: 'refund-p2', paymentId: 'p2', orderId: 'o1', resolution } });
+    expect(reactTo(resolved('retry'))).toEqual([{ kind: 'execute-refund', paymentId: 'p2', refundId: 'refund-p2' }]);
+    expect(reactTo(resolved('written-off'))).toEqual([]);
   });
   it('ignores events that need no reaction', () => {
     expect(reactTo({ type: 'OrderExpired', data: { orderId: 'o1' } })).toEqual([]);

@@ -31,10 +31,23 @@ describe('the open-work index', () => {
     expect(work.unrefundedAnomalies.p2).toEqual({ orderId: 'o1', kind: 'duplicate-payment', detectedAt: 't1' });
     applyToOpenWork(work, event('RefundRequested', { paymentId: 'p2', refundId: 'refund-p2', requestedAt: 't2' }));
     expect(work.unrefundedAnomalies).toEqual({});
-    expect(work.openRefunds.p2).toEqual({ refundId: 'refund-p2', requestedAt: 't2', retryAt: null });
-    applyToOpenWork(work, event('RefundFailed', { paymentId: 'p2', retryAt: 't3' }));
-    expect(work.openRefunds.p2.retryAt).toBe('t3');
-    applyToOpenWork(work, event('RefundSucceeded', { paymentId: 'p2' }));
+    expect(work.openRefunds.p2).toEqual({ refundId: 'refund-p2', requestedAt: 't2', retryAt: null, failed: false });
+    applyToOpenWork(work, event('RefundFailed', { paymentId: 'p2', retryAt: 't3', final: false }));
+    expect(work.openRefunds.p2).toMatchObject({ retryAt: 't3', failed: false });
+    applyToOpenWork(work, event('RefundSucceeded', { paymentId: 'p2', amount: 100, requestedAmount: 100 }));
+    expect(work.openRefunds).toEqual({});
+  });
+
+  it('keeps a refund that failed for good, or refunded less than asked, open until an operator resolves it', () => {
+    const work = emptyOpenWork();
+    applyToOpenWork(work, event('RefundRequested', { paymentId: 'p1', refundId: 'refund-p1', requestedAt: 't1' }));
+    applyToOpenWork(work, event('RefundFailed', { paymentId: 'p1', retryAt: null, final: true }));
+    expect(work.openRefunds.p1).toMatchObject({ retryAt: null, failed: true });
+    applyToOpenWork(work, event('RefundResolved', { paymentId: 'p1', resolution: 'retry', resolvedAt: 't2' }));
+    expect(work.openRefunds.p1).toMatchObject({ retryAt: 't2', failed: false });
+    applyToOpenWork(work, event('RefundSucceeded', { paymentId: 'p1', amount: 40, requestedAmount: 100 }));
+    expect(work.openRefunds.p1).toMatchObject({ retryAt: null, failed: true });
+    applyToOpenWork(work, event('RefundResolved', { paymentId: 'p1', resolution: 'written-off', resolvedAt: 't3' }));
     expect(work.openRefunds).toEqual({});
   });
 
@@ -55,12 +68,25 @@ describe('the open-work index', () => {
     expect(whole.pendingOrders.toString).toBeUndefined();
   });
 
-  it('holds a payment until the channel has answered', () => {
+  it('watches a trade from its attempt until its provider confirms it final', () => {
     const work = emptyOpenWork();
-    applyToOpenWork(work, event('PaymentInitiated', { paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', createdAt: 't0' }));
-    expect(work.pendingPayments.p1).toEqual({ orderId: 'o1', channel: 'sandbox-bank', since: 't0' });
+    applyToOpenWork(work, event('PaymentAttemptStarted', { paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', timeExpire: 'te', startedAt: 't0' }));
+    expect(work.trades.p1).toEqual({ orderId: 'o1', channel: 'sandbox-bank', timeExpire: 'te', state: 'open', initiated: false, since: 't0' });
+    applyToOpenWork(work, event('PaymentInitiated', { paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', timeExpire: 'te', createdAt: 't1' }));
+    expect(work.trades.p1).toMatchObject({ state: 'open', initiated: true, since: 't0' });
     applyToOpenWork(work, event('PaymentClosed', { paymentId: 'p1' }));
-    expect(work.pendingPayments).toEqual({});
+    expect(work.trades.p1).toMatchObject({ state: 'closed' });
+    applyToOpenWork(work, event('PaymentWatchEnded', { paymentId: 'p1' }));
+    expect(work.trades).toEqual({});
+  });
+
+  it('stops watching a trade once it is paid (its order keeps or refunds it)', () => {
+    const work = emptyOpenWork();
+    applyToOpenWork(work, event('PaymentInitiated', { paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', timeExpire: 'te', createdAt: 't1' }));
+    applyToOpenWork(work, event('PaymentFailed', { paymentId: 'p1' }));
+    expect(work.trades.p1).toMatchObject({ state: 'failed', initiated: true, since: 't1' });
+    applyToOpenWork(work, event('PaymentSucceeded', { paymentId: 'p1' }));
+    expect(work.trades).toEqual({});
   });
 });
 
@@ -92,12 +118,12 @@ describe('what the open-work index is told changed', () => {
         event('AnomalyDetected', { orderId: 'o1', paymentId: 'p2', kind: 'duplicate-payment', detectedAt: 't' }),
         event('RefundRequested', { paymentId: 'p2', refundId: 'refund-p2', requestedAt: 't' }),
         event('RefundFailed', { paymentId: 'p2', retryAt: 't' }),
-        event('RefundSucceeded', { paymentId: 'p2' }),
+        event('RefundSucceeded', { paymentId: 'p2', amount: 1, requestedAmount: 1 }),
       ),
     ).toEqual([
       'pendingOrders/o1',
-      'pendingPayments/p1',
-      'pendingPayments/p1',
+      'trades/p1',
+      'trades/p1',
       'pendingOrders/o1',
       'unrefundedAnomalies/p2',
       'unrefundedAnomalies/p2',
@@ -116,7 +142,7 @@ describe('the open-work view as rows', () => {
   it('keys each entry by section and id, and reads the same view back from its rows', () => {
     const work = emptyOpenWork();
     applyToOpenWork(work, event('OrderPlaced', { orderId: 'o:1', expiresAt: '2026-11-26T10:30:00.000Z' }));
-    applyToOpenWork(work, event('PaymentInitiated', { paymentId: 'p1', orderId: 'o:1', channel: 'c', createdAt: 't0' }));
+    applyToOpenWork(work, event('PaymentInitiated', { paymentId: 'p1', orderId: 'o:1', channel: 'c', timeExpire: 'te', createdAt: 't0' }));
     applyToOpenWork(work, event('AnomalyDetected', { orderId: 'o:1', paymentId: 'p2', kind: 'duplicate-payment', detectedAt: 't1' }));
     applyToOpenWork(work, event('AnomalyDetected', { orderId: 'o:1', paymentId: 'p3', kind: 'duplicate-payment', detectedAt: 't1' }));
     applyToOpenWork(work, event('RefundRequested', { paymentId: 'p3', refundId: 'refund-p3', requestedAt: 't2' }));
@@ -124,7 +150,7 @@ describe('the open-work view as rows', () => {
     const entries = entriesOf(work);
     const rows = [...entries].map(([key, { section, id }]) => ({ key, value: (work[section] as Record<string, unknown>)[id] }));
 
-    expect([...entries.keys()]).toEqual(['order:o:1', 'payment:p1', 'anomaly:p2', 'refund:p3']);
+    expect([...entries.keys()]).toEqual(['order:o:1', 'trade:p1', 'anomaly:p2', 'refund:p3']);
     expect(entryOf('order:o:1')).toEqual({ section: 'pendingOrders', id: 'o:1' });
     expect(rowKey('openRefunds', 'p3')).toBe('refund:p3');
     expect(openWorkFromRows(rows)).toEqual(work);
@@ -136,7 +162,7 @@ describe('the open-work view as rows', () => {
   });
 
   it('reads the whole-state checkpoint of earlier releases, and refuses what is not one', () => {
-    const old = { pendingOrders: { o1: 't' }, pendingPayments: {}, unrefundedAnomalies: { p2: { orderId: 'o1', kind: 'k', detectedAt: 't' } }, openRefunds: {} };
+    const old = { pendingOrders: { o1: 't' }, trades: {}, unrefundedAnomalies: { p2: { orderId: 'o1', kind: 'k', detectedAt: 't' } }, openRefunds: {} };
 
     expect(openWorkFromWholeState(old)).toEqual(old);
     expect(openWorkFromWholeState({ pendingOrders: { o1: 't' } })).toEqual({ ...emptyOpenWork(), pendingOrders: { o1: 't' } });

@@ -1,5 +1,5 @@
 import { orderDecider, type OrderCommand } from '../../src/domain/order/order.decider.js';
-import type { OrderEvent } from '../../src/domain/order/order.events.js';
+import type { AnomalyKind, OrderEvent } from '../../src/domain/order/order.events.js';
 import { OrderConflict, OrderNotClosable, OrderNotFound, OrderNotPayable, ValidityTooShort } from '../../src/domain/order/order.errors.js';
 import { UnknownEventError } from '../../src/domain/shared/event.js';
 import { deciderSpec } from '../support/decider-spec.js';
@@ -30,12 +30,13 @@ const paid = (paymentId: string): OrderEvent => ({
   type: 'OrderPaid',
   data: { orderId: 'o1', paymentId, amount: 1999, currency: 'CNY', paidAt: iso(100) },
 });
-const success = (paymentId: string, seconds: number): OrderCommand => ({
+/** A success confirmed at `seconds`; the provider took the money at `paidAt` (seconds; by default the same moment). */
+const success = (paymentId: string, seconds: number, captured: { paidAt?: number; amount?: number; currency?: string } = {}): OrderCommand => ({
   type: 'ApplyPaymentSuccess',
-  data: { orderId: 'o1', paymentId, paidAt: iso(seconds) },
+  data: { orderId: 'o1', paymentId, paidAt: iso(captured.paidAt ?? seconds), amount: captured.amount ?? 1999, currency: captured.currency ?? 'CNY' },
   metadata: at(seconds),
 });
-const anomaly = (paymentId: string, kind: 'duplicate-payment' | 'paid-after-expiry' | 'paid-after-close', seconds: number): OrderEvent => ({
+const anomaly = (paymentId: string, kind: AnomalyKind, seconds: number): OrderEvent => ({
   type: 'AnomalyDetected',
   data: { orderId: 'o1', paymentId, kind, detectedAt: iso(seconds) },
 });
@@ -93,6 +94,15 @@ describe('a pending order', () => {
     spec.given([placed, attempt('p1', 'sandbox-bank')]).when(success('p1', 1800)).then([
       { type: 'OrderPaid', data: { orderId: 'o1', paymentId: 'p1', amount: 1999, currency: 'CNY', paidAt: iso(1800) } },
     ]));
+  it('refunds, and is not paid by, a success the provider took after expiresAt (learned before the expiry is recorded)', () =>
+    spec.given([placed, attempt('p1', 'sandbox-bank')]).when(success('p1', 1900, { paidAt: 1801 })).then([anomaly('p1', 'paid-after-expiry', 1900)]));
+  it('is never paid by a capture of another amount or currency', () => {
+    spec.given([placed, attempt('p1', 'sandbox-bank')]).when(success('p1', 100, { amount: 2099 })).then([anomaly('p1', 'amount-mismatch', 100)]);
+    spec.given([placed, attempt('p1', 'sandbox-bank')]).when(success('p1', 100, { currency: 'USD' })).then([anomaly('p1', 'amount-mismatch', 100)]);
+  });
+  it('still expires after a mismatched capture', () =>
+    spec.given([placed, attempt('p1', 'sandbox-bank'), anomaly('p1', 'amount-mismatch', 100)])
+      .when({ type: 'ExpireOrder', data: { orderId: 'o1' }, metadata: at(1800) }).then([expired]));
   it('does not expire before expiresAt', () =>
     spec.given([placed]).when({ type: 'ExpireOrder', data: { orderId: 'o1' }, metadata: at(1799) }).then([]));
   it('expires at expiresAt', () => spec.given([placed]).when({ type: 'ExpireOrder', data: { orderId: 'o1' }, metadata: at(1800) }).then([expired]));
@@ -118,6 +128,10 @@ describe('a paid order', () => {
 });
 
 describe('an expired order', () => {
+  it('flags a success taken in time, but confirmed only after the expiry, as paid-unconfirmed-at-expiry', () =>
+    spec.given([placed, attempt('p1', 'sandbox-bank'), expired]).when(success('p1', 1900, { paidAt: 1700 })).then([anomaly('p1', 'paid-unconfirmed-at-expiry', 1900)]));
+  it('flags a capture of another amount as amount-mismatch, whenever it was taken', () =>
+    spec.given([placed, attempt('p1', 'sandbox-bank'), expired]).when(success('p1', 1900, { paidAt: 1700, amount: 1 })).then([anomaly('p1', 'amount-mismatch', 1900)]));
   it('flags a late success as paid-after-expiry, once', () => {
     spec.given([placed, attempt('p1', 'sandbox-bank'), expired]).when(success('p1', 1805)).then([anomaly('p1', 'paid-after-expiry', 1805)]);
     spec.given([placed, attempt('p1', 'sandbox-bank'), expired, anomaly('p1', 'paid-after-expiry', 1805)]).when(success('p1', 1806)).then([]);

@@ -4,7 +4,7 @@
  * payment only what the checks need (never the events), so memory grows with the number of
  * aggregates, not with the length of history.
  */
-import { anomalyKind, evolveOrder, initialOrderState, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import { anomalyOf, evolveOrder, initialOrderState, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
 import type { AnomalyKind, OrderEvent } from '../../domain/order/order.events.js';
 import { evolvePayment, initialPaymentState, type PaymentState, type Refund } from '../../domain/payment/payment.decider.js';
 import type { PaymentEvent, RefundReason } from '../../domain/payment/payment.events.js';
@@ -91,6 +91,10 @@ interface OrderSummary {
   paidBy: string | null;
   anomalies: PlacedOrderState['anomalies'];
   lastRevision: number;
+  /** From OrderPlaced (expiresAt as an ISO string, shared with the event; amount; interned currency), for the decider's success rule. */
+  expiresAt: string;
+  amount: number;
+  currency: string;
 }
 
 /** What is kept of a payment: the fold's status and refund, its capture and its refund request. */
@@ -108,6 +112,8 @@ interface PaymentSummary {
   capturedAmount: number;
   capturedCurrency: string;
   successAt: number;
+  /** The provider's time of the capture (ISO 8601, as recorded). */
+  paidAt: string;
   /** The first RefundRequested, as checked. */
   refund: (At & { readonly reason: RefundReason; readonly checkedReason: boolean }) | null;
   refundedAmount: number;
@@ -193,7 +199,7 @@ export class LedgerVerifier {
         }
         continue;
       }
-      const truth = anomalyKind(status);
+      const truth = this.truthOf(order, payment);
       if (payment.refund !== null) {
         if (!payment.refund.checkedReason && truth !== null && payment.refund.reason !== truth) {
           this.report('refund-reason', { streamName: paymentStream(paymentId), ...payment.refund }, `refund of payment ${paymentId} says ${payment.refund.reason}; order ${order.orderId} is ${status}: ${truth}`);
@@ -232,15 +238,23 @@ export class LedgerVerifier {
     order.lastRevision = event.revision;
     const before = orderState(order);
     const data = event.data as Record<string, string>;
-    if (event.type === 'OrderPaid' && before.status !== 'none' && before.status !== 'pending') {
+    if (event.type === 'OrderPlaced') {
+      const placed = event.data as { expiresAt: string; amount: number; currency: string };
+      order.expiresAt = placed.expiresAt;
+      order.amount = placed.amount;
+      order.currency = this.currency(placed.currency);
+    }
+    const success = event.type === 'OrderPaid' || event.type === 'AnomalyDetected' ? this.payments.get(data.paymentId) : undefined;
+    if (event.type === 'OrderPaid' && before.status !== 'none') {
+      const truth = this.truthOf(order, success);
       if (before.status === 'paid') {
         this.report('single-retained-success', event, `order records a second payment as paid (${data.paymentId}; already paid by ${before.paidBy})`);
-      } else {
-        this.report('refund-missing', event, `order was ${before.status} when it recorded payment ${data.paymentId} as paid: a success on an ended order must be refunded (${anomalyKind(before.status)})`);
+      } else if (truth !== null) {
+        this.report('refund-missing', event, `order was ${before.status} when it recorded payment ${data.paymentId} as paid: that success must be refunded (${truth})`);
       }
     }
     if (event.type === 'AnomalyDetected' && before.status !== 'none') {
-      const truth = anomalyKind(before.status);
+      const truth = this.truthOf(order, success);
       const kind = data.kind as AnomalyKind;
       if (kind !== truth) {
         this.report('refund-reason', event, `anomaly on payment ${data.paymentId} recorded as ${kind}, but the order was ${before.status}${truth === null ? ' (no anomaly at all)' : `: ${truth}`}`);
@@ -270,6 +284,7 @@ export class LedgerVerifier {
         capturedAmount: 0,
         capturedCurrency: '',
         successAt: 0,
+        paidAt: '',
         refund: null,
         refundedAmount: 0,
         refundSucceeded: 0,
@@ -288,6 +303,7 @@ export class LedgerVerifier {
           payment.capturedAmount = Number(data.amount);
           payment.capturedCurrency = this.currency(String(data.currency));
           payment.successAt = Date.parse(event.metadata.occurredAt);
+          payment.paidAt = String(data.paidAt);
         }
         break;
       case 'RefundRequested':
@@ -312,7 +328,7 @@ export class LedgerVerifier {
   private order(orderId: string): OrderSummary {
     let order = this.orders.get(orderId);
     if (order === undefined) {
-      order = { orderId, status: 'none', paidBy: null, anomalies: NO_ANOMALIES, lastRevision: -1 };
+      order = { orderId, status: 'none', paidBy: null, anomalies: NO_ANOMALIES, lastRevision: -1, expiresAt: '', amount: 0, currency: '' };
       this.orders.set(orderId, order);
     }
     return order;
@@ -326,6 +342,19 @@ export class LedgerVerifier {
       this.currencies.set(code, code);
     }
     return known;
+  }
+
+  /**
+   * The anomaly the decider makes of this payment's success on the order as it stands (null: the
+   * order keeps it). Without a recorded capture (a log that lost it), the order's status alone decides.
+   */
+  private truthOf(order: OrderSummary, payment: PaymentSummary | undefined): AnomalyKind | null {
+    if (order.status === 'none') return null;
+    const captured = payment !== undefined && payment.successRevision >= 0;
+    const success = captured
+      ? { paidAt: payment.paidAt, amount: payment.capturedAmount, currency: payment.capturedCurrency }
+      : { paidAt: order.expiresAt, amount: order.amount, currency: order.currency };
+    return anomalyOf({ status: order.status, expiresAt: order.expiresAt, amount: order.amount, currency: order.currency }, success);
   }
 
   private checkRefundRequest(event: RecordedEvent, paymentId: string, payment: PaymentSummary): void {
@@ -398,7 +427,16 @@ function orderState(order: OrderSummary): OrderState {
 /** The fold's state of a payment, rebuilt from what is kept of it. */
 function paymentState(payment: PaymentSummary): PaymentState {
   if (payment.status === 'none') return initialPaymentState;
-  return { status: payment.status, initiated: UNREAD_INITIATED, channelTradeNo: null, paidAt: null, refund: payment.refundState };
+  return {
+    status: payment.status,
+    initiated: UNREAD_INITIATED,
+    payUrl: null,
+    channelTradeNo: null,
+    paidAt: null,
+    captured: null,
+    refund: payment.refundState,
+    watchEnded: false,
+  };
 }
 
 function ordinal(n: number): string {

@@ -29,7 +29,7 @@ export interface Handled<S, E> {
   readonly events: readonly E[];
 }
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 const MAX_CONFLICT_RETRIES = 20;
 
 /**

@@ -10,12 +10,23 @@ import type { RecordedEvent } from '../ports/event-store.port.js';
  * - money was a nested value, `price: { amount, currency }`, on every event that carries money;
  * - `OrderPlaced` had no `merchantId` (one merchant per installation) and no `requestedExpiry`
  *   (only the resulting `expiresAt`), and `description` could be absent.
- * Version 1 (current): flat `amount` and `currency`; `OrderPlaced` with `merchantId` (null: no
- * merchant, as when the service runs without API keys) and `requestedExpiry`.
+ * Version 1: flat `amount` and `currency`; `OrderPlaced` with `merchantId` (null: no merchant,
+ * as when the service runs without API keys) and `requestedExpiry`.
+ * Version 2 (current): refunds have an end. `RefundFailed` says whether it is `final` (every v1
+ * failure was a transient one, retried at its retryAt); `RefundSucceeded` carries the
+ * `requestedAmount` beside the refunded `amount` (in v1 a success was always the whole amount).
  */
 export function upcast(event: RecordedEvent): RecordedEvent {
-  if (event.metadata.schemaVersion >= 1) return event;
-  return { ...event, data: v0ToV1(event.type, event.data) };
+  const version = event.metadata.schemaVersion;
+  if (version >= 2) return event;
+  const v1 = version >= 1 ? event.data : v0ToV1(event.type, event.data);
+  return { ...event, data: v1ToV2(event.type, v1) };
+}
+
+function v1ToV2(type: string, data: Record<string, unknown>): Record<string, unknown> {
+  if (type === 'RefundFailed') return { ...data, final: data.final ?? false };
+  if (type === 'RefundSucceeded') return { ...data, requestedAmount: data.requestedAmount ?? data.amount };
+  return data;
 }
 
 interface V0Money {

@@ -15,7 +15,7 @@ const TICK_MS = 200;
 export class DeadlineScheduler implements BeforeApplicationShutdown {
   private readonly logger = new Logger(DeadlineScheduler.name);
   private timer: NodeJS.Timeout | null = null;
-  private readonly running = new Set<Promise<void>>();
+  private readonly running = new Set<Promise<unknown>>();
   private readonly expiring = new Set<string>();
 
   constructor(
@@ -43,14 +43,17 @@ export class DeadlineScheduler implements BeforeApplicationShutdown {
     await this.stop();
   }
 
-  /** Expires one order now (also used by the sweep for deadlines a failed attempt left behind). */
-  expire(orderId: string): Promise<void> {
-    if (this.expiring.has(orderId)) return Promise.resolve();
+  /** Expires one order now (also used by the sweep for deadlines a failed attempt left behind); true when it did. */
+  expire(orderId: string): Promise<boolean> {
+    if (this.expiring.has(orderId)) return Promise.resolve(false);
     this.expiring.add(orderId);
     return this.track(
       this.expiry
         .expire(orderId, { correlationId: this.ids.uuid(), causationId: null })
-        .catch((error: Error) => this.logger.error(`expiring order ${orderId} failed: ${error.message}`))
+        .catch((error: Error) => {
+          this.logger.error(`expiring order ${orderId} failed: ${error.message}`);
+          return false;
+        })
         .finally(() => this.expiring.delete(orderId)),
     );
   }
@@ -59,7 +62,7 @@ export class DeadlineScheduler implements BeforeApplicationShutdown {
     const now = this.clock.now();
     for (const orderId of this.openWork.takeDueOrders(now)) void this.expire(orderId);
     for (const [paymentId, refund] of Object.entries(this.openWork.current.openRefunds)) {
-      if (refund.retryAt === null || Date.parse(refund.retryAt) > now.getTime()) continue;
+      if (refund.failed || refund.retryAt === null || Date.parse(refund.retryAt) > now.getTime()) continue;
       void this.track(
         this.refunds
           .execute(paymentId, { correlationId: this.ids.uuid(), causationId: null })
@@ -68,7 +71,7 @@ export class DeadlineScheduler implements BeforeApplicationShutdown {
     }
   }
 
-  private track(work: Promise<void>): Promise<void> {
+  private track<T>(work: Promise<T>): Promise<T> {
     this.running.add(work);
     void work.finally(() => this.running.delete(work));
     return work;

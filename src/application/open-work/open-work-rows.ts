@@ -1,6 +1,6 @@
 /**
  * The open-work view as the rows of a keyed checkpoint: one row per entry, keyed by its section
- * and id (`order:<orderId>`, `payment:<paymentId>`, `anomaly:<paymentId>`, `refund:<paymentId>`),
+ * and id (`order:<orderId>`, `trade:<paymentId>`, `anomaly:<paymentId>`, `refund:<paymentId>`),
  * its value the entry as the view holds it. So a save writes the entries that changed, not the view.
  */
 import type { StateRow } from '../ports/event-store.port.js';
@@ -8,7 +8,7 @@ import { emptyOpenWork, type OpenWork, type OpenWorkSection } from './open-work.
 
 const PREFIX: Readonly<Record<OpenWorkSection, string>> = {
   pendingOrders: 'order',
-  pendingPayments: 'payment',
+  trades: 'trade',
   unrefundedAnomalies: 'anomaly',
   openRefunds: 'refund',
 };

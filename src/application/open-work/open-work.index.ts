@@ -12,8 +12,12 @@ import { DeadlineQueue } from '../expiry/deadline-queue.js';
 import { applyToOpenWork, emptyOpenWork, type OpenWork, type OpenWorkSection } from './open-work.js';
 import { entriesOf, entryOf, openWorkFromRows, openWorkFromWholeState, rowKey, type OpenWorkEntry } from './open-work-rows.js';
 
-/** Checkpoint name of the index, stable across releases. */
-export const OPEN_WORK_CHECKPOINT = 'open-work';
+/**
+ * Checkpoint name of the index. It changes when the view's sections do (v2: every trade is
+ * watched, not only pending payments): a release finds no checkpoint of its own shape and builds
+ * the view from the whole log once, instead of trusting a view that lacks what it now needs.
+ */
+export const OPEN_WORK_CHECKPOINT = 'open-work-v2';
 
 /**
  * The open-work view, kept current by following the log. It is stored as rows of a keyed

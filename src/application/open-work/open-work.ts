@@ -9,12 +9,40 @@ import type { RecordedEvent } from '../ports/event-store.port.js';
 export interface OpenWork {
   /** orderId -> expiresAt */
   readonly pendingOrders: Record<string, string>;
-  /** paymentId -> when the attempt was recorded */
-  readonly pendingPayments: Record<string, { orderId: string; channel: string; since: string }>;
+  /** paymentId -> a channel trade not yet confirmed final by its provider (see WatchedTrade) */
+  readonly trades: Record<string, WatchedTrade>;
   /** paymentId -> anomaly with no refund requested yet */
   readonly unrefundedAnomalies: Record<string, { orderId: string; kind: string; detectedAt: string }>;
-  /** paymentId -> refund requested, not yet succeeded; retryAt null until its first attempt fails */
-  readonly openRefunds: Record<string, { refundId: string; requestedAt: string; retryAt: string | null }>;
+  /**
+   * paymentId -> refund not settled: requested and not yet succeeded (retryAt null until its first
+   * attempt fails), or `failed` for good and waiting for an operator's resolution.
+   */
+  readonly openRefunds: Record<string, OpenRefund>;
+}
+
+/**
+ * A trade watched until its provider confirms it final. It enters with the attempt (before the
+ * trade is created) and leaves when it is paid (its order then keeps or refunds it) or when the
+ * provider confirmed it unpaid after its timeExpire and the watch window (PaymentWatchEnded).
+ * `state` is what the log says: `open` (no result yet), `closed` or `failed`.
+ */
+export interface WatchedTrade {
+  orderId: string;
+  channel: string;
+  timeExpire: string;
+  state: 'open' | 'closed' | 'failed';
+  /** Whether the payment stream exists (the attempt's intent was recorded on it). */
+  initiated: boolean;
+  /** When the attempt was recorded. */
+  since: string;
+}
+
+export interface OpenRefund {
+  refundId: string;
+  requestedAt: string;
+  retryAt: string | null;
+  /** Final failure (or a partial refund): an open item until an operator resolves it. */
+  failed: boolean;
 }
 
 /**
@@ -26,7 +54,7 @@ const section = <T>(): Record<string, T> => Object.create(null) as Record<string
 
 export const emptyOpenWork = (): OpenWork => ({
   pendingOrders: section(),
-  pendingPayments: section(),
+  trades: section(),
   unrefundedAnomalies: section(),
   openRefunds: section(),
 });
@@ -42,6 +70,18 @@ type Data = Record<string, string>;
 /** Applies one event in place (the index is rebuilt from the log, so mutation stays local). */
 export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: OpenWorkChanged): void {
   const data = event.data as Data;
+  const trade = (update: (trade: WatchedTrade) => void): void => {
+    const watched = work.trades[data.paymentId];
+    if (watched === undefined) return;
+    update(watched);
+    changed?.('trades', data.paymentId);
+  };
+  const refund = (update: (refund: OpenRefund) => void): void => {
+    const open = work.openRefunds[data.paymentId];
+    if (open === undefined) return;
+    update(open);
+    changed?.('openRefunds', data.paymentId);
+  };
   switch (event.type) {
     case 'OrderPlaced':
       work.pendingOrders[data.orderId] = data.expiresAt;
@@ -53,15 +93,32 @@ export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: 
       delete work.pendingOrders[data.orderId];
       changed?.('pendingOrders', data.orderId);
       return;
-    case 'PaymentInitiated':
-      work.pendingPayments[data.paymentId] = { orderId: data.orderId, channel: data.channel, since: data.createdAt };
-      changed?.('pendingPayments', data.paymentId);
+    case 'PaymentAttemptStarted':
+      work.trades[data.paymentId] ??= {
+        orderId: data.orderId,
+        channel: data.channel,
+        timeExpire: data.timeExpire,
+        state: 'open',
+        initiated: false,
+        since: data.startedAt,
+      };
+      changed?.('trades', data.paymentId);
       return;
-    case 'PaymentSucceeded':
-    case 'PaymentFailed':
+    case 'PaymentInitiated': {
+      const { paymentId, orderId, channel, timeExpire, createdAt } = data;
+      // Streams written before attempts were watched have no entry yet.
+      work.trades[paymentId] = { ...(work.trades[paymentId] ?? { orderId, channel, timeExpire, state: 'open', since: createdAt }), initiated: true };
+      changed?.('trades', paymentId);
+      return;
+    }
     case 'PaymentClosed':
-      delete work.pendingPayments[data.paymentId];
-      changed?.('pendingPayments', data.paymentId);
+      return trade((watched) => (watched.state = 'closed'));
+    case 'PaymentFailed':
+      return trade((watched) => (watched.state = 'failed'));
+    case 'PaymentSucceeded':
+    case 'PaymentWatchEnded':
+      delete work.trades[data.paymentId];
+      changed?.('trades', data.paymentId);
       return;
     case 'AnomalyDetected':
       work.unrefundedAnomalies[data.paymentId] = { orderId: data.orderId, kind: data.kind, detectedAt: data.detectedAt };
@@ -69,18 +126,37 @@ export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: 
       return;
     case 'RefundRequested':
       delete work.unrefundedAnomalies[data.paymentId];
-      work.openRefunds[data.paymentId] = { refundId: data.refundId, requestedAt: data.requestedAt, retryAt: null };
+      work.openRefunds[data.paymentId] = { refundId: data.refundId, requestedAt: data.requestedAt, retryAt: null, failed: false };
       changed?.('unrefundedAnomalies', data.paymentId);
       changed?.('openRefunds', data.paymentId);
       return;
     case 'RefundFailed': {
-      const refund = work.openRefunds[data.paymentId];
-      if (refund === undefined) return;
-      refund.retryAt = data.retryAt;
+      const final = (event.data as { final?: boolean }).final === true;
+      return refund((open) => {
+        open.retryAt = final ? null : data.retryAt;
+        open.failed = final;
+      });
+    }
+    case 'RefundSucceeded': {
+      const { amount, requestedAmount } = event.data as { amount: number; requestedAmount?: number };
+      // Less than asked stays an open item, for an operator.
+      if (amount < (requestedAmount ?? amount)) {
+        return refund((open) => {
+          open.retryAt = null;
+          open.failed = true;
+        });
+      }
+      delete work.openRefunds[data.paymentId];
       changed?.('openRefunds', data.paymentId);
       return;
     }
-    case 'RefundSucceeded':
+    case 'RefundResolved':
+      if (data.resolution === 'retry') {
+        return refund((open) => {
+          open.retryAt = data.resolvedAt;
+          open.failed = false;
+        });
+      }
       delete work.openRefunds[data.paymentId];
       changed?.('openRefunds', data.paymentId);
       return;

@@ -5,7 +5,7 @@ import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
 import { OrderReader } from '../queries/order-reader.js';
 import type { OrderView } from '../queries/views.js';
 import type { Viewer } from '../viewer.js';
-import { PaymentResultRecorder } from '../payments/payment-result-recorder.js';
+import { TradeCloser } from '../trades/trade-closer.js';
 
 export class CloseOrderCommand extends Command<OrderView> {
   constructor(
@@ -21,26 +21,29 @@ export class CloseOrderCommand extends Command<OrderView> {
 /**
  * Closes a pending order. Its open channel trades are closed as well, so the payer can't pay a
  * closed order; a trade the channel reports already paid settles the order instead, and the close
- * is then refused as order-not-closable.
+ * is then refused as order-not-closable. Once the order is closed its trades are closed once more:
+ * a payment started at the same moment may have opened a trade after the first pass (it checks
+ * the order again after opening one, so between the two checks no trade is missed).
  */
 @CommandHandler(CloseOrderCommand)
 export class CloseOrderHandler implements ICommandHandler<CloseOrderCommand> {
   constructor(
     private readonly repository: AggregateRepository,
     private readonly reader: OrderReader,
-    private readonly results: PaymentResultRecorder,
+    private readonly trades: TradeCloser,
   ) {}
 
   async execute({ orderId, reason, viewer, correlationId }: CloseOrderCommand): Promise<OrderView> {
     const order = await this.reader.order(orderId, viewer);
     const causation = { correlationId, causationId: null };
-    if (order.status === 'pending') await this.results.closeOpenTrades(order, causation);
-    await this.repository.handle(
+    if (order.status === 'pending') await this.trades.closeOpenTrades(order, causation);
+    const { state, events } = await this.repository.handle(
       orderDecider,
       orderStream(orderId),
       (now): OrderCommand => ({ type: 'CloseOrder', data: { orderId, reason }, metadata: { now } }),
       causation,
     );
+    if (events.length > 0 && state.status !== 'none') await this.trades.closeOpenTrades(state, causation);
     return this.reader.orderView(orderId, viewer);
   }
 }

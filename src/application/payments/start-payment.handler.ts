@@ -13,6 +13,8 @@ import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { OrderReader } from '../queries/order-reader.js';
 import { toPaymentView, type PaymentView } from '../queries/views.js';
 import { OPEN_VIEWER, type Viewer } from '../viewer.js';
+import { PaymentIntents } from '../trades/payment-intents.js';
+import { TradeCloser } from '../trades/trade-closer.js';
 import { PaymentResultRecorder } from './payment-result-recorder.js';
 
 export class StartPaymentCommand extends Command<{ created: boolean; payment: PaymentView }> {
@@ -31,9 +33,10 @@ export class StartPaymentCommand extends Command<{ created: boolean; payment: Pa
 
 /**
  * Starts paying an order on a channel, or hands back the attempt already open there (one trade
- * can be paid only once, so a retry can't charge twice). The attempt is recorded on the order
- * before the channel hears of it, so a crash in between leaves an attempt the next retry, expiry
- * and the sweep all know about.
+ * can be paid only once, so a retry can't charge twice). The attempt is recorded on the order, and
+ * its payment's intent on the payment stream, before the channel hears of it, so a trade that is
+ * created while its caller times out or crashes is still a payment the log knows: its
+ * notifications are recorded, and the sweep watches it until the provider says it is final.
  */
 @CommandHandler(StartPaymentCommand)
 export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand> {
@@ -41,6 +44,8 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     private readonly repository: AggregateRepository,
     private readonly reader: OrderReader,
     private readonly results: PaymentResultRecorder,
+    private readonly intents: PaymentIntents,
+    private readonly trades: TradeCloser,
     @Inject(CHANNEL_REGISTRY) private readonly channels: ChannelRegistry,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
@@ -113,7 +118,12 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     throw new OrderNotPayable(order.placed.orderId, after.status);
   }
 
-  /** Creates the channel trade (idempotent by paymentId) and records the payment, unless both exist. */
+  /**
+   * Records the payment's intent, then creates the channel trade (idempotent by paymentId) and
+   * records it opened, unless it already is. A close or expiry may end the order while the trade
+   * is being created: the order is read again afterwards, and a trade of an order that ended is
+   * closed at once and the payment refused.
+   */
   private async ensureTrade(
     order: PlacedOrderState,
     attempt: PaymentAttempt,
@@ -121,9 +131,9 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     payerIp: string | null,
     causation: Causation,
   ): Promise<{ created: boolean; payment: PaymentView }> {
-    const existing = await this.reader.payment(attempt.paymentId);
-    if (existing.status !== 'none') return { created: false, payment: toPaymentView(existing) };
-    const { paymentId, timeExpire, returnUrl } = attempt;
+    const intent = await this.intents.ensure(order, attempt, causation);
+    if (intent.payUrl !== null) return { created: false, payment: toPaymentView(intent) };
+    const { paymentId, timeExpire } = attempt;
     const { orderId, amount, currency, description } = order.placed;
     const base = this.settings.publicBaseUrl;
     const { payUrl } = await channel.createTrade({
@@ -139,13 +149,14 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     const { state, events } = await this.repository.handle(
       paymentDecider,
       paymentStream(paymentId),
-      (now): PaymentCommand => ({
-        type: 'InitiatePayment',
-        data: { paymentId, orderId, channel: channel.id, amount, currency, timeExpire, payUrl, returnUrl },
-        metadata: { now },
-      }),
+      (now): PaymentCommand => ({ type: 'RecordTradeOpened', data: { paymentId, payUrl }, metadata: { now } }),
       causation,
     );
+    const after = await this.reader.order(orderId, OPEN_VIEWER);
+    if (after.status !== 'pending') {
+      await this.trades.close(orderId, paymentId, causation);
+      throw new OrderNotPayable(orderId, after.status);
+    }
     return { created: events.length > 0, payment: toPaymentView(state as InitiatedPaymentState) };
   }
 }

@@ -8,6 +8,12 @@
 import type { AnomalyKind, OrderStatus } from '../../domain/order/order.events.js';
 import type { RefundStatus } from '../../domain/payment/payment.events.js';
 
+/**
+ * A refund's status as the anomalies report shows it: the refund's own, or `resolved` once an
+ * operator settled a failed one (refunded outside Payguard, or written off): no longer an open item.
+ */
+export type ReportedRefundStatus = RefundStatus | 'resolved';
+
 /** The reporting projections, each with a checkpoint of its own. */
 export type ProjectionName = 'orders' | 'anomalies' | 'settlement';
 export const PROJECTION_NAMES: readonly ProjectionName[] = ['orders', 'anomalies', 'settlement'];
@@ -45,7 +51,7 @@ export interface AnomalyChange {
   readonly kind: 'anomaly';
   readonly paymentId: string;
   readonly detected: { readonly orderId: string; readonly anomalyKind: AnomalyKind; readonly detectedAt: string } | null;
-  readonly refundStatus: RefundStatus | null;
+  readonly refundStatus: ReportedRefundStatus | null;
   readonly refundRequested: { readonly at: string; readonly amount: number; readonly currency: string } | null;
   readonly refundFailuresAdded: number;
   readonly refundCompletedAt: string | null;
@@ -107,7 +113,7 @@ export interface AnomalyRow {
   readonly orderId: string;
   readonly kind: AnomalyKind;
   readonly detectedAt: string;
-  readonly refundStatus: 'none' | RefundStatus;
+  readonly refundStatus: 'none' | ReportedRefundStatus;
   readonly refundRequestedAt: string | null;
   readonly refundCompletedAt: string | null;
   readonly refundFailures: number;

@@ -9,6 +9,10 @@ export interface PayguardSettings {
   readonly maxOrderValiditySeconds: number;
   /** How long expiry waits for a channel to answer a close before it expires the order anyway. */
   readonly expiryCloseBudgetMs: number;
+  /** How long after its timeExpire a trade recorded closed (or failed) is still asked about. */
+  readonly tradeWatchSeconds: number;
+  /** Transient refund failures before a refund is given up as failed. */
+  readonly refundMaxAttempts: number;
 }
 
 export const SETTINGS = Symbol('PayguardSettings');

@@ -12,9 +12,12 @@ export interface PaymentView {
   currency: string;
   status: PaymentStatus;
   timeExpire: string;
-  payUrl: string;
+  /** Null while the channel trade is being created (or its creation failed: a retry creates it). */
+  payUrl: string | null;
   channelTradeNo?: string;
   paidAt?: string;
+  /** What the provider captured, when it is not the payment's amount and currency. */
+  captured?: { amount: number; currency: string };
   createdAt: string;
 }
 
@@ -29,6 +32,12 @@ export interface RefundView {
   requestedAt: string;
   completedAt?: string;
   attempts: number;
+  /** What the provider says it gave back (once it did). */
+  refundedAmount?: number;
+  lastError?: string;
+  /** When the next attempt is due, while one is. */
+  nextAttemptAt?: string;
+  resolution?: string;
 }
 
 export interface OrderView {
@@ -46,7 +55,8 @@ export interface OrderView {
 }
 
 export function toPaymentView(payment: InitiatedPaymentState): PaymentView {
-  const { paymentId, orderId, channel, amount, currency, timeExpire, payUrl, createdAt } = payment.initiated;
+  const { paymentId, orderId, channel, amount, currency, timeExpire, createdAt } = payment.initiated;
+  const { captured } = payment;
   return {
     paymentId,
     orderId,
@@ -55,9 +65,10 @@ export function toPaymentView(payment: InitiatedPaymentState): PaymentView {
     currency,
     status: payment.status,
     timeExpire,
-    payUrl,
+    payUrl: payment.payUrl,
     ...(payment.channelTradeNo !== null && { channelTradeNo: payment.channelTradeNo }),
     ...(payment.paidAt !== null && { paidAt: payment.paidAt }),
+    ...(captured !== null && (captured.amount !== amount || captured.currency !== currency) && { captured: { ...captured } }),
     createdAt,
   };
 }
@@ -76,6 +87,10 @@ export function toRefundView(payment: InitiatedPaymentState): RefundView | null 
     requestedAt: refund.requestedAt,
     ...(refund.completedAt !== null && { completedAt: refund.completedAt }),
     attempts: refund.attempts,
+    ...(refund.completedAt !== null && { refundedAmount: refund.refundedAmount }),
+    ...(refund.lastError !== null && { lastError: refund.lastError }),
+    ...(refund.status === 'requested' && refund.retryAt !== null && { nextAttemptAt: refund.retryAt }),
+    ...(refund.resolution !== null && { resolution: refund.resolution }),
   };
 }
 

@@ -2,26 +2,25 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import type { RefundReason } from '../../domain/payment/payment.events.js';
 import { DeadlineScheduler } from '../expiry/deadline-scheduler.js';
 import { OpenWorkIndex } from '../open-work/open-work.index.js';
-import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
-import { PaymentResultRecorder } from '../payments/payment-result-recorder.js';
 import { Reactions } from '../reactions.js';
 import { RefundExecutor } from '../refunds/refund-executor.js';
+import { TradeWatch, type WatchReport } from '../trades/trade-watch.js';
 
-export interface SweepReport {
-  readonly paymentsQueried: number;
-  readonly paymentsUnreachable: number;
+export interface SweepReport extends WatchReport {
   readonly refundsRequested: number;
   readonly refundsExecuted: number;
+  /** Overdue orders this sweep expired (an expiry that failed again is not counted). */
   readonly ordersExpired: number;
 }
 
 /**
- * Every RECONCILE_INTERVAL_SECONDS: asks the channel about each payment pending for longer than one
- * interval (its notification may never come), re-requests a refund for every anomaly without one,
- * re-executes refunds that were requested but never answered, and expires overdue orders a failed
- * attempt left behind. It walks only the open-work index, never history.
+ * Every RECONCILE_INTERVAL_SECONDS: watches every channel trade not yet final (TradeWatch: asks
+ * about payments whose notification never came, closes trades of ended orders, looks again at
+ * closed ones), re-requests a refund for every anomaly without one, re-executes refunds that were
+ * requested but never answered, and expires overdue orders a failed attempt left behind. It walks
+ * only the open-work index, never history.
  */
 @Injectable()
 export class ReconciliationSweep implements BeforeApplicationShutdown {
@@ -32,10 +31,9 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
   constructor(
     private readonly openWork: OpenWorkIndex,
     private readonly reactions: Reactions,
-    private readonly results: PaymentResultRecorder,
+    private readonly trades: TradeWatch,
     private readonly refunds: RefundExecutor,
     private readonly deadlines: DeadlineScheduler,
-    @Inject(CHANNEL_REGISTRY) private readonly channels: ChannelRegistry,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     @Inject(SETTINGS) private readonly settings: PayguardSettings,
@@ -68,19 +66,7 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
     const staleBefore = now - this.settings.reconcileIntervalSeconds * 1000;
     const work = this.openWork.current;
     const causation = () => ({ correlationId: this.ids.uuid(), causationId: null });
-    let paymentsQueried = 0;
-    let paymentsUnreachable = 0;
-    for (const [paymentId, { channel: channelId, since }] of Object.entries(work.pendingPayments)) {
-      const channel = this.channels.get(channelId);
-      if (channel === undefined || Date.parse(since) > staleBefore) continue;
-      try {
-        await this.results.recordTradeState(paymentId, await channel.queryTrade(paymentId), causation());
-        paymentsQueried++;
-      } catch (error) {
-        paymentsUnreachable++;
-        this.logger.warn(`querying payment ${paymentId} on ${channelId} failed: ${(error as Error).message}`);
-      }
-    }
+    const watched = await this.trades.sweep(causation);
     let refundsRequested = 0;
     for (const [paymentId, anomaly] of Object.entries(work.unrefundedAnomalies)) {
       await this.reactions.requestRefund(paymentId, anomaly.kind as RefundReason, causation());
@@ -88,17 +74,17 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
     }
     let refundsExecuted = 0;
     for (const [paymentId, refund] of Object.entries(work.openRefunds)) {
-      if (refund.retryAt !== null || Date.parse(refund.requestedAt) > staleBefore) continue;
+      // A failed refund waits for an operator; one with a retry time is the scheduler's.
+      if (refund.failed || refund.retryAt !== null || Date.parse(refund.requestedAt) > staleBefore) continue;
       await this.refunds.execute(paymentId, causation());
       refundsExecuted++;
     }
     let ordersExpired = 0;
     for (const [orderId, expiresAt] of Object.entries(work.pendingOrders)) {
       if (Date.parse(expiresAt) > now - 1000) continue;
-      await this.deadlines.expire(orderId);
-      ordersExpired++;
+      if (await this.deadlines.expire(orderId)) ordersExpired++;
     }
-    const report = { paymentsQueried, paymentsUnreachable, refundsRequested, refundsExecuted, ordersExpired };
+    const report = { ...watched, refundsRequested, refundsExecuted, ordersExpired };
     if (Object.values(report).some((count) => count > 0)) this.logger.log(`reconciliation sweep: ${JSON.stringify(report)}`);
     return report;
   }

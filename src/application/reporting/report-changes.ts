@@ -4,7 +4,7 @@
  * log, so they can be rebuilt from zero at any time and give the same rows, whatever the batches.
  */
 import type { AnomalyDetected, OrderClosed, OrderExpired, OrderPaid, OrderPlaced } from '../../domain/order/order.events.js';
-import type { PaymentSucceeded, RefundFailed, RefundRequested, RefundSucceeded } from '../../domain/payment/payment.events.js';
+import type { PaymentSucceeded, RefundFailed, RefundRequested, RefundResolved, RefundSucceeded } from '../../domain/payment/payment.events.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
 import type { AnomalyChange, OrderChange, ProjectionName, ReportChange } from '../ports/projection-store.port.js';
 
@@ -12,7 +12,8 @@ import type { AnomalyChange, OrderChange, ProjectionName, ReportChange } from '.
  * Bump a projection's version when what it makes of the log changes: on start, a projection whose
  * rows were built by another version is reset and rebuilt from the log.
  */
-export const PROJECTION_VERSIONS: Readonly<Record<ProjectionName, number>> = { orders: 1, anomalies: 1, settlement: 1 };
+// anomalies 2: a transient refund failure leaves the refund requested; final failures, partial refunds and resolutions.
+export const PROJECTION_VERSIONS: Readonly<Record<ProjectionName, number>> = { orders: 1, anomalies: 2, settlement: 1 };
 
 type Data<E extends { data: object }> = E['data'];
 
@@ -76,11 +77,18 @@ function anomalyChanges({ type, data }: RecordedEvent): ReportChange[] {
       const { paymentId, requestedAt, amount, currency } = data as Data<RefundRequested>;
       return anomalyChange(paymentId, { refundStatus: 'requested', refundRequested: { at: requestedAt, amount, currency } });
     }
-    case 'RefundFailed':
-      return anomalyChange((data as Data<RefundFailed>).paymentId, { refundStatus: 'failed', refundFailuresAdded: 1 });
+    case 'RefundFailed': {
+      const { paymentId, final } = data as Data<RefundFailed>;
+      return anomalyChange(paymentId, { refundStatus: final ? 'failed' : 'requested', refundFailuresAdded: 1 });
+    }
     case 'RefundSucceeded': {
-      const { paymentId, completedAt } = data as Data<RefundSucceeded>;
-      return anomalyChange(paymentId, { refundStatus: 'succeeded', refundCompletedAt: completedAt });
+      const { paymentId, completedAt, amount, requestedAmount } = data as Data<RefundSucceeded>;
+      // Less than asked stays an open item (failed) until an operator resolves it.
+      return anomalyChange(paymentId, { refundStatus: amount < requestedAmount ? 'failed' : 'succeeded', refundCompletedAt: completedAt });
+    }
+    case 'RefundResolved': {
+      const { paymentId, resolution } = data as Data<RefundResolved>;
+      return anomalyChange(paymentId, { refundStatus: resolution === 'retry' ? 'requested' : 'resolved' });
     }
     default:
       return [];

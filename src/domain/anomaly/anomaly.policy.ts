@@ -5,36 +5,40 @@
  */
 import type { DomainEvent } from '../shared/event.js';
 import type { AnomalyDetected } from '../order/order.events.js';
-import type { PaymentSucceeded, RefundReason, RefundRequested } from '../payment/payment.events.js';
+import type { PaymentSucceeded, RefundReason, RefundRequested, RefundResolved } from '../payment/payment.events.js';
 
 export type Reaction =
   /** Tell the order that one of its payments succeeded: it keeps it or flags an anomaly. */
-  | { readonly kind: 'apply-payment-success'; readonly orderId: string; readonly paymentId: string; readonly paidAt: string }
-  /** An anomaly was detected: ask for the refund of that payment (its refund id derives from it: `refundIdFor`). */
-  | { readonly kind: 'request-refund'; readonly paymentId: string; readonly reason: RefundReason }
-  /** A refund was requested: have the channel execute it (idempotent by refundId). */
   | {
-      readonly kind: 'execute-refund';
+      readonly kind: 'apply-payment-success';
+      readonly orderId: string;
       readonly paymentId: string;
-      readonly refundId: string;
+      readonly paidAt: string;
       readonly amount: number;
       readonly currency: string;
-      readonly reason: RefundReason;
-    };
+    }
+  /** An anomaly was detected: ask for the refund of that payment (its refund id derives from it: `refundIdFor`). */
+  | { readonly kind: 'request-refund'; readonly paymentId: string; readonly reason: RefundReason }
+  /** A refund was requested (or an operator said retry): have the channel execute it (idempotent by refundId). */
+  | { readonly kind: 'execute-refund'; readonly paymentId: string; readonly refundId: string };
 
 export function reactTo(event: DomainEvent): Reaction[] {
   switch (event.type) {
     case 'PaymentSucceeded': {
-      const { orderId, paymentId, paidAt } = (event as PaymentSucceeded).data;
-      return [{ kind: 'apply-payment-success', orderId, paymentId, paidAt }];
+      const { orderId, paymentId, paidAt, amount, currency } = (event as PaymentSucceeded).data;
+      return [{ kind: 'apply-payment-success', orderId, paymentId, paidAt, amount, currency }];
     }
     case 'AnomalyDetected': {
       const { paymentId, kind } = (event as AnomalyDetected).data;
       return [{ kind: 'request-refund', paymentId, reason: kind }];
     }
     case 'RefundRequested': {
-      const { paymentId, refundId, amount, currency, reason } = (event as RefundRequested).data;
-      return [{ kind: 'execute-refund', paymentId, refundId, amount, currency, reason }];
+      const { paymentId, refundId } = (event as RefundRequested).data;
+      return [{ kind: 'execute-refund', paymentId, refundId }];
+    }
+    case 'RefundResolved': {
+      const { paymentId, refundId, resolution } = (event as RefundResolved).data;
+      return resolution === 'retry' ? [{ kind: 'execute-refund', paymentId, refundId }] : [];
     }
     default:
       return [];

@@ -48,8 +48,14 @@ export type StartPaymentAttempt = Command<
     endedPaymentIds: readonly string[];
   }
 >;
-/** A channel reported payment `paymentId` of this order as succeeded. */
-export type ApplyPaymentSuccess = Command<'ApplyPaymentSuccess', { orderId: string; paymentId: string; paidAt: string }>;
+/**
+ * A channel reported payment `paymentId` of this order as succeeded: when the payer paid by the
+ * provider's clock (`paidAt`), and what the provider captured.
+ */
+export type ApplyPaymentSuccess = Command<
+  'ApplyPaymentSuccess',
+  { orderId: string; paymentId: string; paidAt: string; amount: number; currency: string }
+>;
 export type ExpireOrder = Command<'ExpireOrder', { orderId: string }>;
 export type CloseOrder = Command<'CloseOrder', { orderId: string; reason: string | null }>;
 
@@ -158,31 +164,55 @@ export function openAttemptOn(
 }
 
 /**
- * The order keeps the first success it sees. Any other success is an anomaly, recorded once
- * per payment, whatever order the reports come in and however often they repeat.
+ * The order keeps the first success that pays it on time and in full. Any other success is an
+ * anomaly, recorded once per payment, whatever order the reports come in and however often they
+ * repeat.
  */
 function applyPaymentSuccess(command: ApplyPaymentSuccess, order: PlacedOrderState, now: Date): OrderEvent[] {
   const { orderId, amount, currency } = order.placed;
   const { paymentId, paidAt } = command.data;
   if (order.paidBy === paymentId || order.anomalies.some((anomaly) => anomaly.paymentId === paymentId)) return [];
-  const kind = anomalyKind(order.status);
+  const kind = anomalyOf({ status: order.status, expiresAt: order.placed.expiresAt, amount, currency }, command.data);
   if (kind === null) return [{ type: 'OrderPaid', data: { orderId, paymentId, amount, currency, paidAt } }];
   return [{ type: 'AnomalyDetected', data: { orderId, paymentId, kind, detectedAt: now.toISOString() } }];
 }
 
-/** The anomaly a success on an order in `status` is (null: none, the order keeps it). */
-export function anomalyKind(status: OrderStatus): AnomalyKind | null {
-  switch (status) {
+/** What the order knows of itself that decides about a success. */
+export interface SuccessJudge {
+  readonly status: OrderStatus;
+  readonly expiresAt: string;
+  readonly amount: number;
+  readonly currency: string;
+}
+
+/** A success as the provider reports it. */
+export interface ReportedSuccess {
+  readonly paidAt: string;
+  readonly amount: number;
+  readonly currency: string;
+}
+
+/**
+ * The anomaly a success is for an order (null: none, the order keeps it). Facts decide, not the
+ * moment we learn them: a capture of another amount never pays; a payment the provider took after
+ * expiresAt is paid-after-expiry whether or not the order has expired in our log yet; one taken
+ * in time but confirmed only after the order expired (its close could not reach the provider)
+ * is paid-unconfirmed-at-expiry.
+ */
+export function anomalyOf(order: SuccessJudge, success: ReportedSuccess): AnomalyKind | null {
+  if (success.amount !== order.amount || success.currency !== order.currency) return 'amount-mismatch';
+  const afterExpiry = Date.parse(success.paidAt) > Date.parse(order.expiresAt);
+  switch (order.status) {
     case 'pending':
-      return null;
+      return afterExpiry ? 'paid-after-expiry' : null;
     case 'paid':
       return 'duplicate-payment';
     case 'expired':
-      return 'paid-after-expiry';
+      return afterExpiry ? 'paid-after-expiry' : 'paid-unconfirmed-at-expiry';
     case 'closed':
       return 'paid-after-close';
     default:
-      return assertNever(status);
+      return assertNever(order.status);
   }
 }
 

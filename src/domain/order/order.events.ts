@@ -1,7 +1,20 @@
 import type { DomainEvent } from '../shared/event.js';
 
-/** Why a captured payment must be given back. */
-export type AnomalyKind = 'duplicate-payment' | 'paid-after-expiry' | 'paid-after-close';
+/**
+ * Why a captured payment must be given back:
+ * - `duplicate-payment`: the order was already paid by another payment;
+ * - `paid-after-expiry`: the provider took the money after the order's expiresAt;
+ * - `paid-unconfirmed-at-expiry`: taken before expiresAt, but only confirmed after the order had
+ *   expired because the close at expiry could not reach the provider;
+ * - `paid-after-close`: the order was closed before the success was confirmed;
+ * - `amount-mismatch`: the provider captured another amount or currency than the order's.
+ */
+export type AnomalyKind =
+  | 'duplicate-payment'
+  | 'paid-after-expiry'
+  | 'paid-unconfirmed-at-expiry'
+  | 'paid-after-close'
+  | 'amount-mismatch';
 
 export type OrderStatus = 'pending' | 'paid' | 'expired' | 'closed';
 

@@ -31,3 +31,11 @@ export class RefundNotRequested extends DomainError {
     super(`payment ${paymentId} has no refund ${refundId}`);
   }
 }
+
+/** Only a failed refund that no operator has settled yet can be resolved. */
+export class RefundNotResolvable extends DomainError {
+  readonly code = 'refund-not-resolvable';
+  constructor(refundId: string, why: string) {
+    super(`refund ${refundId} cannot be resolved: ${why}`);
+  }
+}

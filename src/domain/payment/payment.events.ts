@@ -6,11 +6,27 @@ export type PaymentStatus = 'pending' | 'succeeded' | 'failed' | 'closed';
 /** Why money is given back: always one of the anomalies. */
 export type RefundReason = AnomalyKind;
 
+/**
+ * `requested`: open, a retry may be due; `succeeded`: the provider refunded all of it; `failed`:
+ * final (the provider refused for good, attempts ran out, or it refunded less than asked), an
+ * open item until an operator resolves it.
+ */
 export type RefundStatus = 'requested' | 'succeeded' | 'failed';
+
+/** How an operator settled a failed refund. `retry` reopens it; the others close the item. */
+export type RefundResolution = 'refunded-outside' | 'retry' | 'written-off';
+
+/** What a trade the provider confirmed unpaid was last seen as, when we stop watching it. */
+export type FinalTradeState = 'closed' | 'failed' | 'not-found';
 
 /** How Payguard learned a payment's result. */
 export type ResultSource = 'notification' | 'query' | 'close';
 
+/**
+ * The attempt, recorded before the channel trade is created (so no trade exists at a provider
+ * that the log does not know); `payUrl` is null until the trade is created (PaymentTradeOpened).
+ * Streams written before that rule carry the payUrl here.
+ */
 export type PaymentInitiated = DomainEvent<
   'PaymentInitiated',
   {
@@ -20,12 +36,28 @@ export type PaymentInitiated = DomainEvent<
     amount: number;
     currency: string;
     timeExpire: string;
-    payUrl: string;
+    payUrl: string | null;
     returnUrl: string | null;
     createdAt: string;
   }
 >;
 
+/** The channel created the trade: the payer can be sent to `payUrl`. */
+export type PaymentTradeOpened = DomainEvent<
+  'PaymentTradeOpened',
+  { paymentId: string; orderId: string; payUrl: string; openedAt: string }
+>;
+
+/**
+ * The provider confirmed, after the trade's timeExpire and its watch window, that the trade was
+ * not paid: it is final, and no longer asked about.
+ */
+export type PaymentWatchEnded = DomainEvent<
+  'PaymentWatchEnded',
+  { paymentId: string; orderId: string; lastState: FinalTradeState; endedAt: string }
+>;
+
+/** The provider took the money: `amount` and `currency` are what it captured (which may differ from the payment's). */
 export type PaymentSucceeded = DomainEvent<
   'PaymentSucceeded',
   {
@@ -64,6 +96,10 @@ export type RefundRequested = DomainEvent<
   }
 >;
 
+/**
+ * The provider refunded: `amount` is what it says it gave back, `requestedAmount` what was asked.
+ * Less than asked leaves the refund failed, an open item.
+ */
 export type RefundSucceeded = DomainEvent<
   'RefundSucceeded',
   {
@@ -71,23 +107,54 @@ export type RefundSucceeded = DomainEvent<
     paymentId: string;
     orderId: string;
     amount: number;
+    requestedAmount: number;
     currency: string;
     channelRefundNo: string;
     completedAt: string;
   }
 >;
 
-/** One failed attempt to execute a refund; it is retried at `retryAt` with the same refundId. */
+/**
+ * One failed attempt to execute a refund. Not `final`: it is retried at `retryAt` with the same
+ * refundId. `final` (the provider refused for good, or attempts ran out): no retry (`retryAt`
+ * null), an open item until an operator resolves it.
+ */
 export type RefundFailed = DomainEvent<
   'RefundFailed',
-  { refundId: string; paymentId: string; orderId: string; error: string; attempt: number; failedAt: string; retryAt: string }
+  {
+    refundId: string;
+    paymentId: string;
+    orderId: string;
+    error: string;
+    attempt: number;
+    final: boolean;
+    failedAt: string;
+    retryAt: string | null;
+  }
+>;
+
+/** An operator settled a failed refund. */
+export type RefundResolved = DomainEvent<
+  'RefundResolved',
+  {
+    refundId: string;
+    paymentId: string;
+    orderId: string;
+    resolution: RefundResolution;
+    note: string;
+    resolvedBy: string | null;
+    resolvedAt: string;
+  }
 >;
 
 export type PaymentEvent =
   | PaymentInitiated
+  | PaymentTradeOpened
+  | PaymentWatchEnded
   | PaymentSucceeded
   | PaymentFailed
   | PaymentClosed
   | RefundRequested
   | RefundSucceeded
-  | RefundFailed;
+  | RefundFailed
+  | RefundResolved;

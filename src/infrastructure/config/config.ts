@@ -6,7 +6,7 @@ export type EventStoreKind = 'sqlite' | 'memory' | 'postgres' | 'eventstoredb';
 export interface ApiKey {
   readonly key: string;
   readonly merchantId: string;
-  readonly role: 'merchant' | 'auditor';
+  readonly role: 'merchant' | 'auditor' | 'operator';
 }
 
 export interface AppConfig {
@@ -27,6 +27,12 @@ export interface AppConfig {
   readonly sandboxPort: number;
   readonly sandboxNotifyDelayMs: number;
   readonly reconcileIntervalSeconds: number;
+  /** How long a trade recorded closed (or failed, or never created) is still asked about after its timeExpire. */
+  readonly tradeWatchSeconds: number;
+  /** Transient refund failures before a refund is given up as failed (an open item for an operator). */
+  readonly refundMaxAttempts: number;
+  /** How long a sandbox channel waits for the gateway's answer before it counts the gateway unreachable. */
+  readonly sandboxTimeoutMs: number;
   /** Null: the service runs open (no authentication), for local use. */
   readonly apiKeys: readonly ApiKey[] | null;
   readonly expiryCloseBudgetMs: number;
@@ -90,6 +96,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sandboxPort: integer(env, 'SANDBOX_PORT', 3100, 0, 65535),
     sandboxNotifyDelayMs: integer(env, 'SANDBOX_NOTIFY_DELAY_MS', 200, 0, 3_600_000),
     reconcileIntervalSeconds: integer(env, 'RECONCILE_INTERVAL_SECONDS', 60, 1, 86_400),
+    tradeWatchSeconds: integer(env, 'TRADE_WATCH_SECONDS', 86_400, 0, 90 * 86_400),
+    refundMaxAttempts: integer(env, 'REFUND_MAX_ATTEMPTS', 20, 1, 1000),
+    sandboxTimeoutMs: integer(env, 'SANDBOX_TIMEOUT_MS', 5_000, 100, 120_000),
     apiKeys: env.API_KEYS ? parseApiKeys(env.API_KEYS) : null,
     expiryCloseBudgetMs: integer(env, 'EXPIRY_CLOSE_BUDGET_MS', 600, 50, 60_000),
     alipay: alipayConfig(env),
@@ -147,7 +156,7 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-/** `key1:merchantA,key2:merchantB,key3:*:auditor` */
+/** `key1:merchantA,key2:merchantB,key3:*:auditor,key4:*:operator` */
 export function parseApiKeys(raw: string): ApiKey[] {
   return raw
     .split(',')
@@ -155,13 +164,13 @@ export function parseApiKeys(raw: string): ApiKey[] {
     .filter((entry) => entry !== '')
     .map((entry) => {
       const [key, merchantId, role, ...rest] = entry.split(':');
-      if (!key || !merchantId || rest.length > 0 || (role !== undefined && role !== 'auditor')) {
-        throw new ConfigError(`API_KEYS entry "${entry.replace(/^[^:]*/, '***')}" must be key:merchant or key:*:auditor`);
+      if (!key || !merchantId || rest.length > 0 || (role !== undefined && role !== 'auditor' && role !== 'operator')) {
+        throw new ConfigError(`API_KEYS entry "${entry.replace(/^[^:]*/, '***')}" must be key:merchant, key:*:auditor or key:*:operator`);
       }
-      if (role === 'auditor' && merchantId !== '*') throw new ConfigError('an auditor key is written key:*:auditor');
+      if (role !== undefined && merchantId !== '*') throw new ConfigError(`an ${role} key is written key:*:${role}`);
       if (role === undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(merchantId)) {
         throw new ConfigError(`merchant id ${merchantId} must be 1-64 characters of [A-Za-z0-9_-]`);
       }
-      return { key, merchantId, role: role === 'auditor' ? 'auditor' : 'merchant' };
+      return { key, merchantId, role: role ?? 'merchant' };
     });
 }

@@ -11,12 +11,15 @@ export const API_KEYS = Symbol('ApiKeys');
 /** Paths anyone may call: channel callbacks (providers and payers' browsers), the sandbox, health and docs. */
 const PUBLIC = [/^\/channels\//i, /^\/sandbox(\/|$)/i, /^\/health\//i, /^\/docs(\/|$|-)/i, /^\/openapi\.json$/i];
 const AUDIT = /^\/audit\//i;
+/** What only an operator (or the open service) may change. */
+const OPERATOR_ONLY = /^\/refunds\/[^/]+\/resolve$/i;
 
 type WithViewer = Request & { viewer?: Viewer };
 
 /**
  * API_KEYS authentication. Without keys the service runs open. A merchant key sees its own orders
- * only; an auditor key reads everything and changes nothing.
+ * only; an auditor key reads everything and changes nothing; an operator key reads everything and
+ * resolves failed refunds.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -50,7 +53,15 @@ export class AuthGuard implements CanActivate {
       request.viewer = { kind: 'auditor' };
       return true;
     }
+    if (key.role === 'operator') {
+      if (request.method !== 'GET' && request.method !== 'HEAD' && !OPERATOR_ONLY.test(path)) {
+        throw new HttpException({ problem: problem('forbidden', 'an operator key reads, and resolves refunds; it changes nothing else') }, 403);
+      }
+      request.viewer = { kind: 'operator' };
+      return true;
+    }
     if (AUDIT.test(path)) throw new HttpException({ problem: problem('forbidden', 'the audit log is for auditor keys') }, 403);
+    if (OPERATOR_ONLY.test(path)) throw new HttpException({ problem: problem('forbidden', 'resolving a refund needs an operator key') }, 403);
     request.viewer = { kind: 'merchant', merchantId: key.merchantId };
     return true;
   }

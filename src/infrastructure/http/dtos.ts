@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsIP, IsISO8601, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsDefined, IsIn, IsIP, IsISO8601, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
 
 const SEVEN_DAYS = 7 * 24 * 3600;
 
@@ -71,4 +71,18 @@ export class StartPaymentDto {
   @IsOptional()
   @IsIP(undefined, { message: 'payerIp must be an IPv4 or IPv6 address' })
   payerIp?: string;
+}
+
+export class ResolveRefundDto {
+  @ApiProperty({ enum: ['refunded-outside', 'retry', 'written-off'], description: 'how the failed refund was settled; retry executes it again' })
+  @IsDefined({ message: 'resolution is required' })
+  @IsIn(['refunded-outside', 'retry', 'written-off'], { message: 'resolution must be refunded-outside, retry or written-off' })
+  resolution!: 'refunded-outside' | 'retry' | 'written-off';
+
+  @ApiProperty({ description: 'what was done, for the record (kept for ever: no card data)', maxLength: 1000, example: 'refunded by bank transfer, ticket 4711' })
+  @IsDefined({ message: 'note is required' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(1000)
+  note!: string;
 }

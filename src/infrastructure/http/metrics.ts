@@ -38,15 +38,19 @@ export class Metrics {
     });
     new Gauge({
       name: 'payguard_open_items',
-      help: 'Open work: pending orders and payments, anomalies awaiting a refund request, refunds not yet succeeded',
+      help: 'Open work: pending orders, trades not yet final at their provider, anomalies awaiting a refund request, refunds not yet succeeded, failed refunds awaiting an operator',
       labelNames: ['kind'] as const,
       registers: [this.registry],
       collect() {
         const work = openWork.current;
         this.set({ kind: 'pending_orders' }, Object.keys(work.pendingOrders).length);
-        this.set({ kind: 'pending_payments' }, Object.keys(work.pendingPayments).length);
+        const trades = Object.values(work.trades);
+        this.set({ kind: 'pending_payments' }, trades.filter((trade) => trade.state === 'open').length);
+        this.set({ kind: 'watched_trades' }, trades.length);
         this.set({ kind: 'unrefunded_anomalies' }, Object.keys(work.unrefundedAnomalies).length);
-        this.set({ kind: 'open_refunds' }, Object.keys(work.openRefunds).length);
+        const refunds = Object.values(work.openRefunds);
+        this.set({ kind: 'open_refunds' }, refunds.length);
+        this.set({ kind: 'failed_refunds' }, refunds.filter((refund) => refund.failed).length);
       },
     });
   }

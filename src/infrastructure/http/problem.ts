@@ -26,6 +26,7 @@ const TITLES: Record<string, [number, string]> = {
   'order-not-closable': [409, 'The order can no longer be closed'],
   'payment-not-refundable': [409, 'The payment cannot be refunded'],
   'refund-not-requested': [409, 'No such refund was requested'],
+  'refund-not-resolvable': [409, 'The refund cannot be resolved'],
   'concurrency-conflict': [409, 'Too many concurrent changes; retry'],
   'payload-too-large': [413, 'The body is larger than 64 KiB'],
   'unsupported-media-type': [415, 'The body must be application/json'],
