@@ -11,9 +11,7 @@ import type { EventStore, KeyedCheckpointStore } from '../application/ports/even
 import type { Leadership } from '../application/ports/leadership.port.js';
 import type { PayguardSettings } from '../application/ports/settings.port.js';
 import { InMemoryChannelRegistry } from './channels/channel-registry.js';
-import { AlipayChannel } from './channels/alipay.channel.js';
-import { SandboxChannel } from './channels/sandbox.channel.js';
-import { WechatpayChannel } from './channels/wechatpay.channel.js';
+import { providerChannels, sandboxChannels } from './channels/configured-channels.js';
 import { loadConfig, type AppConfig } from './config/config.js';
 import { EventStoreDbEventStore } from './event-store/eventstoredb.event-store.js';
 import { EventStoreDbLeadership } from './event-store/eventstoredb.leadership.js';
@@ -62,10 +60,7 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   // A provider whose configuration is missing is not offered (starting a payment on it is a 400);
   // one whose keys don't read stops the start here, before anything is opened.
   const now = () => clock.now();
-  const providers = [
-    ...(config.alipay === null ? [] : [new AlipayChannel({ ...config.alipay, now })]),
-    ...(config.wechatpay === null ? [] : [new WechatpayChannel({ ...config.wechatpay, now })]),
-  ];
+  const providers = providerChannels(config, now);
   const store = options.store ?? (await openEventStore(config));
   const runtime = { publicBaseUrl: config.publicBaseUrl ?? `http://127.0.0.1:${config.port}` };
   const settings: PayguardSettings = {
@@ -118,9 +113,7 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   // in-process gateway's address known no earlier than the socket is bound.
   const offerChannels = (baseUrl: string): string => {
     const gatewayUrl = config.sandboxGatewayUrl ?? `${baseUrl}/sandbox`;
-    channels.register(new SandboxChannel({ id: 'sandbox-bank', provider: 'bank', gatewayUrl, secret: config.sandboxSecret, timeoutMs: config.sandboxTimeoutMs }));
-    channels.register(new SandboxChannel({ id: 'sandbox-wallet', provider: 'wallet', gatewayUrl, secret: config.sandboxSecret, timeoutMs: config.sandboxTimeoutMs }));
-    for (const provider of providers) channels.register(provider);
+    for (const channel of [...sandboxChannels(config, gatewayUrl), ...providers]) channels.register(channel);
     return gatewayUrl;
   };
   let gatewayUrl = config.port === 0 ? '' : offerChannels(`http://127.0.0.1:${config.port}`);

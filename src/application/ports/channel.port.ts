@@ -37,6 +37,8 @@ export type TradeState =
       readonly amount: Money;
       /** When the payer paid, by the provider's clock (Alipay gmt_payment, WeChat success_time). */
       readonly paidAt: string;
+      /** What has been refunded of it, all refunds together, when the provider's query says so (absent: it does not). */
+      readonly refundedAmount?: number;
     }
   | { readonly state: 'closed' }
   | { readonly state: 'failed'; readonly reason: string };

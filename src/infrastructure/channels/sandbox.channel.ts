@@ -79,7 +79,11 @@ export class SandboxChannel implements PaymentChannel {
       case 'FAILED':
         return { state: 'failed', reason: typeof trade.failReason === 'string' ? trade.failReason : 'FAILED' };
       case 'PAID':
-        return { state: 'paid', ...this.paidTrade(trade) };
+        return {
+          state: 'paid',
+          ...this.paidTrade(trade),
+          ...(typeof trade.refundedAmount === 'number' && { refundedAmount: trade.refundedAmount }),
+        };
       default:
         throw this.unexpected(answer);
     }

@@ -19,6 +19,14 @@ DATA_DIR, DATABASE_URL, DATABASE_SCHEMA; or say so with the options below).
       Exit code 1 when any is broken. --grace (default 300): a repair younger than this, against
       the last event, is open work, not a violation. --file: verify an export instead of a store
       (--positions increasing for an EventStoreDB export, whose positions have gaps).
+  payguard reconcile [--all] [--grace <seconds>] [--gateway-url <url>] [--json]
+      Asks the providers, which hold the money, about every trade the log does not hold final,
+      every trade the log says its order keeps, and every refund not settled (--all: every trade
+      and refund in history), and reports each difference. Exit code 1 on any, including a provider
+      that could not be asked. The channels are the service's (ALIPAY_*, WECHATPAY_*, SANDBOX_*);
+      the sandbox gateway is SANDBOX_GATEWAY_URL, else the running service's (PUBLIC_BASE_URL or
+      http://127.0.0.1:$PORT, /sandbox), or --gateway-url. --grace (default 300): a capture younger
+      than this may still be on its way to the log.
   payguard replay [--projection orders|anomalies|settlement] [--keep] [--json]
       Rebuilds the reporting projections from zero into a scratch place (a temporary SQLite file,
       or a scratch PostgreSQL schema) and compares them row by row with the live ones. Exit code 1
@@ -51,6 +59,8 @@ export async function runAuditCli(argv: readonly string[], env: Record<string, s
         return await exportCommand(rest, env, io);
       case 'verify':
         return await verifyCommand(rest, env, io);
+      case 'reconcile':
+        return await reconcileCommand(rest, env, io);
       case 'replay':
       case 'rebuild':
         return await projectionsCommand(command, rest, env, io);
@@ -114,6 +124,23 @@ async function verifyCommand(args: readonly string[], env: Record<string, string
     const positions = config.eventStore === 'eventstoredb' ? 'increasing' : 'gap-free';
     const outcome = await verify(storeSource(store), { ...options, positions }, io);
     return outcome.violationCount === 0 ? 0 : 1;
+  });
+}
+
+async function reconcileCommand(args: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { ...STORE_OPTIONS, all: { type: 'boolean' }, grace: { type: 'string' }, 'gateway-url': { type: 'string' }, json: { type: 'boolean' } },
+  });
+  if (values.help) return help(io);
+  const options = { all: values.all ?? false, graceSeconds: values.grace === undefined ? 300 : nonNegative('--grace', values.grace), json: values.json ?? false };
+  const { providerChannels, sandboxChannels } = await import('../channels/configured-channels.js');
+  const { reconcile } = await import('./reconcile.command.js');
+  return withStore(values, env, async (store, config) => {
+    const gatewayUrl = (values['gateway-url'] ?? config.sandboxGatewayUrl ?? `${config.publicBaseUrl ?? `http://127.0.0.1:${config.port}`}/sandbox`).replace(/\/+$/, '');
+    const channels = [...sandboxChannels(config, gatewayUrl), ...providerChannels(config, () => new Date())];
+    const report = await reconcile(store, channels, options, io);
+    return report.differences === 0 ? 0 : 1;
   });
 }
 
