@@ -177,6 +177,18 @@ describe('the alipay and wechatpay channels, end to end', () => {
     });
   });
 
+  describe('an order in a currency the provider does not take', () => {
+    it.each(['alipay', 'wechatpay'] as const)('is refused on %s as 400 validation, recording nothing', async (channel) => {
+      const orderId = `real-usd-${channel}`;
+      expect((await app.request('POST', '/orders', { orderId, amount: 1000, currency: 'USD' })).status).toBe(201);
+      const head = await logHead(app);
+      const refused = await app.request('POST', `/orders/${orderId}/payments`, channel === 'wechatpay' ? { channel, payerIp: PAYER_IP } : { channel });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual([{ field: 'channel', message: `${channel} takes CNY only, not USD` }]);
+      expect(await logHead(app)).toBe(head);
+    });
+  });
+
   describe('a late success after expiry', () => {
     it.each(['alipay', 'wechatpay'] as const)('on %s is refunded once as paid-after-expiry', async (channel) => {
       const orderId = `real-late-${channel}`;

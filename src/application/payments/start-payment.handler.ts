@@ -62,11 +62,14 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     }
     const before = await this.reader.order(command.orderId, command.viewer);
     if (before.status !== 'pending') throw new OrderNotPayable(command.orderId, before.status);
+    if (channel.currencies !== undefined && !channel.currencies.includes(before.placed.currency)) {
+      throw new InvalidRequest([{ field: 'channel', message: `${channel.id} takes ${channel.currencies.join(', ')} only, not ${before.placed.currency}` }]);
+    }
     const ended = await this.endedAttempts(before, channel.id);
     const causation = { correlationId: command.correlationId, causationId: null };
     await this.closeFailedPredecessor(before, channel, ended, causation);
     const freshPaymentId = `pay_${this.ids.token(20)}`;
-    const { state } = await this.repository.handle(
+    const { state, events: started } = await this.repository.handle(
       orderDecider,
       orderStream(command.orderId),
       (now): OrderCommand => ({
@@ -87,7 +90,9 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     const order = state as PlacedOrderState;
     const attempt = openAttemptOn(order, channel.id, ended, this.clock.now());
     if (attempt === undefined) throw new OrderNotPayable(command.orderId, order.status);
-    return this.ensureTrade(order, attempt, channel, command.payerIp, causation);
+    // 201 for an attempt this call started, 200 for one it reused (whose trade it may have had to create).
+    const payment = await this.ensureTrade(order, attempt, channel, command.payerIp, causation);
+    return { created: started.length > 0, payment };
   }
 
   /** Attempts on this channel whose payment failed or was closed: a retry opens a new one. */
@@ -130,9 +135,9 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     channel: PaymentChannel,
     payerIp: string | null,
     causation: Causation,
-  ): Promise<{ created: boolean; payment: PaymentView }> {
+  ): Promise<PaymentView> {
     const intent = await this.intents.ensure(order, attempt, causation);
-    if (intent.payUrl !== null) return { created: false, payment: toPaymentView(intent) };
+    if (intent.payUrl !== null) return toPaymentView(intent);
     const { paymentId, timeExpire } = attempt;
     const { orderId, amount, currency, description } = order.placed;
     const base = this.settings.publicBaseUrl;
@@ -146,7 +151,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
       returnUrl: `${base}/channels/${channel.id}/return?paymentId=${encodeURIComponent(paymentId)}`,
       ...(payerIp !== null && { payerIp }),
     });
-    const { state, events } = await this.repository.handle(
+    const { state } = await this.repository.handle(
       paymentDecider,
       paymentStream(paymentId),
       (now): PaymentCommand => ({ type: 'RecordTradeOpened', data: { paymentId, payUrl }, metadata: { now } }),
@@ -157,6 +162,6 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
       await this.trades.close(orderId, paymentId, causation);
       throw new OrderNotPayable(orderId, after.status);
     }
-    return { created: events.length > 0, payment: toPaymentView(state as InitiatedPaymentState) };
+    return toPaymentView(state as InitiatedPaymentState);
   }
 }

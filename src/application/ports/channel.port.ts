@@ -123,6 +123,8 @@ export interface PaymentChannel {
   readonly id: string;
   /** True when the provider must be told the payer's IP address to open a trade (WeChat Pay H5). */
   readonly needsPayerIp?: boolean;
+  /** The currencies the provider takes (absent: any); checked before anything is recorded. */
+  readonly currencies?: readonly string[];
   createTrade(request: CreateTradeRequest): Promise<CreatedTrade>;
   queryTrade(paymentId: string): Promise<TradeState>;
   closeTrade(paymentId: string): Promise<CloseResult>;

@@ -9,12 +9,8 @@ import type { DomainEvent } from '../shared/event.js';
  * - `paid-after-close`: the order was closed before the success was confirmed;
  * - `amount-mismatch`: the provider captured another amount or currency than the order's.
  */
-export type AnomalyKind =
-  | 'duplicate-payment'
-  | 'paid-after-expiry'
-  | 'paid-unconfirmed-at-expiry'
-  | 'paid-after-close'
-  | 'amount-mismatch';
+export const ANOMALY_KINDS = ['duplicate-payment', 'paid-after-expiry', 'paid-unconfirmed-at-expiry', 'paid-after-close', 'amount-mismatch'] as const;
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 
 export type OrderStatus = 'pending' | 'paid' | 'expired' | 'closed';
 

@@ -52,6 +52,7 @@ const CURRENCY = 'CNY';
 
 export class AlipayChannel implements PaymentChannel {
   readonly id = 'alipay';
+  readonly currencies = [CURRENCY] as const;
   private readonly sdk: AlipaySdk;
   private readonly alipayKey: KeyObject;
   private readonly now: () => Date;

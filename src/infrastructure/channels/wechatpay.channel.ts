@@ -54,6 +54,7 @@ const CURRENCY = 'CNY';
 export class WechatpayChannel implements PaymentChannel {
   /** H5 sends the payer's IP as `scene_info.payer_client_ip`, and WeChat Pay checks it against the payer's. */
   readonly needsPayerIp = true;
+  readonly currencies = [CURRENCY] as const;
   readonly id = 'wechatpay';
   private readonly merchant: Merchant;
   private readonly platform: { readonly serial: string; readonly publicKey: KeyObject };

@@ -1,12 +1,12 @@
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ANOMALY_KINDS } from '../../domain/order/order.events.js';
 import { ReportsReader, type AnomalyReportRow, type SettlementReport } from '../../application/reporting/reports.reader.js';
 import type { Viewer } from '../../application/viewer.js';
 import { CurrentViewer } from './auth.guard.js';
 import { QueryReader } from './report-query.js';
 
-const ANOMALY_KINDS = ['duplicate-payment', 'paid-after-expiry', 'paid-after-close'] as const;
 const SETTLEMENT_COLUMNS = ['day', 'channel', 'currency', 'capturedAmount', 'capturedCount', 'refundedAmount', 'refundedCount', 'netAmount'] as const;
 
 /** Reports read from the projections (docs/reports.md): eventually consistent, each answer says at which log position. */
