@@ -4,10 +4,12 @@ import { paymentDecider, type PaymentCommand } from '../domain/payment/payment.d
 import type { RefundReason } from '../domain/payment/payment.events.js';
 import { orderStream, paymentStream, refundIdFor } from '../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from './event-sourcing/aggregate-repository.js';
+import { OrderLocator } from './orders/order-locator.js';
 
 /** A payment's success, as its order is told of it: when the provider took the money, and how much. */
 export interface PaymentSuccess {
   readonly orderId: string;
+  readonly merchantId: string | null;
   readonly paymentId: string;
   readonly paidAt: string;
   readonly amount: number;
@@ -22,13 +24,16 @@ export interface PaymentSuccess {
  */
 @Injectable()
 export class Reactions {
-  constructor(private readonly repository: AggregateRepository) {}
+  constructor(
+    private readonly repository: AggregateRepository,
+    private readonly orders: OrderLocator,
+  ) {}
 
   /** Tells the order that this payment succeeded: it keeps it, or flags the anomaly. */
-  async applyPaymentSuccess({ orderId, paymentId, paidAt, amount, currency }: PaymentSuccess, causation: Causation): Promise<void> {
+  async applyPaymentSuccess({ orderId, merchantId, paymentId, paidAt, amount, currency }: PaymentSuccess, causation: Causation): Promise<void> {
     await this.repository.handle(
       orderDecider,
-      orderStream(orderId),
+      orderStream(await this.orders.keyOf(merchantId, orderId)),
       (now): OrderCommand => ({ type: 'ApplyPaymentSuccess', data: { orderId, paymentId, paidAt, amount, currency }, metadata: { now } }),
       causation,
     );

@@ -188,7 +188,7 @@ describe('the open-work index, stored as rows', () => {
     await store.append('noise-1', [event('SomethingElse', {}), event('SomethingElse', {})], 'no-stream');
     const old: OpenWork = {
       pendingOrders: { ord_old: at(5), ord_kept: at(60) },
-      trades: { pay_old: { orderId: 'ord_old', channel: 'sandbox-bank', timeExpire: at(4), state: 'open', initiated: true, since: at(0) } },
+      trades: { pay_old: { orderKey: 'ord_old', channel: 'sandbox-bank', timeExpire: at(4), state: 'open', initiated: true, since: at(0) } },
       unrefundedAnomalies: {},
       openRefunds: { dup_old: { refundId: 'refund-dup_old', requestedAt: at(1), retryAt: at(4), failed: false } },
     };

@@ -21,11 +21,11 @@ const attempt: OrderEvent = {
 };
 const initiated: PaymentEvent = {
   type: 'PaymentInitiated',
-  data: { paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', amount: 1999, currency: 'CNY', timeExpire: iso(1800), payUrl: 'http://pay/p1', returnUrl: null, createdAt: iso(10) },
+  data: { paymentId: 'p1', orderId: 'o1', merchantId: null, channel: 'sandbox-bank', amount: 1999, currency: 'CNY', timeExpire: iso(1800), payUrl: 'http://pay/p1', returnUrl: null, createdAt: iso(10) },
 };
 const succeeded: PaymentEvent = {
   type: 'PaymentSucceeded',
-  data: { paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', amount: 1999, currency: 'CNY', channelTradeNo: 'T1', paidAt: iso(20), source: 'notification', notificationId: 'n1', raw: null },
+  data: { paymentId: 'p1', orderId: 'o1', merchantId: null, channel: 'sandbox-bank', amount: 1999, currency: 'CNY', channelTradeNo: 'T1', paidAt: iso(20), source: 'notification', notificationId: 'n1', raw: null },
 };
 const orderPaid: OrderEvent = { type: 'OrderPaid', data: { orderId: 'o1', paymentId: 'p1', amount: 1999, currency: 'CNY', paidAt: iso(20) } };
 

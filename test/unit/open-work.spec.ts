@@ -28,7 +28,7 @@ describe('the open-work index', () => {
   it('follows an anomaly to its refund request and the refund to its success', () => {
     const work = emptyOpenWork();
     applyToOpenWork(work, event('AnomalyDetected', { orderId: 'o1', paymentId: 'p2', kind: 'duplicate-payment', detectedAt: 't1' }));
-    expect(work.unrefundedAnomalies.p2).toEqual({ orderId: 'o1', kind: 'duplicate-payment', detectedAt: 't1' });
+    expect(work.unrefundedAnomalies.p2).toEqual({ orderId: 'o1', kind: 'duplicate-payment', detectedAt: 't1', eventId: expect.any(String) });
     applyToOpenWork(work, event('RefundRequested', { paymentId: 'p2', refundId: 'refund-p2', requestedAt: 't2' }));
     expect(work.unrefundedAnomalies).toEqual({});
     expect(work.openRefunds.p2).toEqual({ refundId: 'refund-p2', requestedAt: 't2', retryAt: null, failed: false });
@@ -71,7 +71,7 @@ describe('the open-work index', () => {
   it('watches a trade from its attempt until its provider confirms it final', () => {
     const work = emptyOpenWork();
     applyToOpenWork(work, event('PaymentAttemptStarted', { paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', timeExpire: 'te', startedAt: 't0' }));
-    expect(work.trades.p1).toEqual({ orderId: 'o1', channel: 'sandbox-bank', timeExpire: 'te', state: 'open', initiated: false, since: 't0' });
+    expect(work.trades.p1).toEqual({ orderKey: 'o1', channel: 'sandbox-bank', timeExpire: 'te', state: 'open', initiated: false, since: 't0' });
     applyToOpenWork(work, event('PaymentInitiated', { paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', timeExpire: 'te', createdAt: 't1' }));
     expect(work.trades.p1).toMatchObject({ state: 'open', initiated: true, since: 't0' });
     applyToOpenWork(work, event('PaymentClosed', { paymentId: 'p1' }));

@@ -11,7 +11,7 @@ const iso = (seconds: number) => at(seconds).now.toISOString();
 const initiated: PaymentEvent = {
   type: 'PaymentInitiated',
   data: {
-    paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', amount: 1999, currency: 'CNY',
+    paymentId: 'p1', orderId: 'o1', merchantId: null, channel: 'sandbox-bank', amount: 1999, currency: 'CNY',
     timeExpire: iso(1770), payUrl: 'http://gw/pay/p1', returnUrl: null, createdAt: iso(0),
   },
 };
@@ -26,7 +26,7 @@ const report = (overrides: Partial<Extract<PaymentCommand, { type: 'RecordPaymen
 const succeeded: PaymentEvent = {
   type: 'PaymentSucceeded',
   data: {
-    paymentId: 'p1', orderId: 'o1', channel: 'sandbox-bank', amount: 1999, currency: 'CNY', channelTradeNo: 'T1',
+    paymentId: 'p1', orderId: 'o1', merchantId: null, channel: 'sandbox-bank', amount: 1999, currency: 'CNY', channelTradeNo: 'T1',
     paidAt: iso(90), source: 'notification', notificationId: 'n1', raw: { status: 'succeeded' },
   },
 };
@@ -54,7 +54,7 @@ const refundSuccess = (seconds: number, amount = 1999): PaymentCommand => ({
 });
 const refundSucceeded = (seconds: number, amount = 1999): PaymentEvent => ({
   type: 'RefundSucceeded',
-  data: { refundId: 'refund-p1', paymentId: 'p1', orderId: 'o1', amount, requestedAmount: 1999, currency: 'CNY', channelRefundNo: 'R1', completedAt: iso(seconds) },
+  data: { refundId: 'refund-p1', paymentId: 'p1', orderId: 'o1', merchantId: null, amount, requestedAmount: 1999, currency: 'CNY', channelRefundNo: 'R1', completedAt: iso(seconds) },
 });
 const resolve = (resolution: 'refunded-outside' | 'retry' | 'written-off', seconds = 300): PaymentCommand => ({
   type: 'ResolveRefund',

@@ -13,9 +13,13 @@ const NO_TRADES: WatchReport = { tradesQueried: 0, tradesUnreachable: 0, tradesC
 /** A sweep over `work`, whose expiries answer as `expired` says (the scheduler's answer: did this call expire it?). */
 function sweepWith(work: ReturnType<typeof emptyOpenWork>, expired: (orderId: string) => boolean) {
   const executed: string[] = [];
+  const requested: { paymentId: string; causationId: string | null }[] = [];
   const sweep = new ReconciliationSweep(
     { current: work } as OpenWorkIndex,
-    { requestRefund: async () => undefined } as unknown as Reactions,
+    {
+      requestRefund: async (paymentId: string, _reason: string, causation: { causationId: string | null }) =>
+        void requested.push({ paymentId, causationId: causation.causationId }),
+    } as unknown as Reactions,
     { sweep: async () => NO_TRADES } as unknown as TradeWatch,
     { execute: async (paymentId: string) => void executed.push(paymentId) } as unknown as RefundExecutor,
     { expire: async (orderId: string) => expired(orderId) } as unknown as DeadlineScheduler,
@@ -23,7 +27,7 @@ function sweepWith(work: ReturnType<typeof emptyOpenWork>, expired: (orderId: st
     { uuid: () => 'u', token: () => 't', derived: () => 'd' },
     { reconcileIntervalSeconds: 60 } as PayguardSettings,
   );
-  return { sweep, executed };
+  return { sweep, executed, requested };
 }
 
 describe('the reconciliation sweep', () => {
@@ -45,5 +49,14 @@ describe('the reconciliation sweep', () => {
     const { sweep, executed } = sweepWith(work, () => false);
     expect(await sweep.sweep()).toMatchObject({ refundsExecuted: 1 });
     expect(executed).toEqual(['stuck']);
+  });
+
+  it("requests the refund of an anomaly the process manager left, naming the anomaly's event as its cause", async () => {
+    const work = emptyOpenWork();
+    work.unrefundedAnomalies.left = { orderId: 'o1', kind: 'duplicate-payment', detectedAt: '2026-11-26T09:00:00.000Z', eventId: 'evt-anomaly-left' };
+    work.unrefundedAnomalies.young = { orderId: 'o2', kind: 'duplicate-payment', detectedAt: '2026-11-26T09:59:59.000Z', eventId: 'evt-anomaly-young' };
+    const { sweep, requested } = sweepWith(work, () => false);
+    expect(await sweep.sweep()).toMatchObject({ refundsRequested: 1 });
+    expect(requested).toEqual([{ paymentId: 'left', causationId: 'evt-anomaly-left' }]);
   });
 });

@@ -26,11 +26,11 @@ export interface OrderAsOf {
   readonly eventsAfter: number;
 }
 
-/** The order as it stood at `at`; null when it did not exist yet (or at all). */
-export async function orderAsOf(store: EventStore, orderId: string, at: Date | null): Promise<OrderAsOf | null> {
+/** The order with this key (orderId, or merchantId.orderId: see orderKey) as it stood at `at`; null when it did not exist yet (or at all). */
+export async function orderAsOf(store: EventStore, key: string, at: Date | null): Promise<OrderAsOf | null> {
   const cutoff = at?.getTime() ?? Number.POSITIVE_INFINITY;
   const upTo = (events: readonly RecordedEvent[]) => events.filter((event) => Date.parse(event.metadata.occurredAt) <= cutoff);
-  const orderEvents = await store.readStream(orderStream(orderId));
+  const orderEvents = await store.readStream(orderStream(key));
   const known = upTo(orderEvents);
   const order = known.reduce<OrderState>((state, event) => evolveOrder(state, upcast(event) as unknown as OrderEvent), initialOrderState);
   if (order.status === 'none') return null;

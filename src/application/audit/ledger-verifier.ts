@@ -8,7 +8,7 @@ import { anomalyOf, evolveOrder, initialOrderState, type OrderState, type Placed
 import type { AnomalyKind, OrderEvent } from '../../domain/order/order.events.js';
 import { evolvePayment, initialPaymentState, type PaymentState, type Refund } from '../../domain/payment/payment.decider.js';
 import type { PaymentEvent, RefundReason } from '../../domain/payment/payment.events.js';
-import { paymentStream } from '../../domain/shared/stream-names.js';
+import { orderKey, paymentStream } from '../../domain/shared/stream-names.js';
 import { upcast } from '../event-sourcing/upcaster.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
 
@@ -294,7 +294,7 @@ export class LedgerVerifier {
     this.checkRevision(event, payment.lastRevision);
     payment.lastRevision = event.revision;
     const data = event.data as Record<string, unknown>;
-    if (payment.order === null && typeof data.orderId === 'string') payment.order = this.order(data.orderId);
+    if (payment.order === null && typeof data.orderId === 'string') payment.order = this.orderOfPayment(data.orderId, data.merchantId);
     switch (event.type) {
       case 'PaymentSucceeded':
         if (payment.successRevision < 0) {
@@ -324,7 +324,17 @@ export class LedgerVerifier {
     }
   }
 
-  /** The summary of an order, created empty (status none) when first named. */
+  /**
+   * The order a payment names: by its merchant and id (ids are scoped by merchant), or, for an
+   * order placed with a merchant key before that, at its unscoped key, if the log holds it there.
+   */
+  private orderOfPayment(orderId: string, merchantId: unknown): OrderSummary {
+    if (typeof merchantId !== 'string') return this.order(orderId);
+    const scoped = orderKey(orderId, merchantId);
+    return this.orders.has(scoped) || !this.orders.has(orderId) ? this.order(scoped) : this.order(orderId);
+  }
+
+  /** The summary of an order (by its key), created empty (status none) when first named. */
   private order(orderId: string): OrderSummary {
     let order = this.orders.get(orderId);
     if (order === undefined) {

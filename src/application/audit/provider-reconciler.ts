@@ -6,7 +6,7 @@
  * every refund not settled, and reports each difference. `all` asks about every trade and every
  * refund in history instead.
  */
-import { refundIdFor } from '../../domain/shared/stream-names.js';
+import { orderKey, orderKeyOf, refundIdFor } from '../../domain/shared/stream-names.js';
 import { upcast } from '../event-sourcing/upcaster.js';
 import type { PaymentChannel, RefundState, TradeState } from '../ports/channel.port.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
@@ -59,6 +59,7 @@ export interface ReconcileOptions {
 /** What is kept of a payment: just what the comparison reads. */
 interface PaymentSummary {
   orderId: string;
+  merchantId: string | null;
   channel: string;
   amount: number;
   currency: string;
@@ -90,19 +91,22 @@ export class ProviderReconciler {
     const paymentId = String(d.paymentId);
     switch (type) {
       case 'OrderPlaced':
-        this.orders.set(String(d.orderId), { status: 'pending', paidBy: null });
+        this.orders.set(orderKeyOf(recorded.streamName) ?? String(d.orderId), { status: 'pending', paidBy: null });
         return;
       case 'OrderPaid':
-        return this.order(d, (order) => ((order.status = 'paid'), (order.paidBy = paymentId)));
+        return this.order(recorded.streamName, (order) => ((order.status = 'paid'), (order.paidBy = paymentId)));
       case 'OrderExpired':
-        return this.order(d, (order) => (order.status = 'expired'));
+        return this.order(recorded.streamName, (order) => (order.status = 'expired'));
       case 'OrderClosed':
-        return this.order(d, (order) => (order.status = 'closed'));
+        return this.order(recorded.streamName, (order) => (order.status = 'closed'));
       case 'PaymentAttemptStarted':
       case 'PaymentInitiated': {
         const known = this.payments.get(paymentId);
         const status = type === 'PaymentInitiated' ? 'pending' : (known?.status ?? 'none');
         const { orderId, channel, amount, currency } = d as { orderId: string; channel: string; amount: number; currency: string };
+        // The attempt is on the order's stream, which names the merchant; PaymentInitiated names it too.
+        const scope = type === 'PaymentAttemptStarted' ? (orderKeyOf(recorded.streamName) ?? orderId) : null;
+        const merchantId = scope !== null && scope.includes('.') ? scope.slice(0, scope.indexOf('.')) : ((d.merchantId as string | null) ?? known?.merchantId ?? null);
         this.payments.set(paymentId, {
           capturedAmount: 0,
           capturedCurrency: '',
@@ -110,6 +114,7 @@ export class ProviderReconciler {
           watchEnded: false,
           ...known,
           orderId,
+          merchantId,
           channel,
           amount,
           currency,
@@ -158,7 +163,7 @@ export class ProviderReconciler {
     let tradesAsked = 0;
     let refundsAsked = 0;
     for (const [paymentId, payment] of this.payments) {
-      const order = this.orders.get(payment.orderId);
+      const order = this.orderOf(payment);
       const kept = order?.paidBy === paymentId;
       const openTrade = payment.status !== 'succeeded' && !payment.watchEnded;
       const openRefund = payment.refund !== null && payment.refund.status !== 'succeeded' && !payment.refund.settled;
@@ -235,9 +240,14 @@ export class ProviderReconciler {
     }
   }
 
-  private order(data: Data, update: (order: OrderSummary) => void): void {
-    const order = this.orders.get(String(data.orderId));
+  private order(streamName: string, update: (order: OrderSummary) => void): void {
+    const order = this.orders.get(orderKeyOf(streamName) ?? '');
     if (order !== undefined) update(order);
+  }
+
+  /** A payment's order: by its merchant and id, or at the unscoped key of an order placed before ids were scoped. */
+  private orderOf(payment: PaymentSummary): OrderSummary | undefined {
+    return this.orders.get(orderKey(payment.orderId, payment.merchantId)) ?? this.orders.get(payment.orderId);
   }
 
   private payment(paymentId: string, update: (payment: PaymentSummary) => void): void {

@@ -15,6 +15,8 @@ import type { RecordedEvent } from '../ports/event-store.port.js';
  * Version 2 (current): refunds have an end. `RefundFailed` says whether it is `final` (every v1
  * failure was a transient one, retried at its retryAt); `RefundSucceeded` carries the
  * `requestedAmount` beside the refunded `amount` (in v1 a success was always the whole amount).
+ * `PaymentInitiated`, `PaymentSucceeded` and `RefundSucceeded` name the merchant of their order (`merchantId`); in
+ * v1 order ids were not scoped by merchant, so null (the order's stream is `order-{orderId}`).
  */
 export function upcast(event: RecordedEvent): RecordedEvent {
   const version = event.metadata.schemaVersion;
@@ -25,7 +27,8 @@ export function upcast(event: RecordedEvent): RecordedEvent {
 
 function v1ToV2(type: string, data: Record<string, unknown>): Record<string, unknown> {
   if (type === 'RefundFailed') return { ...data, final: data.final ?? false };
-  if (type === 'RefundSucceeded') return { ...data, requestedAmount: data.requestedAmount ?? data.amount };
+  if (type === 'RefundSucceeded') return { ...data, requestedAmount: data.requestedAmount ?? data.amount, merchantId: data.merchantId ?? null };
+  if (type === 'PaymentInitiated' || type === 'PaymentSucceeded') return { ...data, merchantId: data.merchantId ?? null };
   return data;
 }
 

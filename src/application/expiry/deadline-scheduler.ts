@@ -43,24 +43,24 @@ export class DeadlineScheduler implements BeforeApplicationShutdown {
     await this.stop();
   }
 
-  /** Expires one order now (also used by the sweep for deadlines a failed attempt left behind); true when it did. */
-  expire(orderId: string): Promise<boolean> {
-    if (this.expiring.has(orderId)) return Promise.resolve(false);
-    this.expiring.add(orderId);
+  /** Expires the order with this key now (also used by the sweep for deadlines a failed attempt left behind); true when it did. */
+  expire(orderKey: string): Promise<boolean> {
+    if (this.expiring.has(orderKey)) return Promise.resolve(false);
+    this.expiring.add(orderKey);
     return this.track(
       this.expiry
-        .expire(orderId, { correlationId: this.ids.uuid(), causationId: null })
+        .expire(orderKey, { correlationId: this.ids.uuid(), causationId: null })
         .catch((error: Error) => {
-          this.logger.error(`expiring order ${orderId} failed: ${error.message}`);
+          this.logger.error(`expiring order ${orderKey} failed: ${error.message}`);
           return false;
         })
-        .finally(() => this.expiring.delete(orderId)),
+        .finally(() => this.expiring.delete(orderKey)),
     );
   }
 
   private tick(): void {
     const now = this.clock.now();
-    for (const orderId of this.openWork.takeDueOrders(now)) void this.expire(orderId);
+    for (const orderKey of this.openWork.takeDueOrders(now)) void this.expire(orderKey);
     for (const [paymentId, refund] of Object.entries(this.openWork.current.openRefunds)) {
       if (refund.failed || refund.retryAt === null || Date.parse(refund.retryAt) > now.getTime()) continue;
       void this.track(

@@ -20,14 +20,15 @@ export class ExpireOrderHandler {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /** True when this call expired the order. */
-  async expire(orderId: string, causation: Causation): Promise<boolean> {
-    const { state } = await this.repository.load(orderDecider, orderStream(orderId));
+  /** Expires the order with this key (see orderKey); true when this call expired it. */
+  async expire(key: string, causation: Causation): Promise<boolean> {
+    const { state } = await this.repository.load(orderDecider, orderStream(key));
     if (state.status !== 'pending' || this.clock.now().getTime() < Date.parse(state.placed.expiresAt)) return false;
-    await this.trades.closeOpenTrades(state, causation);
+    await this.trades.closeOpenTrades(key, state, causation);
+    const { orderId } = state.placed;
     const { events } = await this.repository.handle(
       orderDecider,
-      orderStream(orderId),
+      orderStream(key),
       (now): OrderCommand => ({ type: 'ExpireOrder', data: { orderId }, metadata: { now } }),
       causation,
     );

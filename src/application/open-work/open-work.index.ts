@@ -1,4 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { orderKeyOf } from '../../domain/shared/stream-names.js';
 import { LogFollower } from '../log-follower.js';
 import {
   CHECKPOINT_STORE,
@@ -56,7 +57,9 @@ export class OpenWorkIndex implements BeforeApplicationShutdown {
       handle: async (events) => {
         for (const event of events) {
           applyToOpenWork(this.work, event, this.markChanged);
-          if (event.type === 'OrderPlaced') this.deadlines.push(String(event.data.orderId), Date.parse(String(event.data.expiresAt)));
+          if (event.type === 'OrderPlaced') {
+            this.deadlines.push(orderKeyOf(event.streamName) ?? String(event.data.orderId), Date.parse(String(event.data.expiresAt)));
+          }
         }
       },
       // Replaying from an older checkpoint gives the same view, so it is stored at most once a second.
@@ -68,7 +71,7 @@ export class OpenWorkIndex implements BeforeApplicationShutdown {
     return this.work;
   }
 
-  /** Pending orders whose deadline is at or before `now`; each is returned once (the sweep catches failures). */
+  /** Keys of pending orders whose deadline is at or before `now`; each is returned once (the sweep catches failures). */
   takeDueOrders(now: Date): string[] {
     return this.deadlines
       .popDue(now.getTime())

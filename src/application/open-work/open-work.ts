@@ -4,15 +4,16 @@
  * It holds only open items (closed ones are dropped), so deadlines and the reconciliation sweep
  * never scan history.
  */
+import { orderKey, orderKeyOf } from '../../domain/shared/stream-names.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
 
 export interface OpenWork {
-  /** orderId -> expiresAt */
+  /** order key (orderId, or merchantId.orderId: see orderKey) -> expiresAt */
   readonly pendingOrders: Record<string, string>;
   /** paymentId -> a channel trade not yet confirmed final by its provider (see WatchedTrade) */
   readonly trades: Record<string, WatchedTrade>;
-  /** paymentId -> anomaly with no refund requested yet */
-  readonly unrefundedAnomalies: Record<string, { orderId: string; kind: string; detectedAt: string }>;
+  /** paymentId -> anomaly with no refund requested yet; `eventId` is its AnomalyDetected, the cause a refund names */
+  readonly unrefundedAnomalies: Record<string, { orderId: string; kind: string; detectedAt: string; eventId: string }>;
   /**
    * paymentId -> refund not settled: requested and not yet succeeded (retryAt null until its first
    * attempt fails), or `failed` for good and waiting for an operator's resolution.
@@ -27,7 +28,8 @@ export interface OpenWork {
  * `state` is what the log says: `open` (no result yet), `closed` or `failed`.
  */
 export interface WatchedTrade {
-  orderId: string;
+  /** Its order's key (see orderKey), which finds the order's stream. */
+  orderKey: string;
   channel: string;
   timeExpire: string;
   state: 'open' | 'closed' | 'failed';
@@ -82,20 +84,22 @@ export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: 
     update(open);
     changed?.('openRefunds', data.paymentId);
   };
+  // An order event's stream names its order: merchants' orders of the same id are two orders.
+  const key = orderKeyOf(event.streamName) ?? data.orderId;
   switch (event.type) {
     case 'OrderPlaced':
-      work.pendingOrders[data.orderId] = data.expiresAt;
-      changed?.('pendingOrders', data.orderId);
+      work.pendingOrders[key] = data.expiresAt;
+      changed?.('pendingOrders', key);
       return;
     case 'OrderPaid':
     case 'OrderExpired':
     case 'OrderClosed':
-      delete work.pendingOrders[data.orderId];
-      changed?.('pendingOrders', data.orderId);
+      delete work.pendingOrders[key];
+      changed?.('pendingOrders', key);
       return;
     case 'PaymentAttemptStarted':
       work.trades[data.paymentId] ??= {
-        orderId: data.orderId,
+        orderKey: key,
         channel: data.channel,
         timeExpire: data.timeExpire,
         state: 'open',
@@ -106,8 +110,9 @@ export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: 
       return;
     case 'PaymentInitiated': {
       const { paymentId, orderId, channel, timeExpire, createdAt } = data;
-      // Streams written before attempts were watched have no entry yet.
-      work.trades[paymentId] = { ...(work.trades[paymentId] ?? { orderId, channel, timeExpire, state: 'open', since: createdAt }), initiated: true };
+      // Streams written before attempts were watched have no entry yet (nor were their orders scoped by merchant).
+      const watched = work.trades[paymentId] ?? { orderKey: orderKey(orderId, null), channel, timeExpire, state: 'open', since: createdAt };
+      work.trades[paymentId] = { ...watched, initiated: true };
       changed?.('trades', paymentId);
       return;
     }
@@ -121,7 +126,7 @@ export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: 
       changed?.('trades', data.paymentId);
       return;
     case 'AnomalyDetected':
-      work.unrefundedAnomalies[data.paymentId] = { orderId: data.orderId, kind: data.kind, detectedAt: data.detectedAt };
+      work.unrefundedAnomalies[data.paymentId] = { orderId: data.orderId, kind: data.kind, detectedAt: data.detectedAt, eventId: event.eventId };
       changed?.('unrefundedAnomalies', data.paymentId);
       return;
     case 'RefundRequested':

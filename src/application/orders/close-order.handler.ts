@@ -34,16 +34,16 @@ export class CloseOrderHandler implements ICommandHandler<CloseOrderCommand> {
   ) {}
 
   async execute({ orderId, reason, viewer, correlationId }: CloseOrderCommand): Promise<OrderView> {
-    const order = await this.reader.order(orderId, viewer);
+    const { key, order } = await this.reader.located(orderId, viewer);
     const causation = { correlationId, causationId: null };
-    if (order.status === 'pending') await this.trades.closeOpenTrades(order, causation);
+    if (order.status === 'pending') await this.trades.closeOpenTrades(key, order, causation);
     const { state, events } = await this.repository.handle(
       orderDecider,
-      orderStream(orderId),
+      orderStream(key),
       (now): OrderCommand => ({ type: 'CloseOrder', data: { orderId, reason }, metadata: { now } }),
       causation,
     );
-    if (events.length > 0 && state.status !== 'none') await this.trades.closeOpenTrades(state, causation);
+    if (events.length > 0 && state.status !== 'none') await this.trades.closeOpenTrades(key, state, causation);
     return this.reader.orderView(orderId, viewer);
   }
 }

@@ -2,6 +2,7 @@ import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { orderDecider, type OrderCommand, type PlacedOrderState } from '../../domain/order/order.decider.js';
 import { orderStream } from '../../domain/shared/stream-names.js';
+import { OrderLocator } from './order-locator.js';
 import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
 import { InvalidRequest } from '../errors.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
@@ -35,6 +36,7 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrderCommand> {
   constructor(
     private readonly repository: AggregateRepository,
     private readonly reader: OrderReader,
+    private readonly locator: OrderLocator,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     @Inject(SETTINGS) private readonly settings: PayguardSettings,
@@ -43,9 +45,10 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrderCommand> {
   async execute({ input, viewer, correlationId }: PlaceOrderCommand): Promise<{ created: boolean; order: OrderView }> {
     const orderId = input.orderId ?? `ord_${this.ids.token(20)}`;
     const requestedExpiry = this.requestedExpiry(input);
+    const key = await this.locator.keyForPlacing(merchantOf(viewer), orderId);
     const { state, events } = await this.repository.handle(
       orderDecider,
-      orderStream(orderId),
+      orderStream(key),
       (now): OrderCommand => ({
         type: 'PlaceOrder',
         data: {

@@ -43,11 +43,11 @@ export class PaymentResultRecorder {
 
   /** Tells the order that this payment succeeded: it keeps it, or flags the anomaly (idempotent). */
   private async applyToOrder(payment: InitiatedPaymentState, causation: Causation): Promise<void> {
-    const { orderId, paymentId } = payment.initiated;
+    const { orderId, merchantId, paymentId } = payment.initiated;
     // Set by PaymentSucceeded: when the provider took the money, and what it took.
     const paidAt = payment.paidAt as string;
     const { amount, currency } = payment.captured as Money;
-    await this.reactions.applyPaymentSuccess({ orderId, paymentId, paidAt, amount, currency }, causation);
+    await this.reactions.applyPaymentSuccess({ orderId, merchantId, paymentId, paidAt, amount, currency }, causation);
   }
 
   /** A success already on the payment that may not have reached its order yet (idempotent). */

@@ -1,4 +1,4 @@
-import type { PlacedOrderState } from '../../domain/order/order.decider.js';
+import { anomalyOf, type PlacedOrderState } from '../../domain/order/order.decider.js';
 import type { OrderStatus } from '../../domain/order/order.events.js';
 import type { InitiatedPaymentState, PaymentState } from '../../domain/payment/payment.decider.js';
 import { toPaymentView, type PaymentView } from './views.js';
@@ -23,7 +23,7 @@ export function checkout(order: PlacedOrderState, payments: readonly PaymentStat
   const remainingSeconds = Math.max(0, Math.floor((Date.parse(expiresAt) - now.getTime()) / 1000));
   // A success is recorded on the payment just before its order hears of it: in between, the order is
   // already being paid, and the page must not offer the form again.
-  const succeeded = payments.find((payment): payment is InitiatedPaymentState => payment.status === 'succeeded');
+  const succeeded = payments.find((payment): payment is InitiatedPaymentState => paysPendingOrder(order, payment));
   if (order.status === 'pending' && succeeded !== undefined) {
     return { orderId, status: 'paid', remainingSeconds, action: 'show-result', payment: toPaymentView(succeeded) };
   }
@@ -40,4 +40,15 @@ export function checkout(order: PlacedOrderState, payments: readonly PaymentStat
     return { orderId, status: order.status, remainingSeconds, action: 'confirm-previous-attempt', payment: toPaymentView(inFlight) };
   }
   return { orderId, status: order.status, remainingSeconds, action: 'pay' };
+}
+
+/**
+ * Whether this payment's success pays the order once the order hears of it: the order is pending
+ * and the success is one it keeps (the amount it asked, taken before its expiresAt). A success it
+ * would not keep (amount-mismatch, paid-after-expiry) is refunded instead, and never reads as paid.
+ */
+export function paysPendingOrder(order: PlacedOrderState, payment: PaymentState): boolean {
+  if (order.status !== 'pending' || payment.status !== 'succeeded' || payment.captured === null || payment.paidAt === null) return false;
+  const { expiresAt, amount, currency } = order.placed;
+  return anomalyOf({ status: 'pending', expiresAt, amount, currency }, { paidAt: payment.paidAt, ...payment.captured }) === null;
 }

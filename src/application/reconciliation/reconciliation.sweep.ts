@@ -69,7 +69,11 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
     const watched = await this.trades.sweep(causation);
     let refundsRequested = 0;
     for (const [paymentId, anomaly] of Object.entries(work.unrefundedAnomalies)) {
-      await this.reactions.requestRefund(paymentId, anomaly.kind as RefundReason, causation());
+      // A young anomaly is the process manager's to answer. An old one is answered here as the
+      // process manager would: caused by the anomaly's event, so its refund request gets the same
+      // event id whoever records it, and auditors see what caused it.
+      if (Date.parse(anomaly.detectedAt) > staleBefore) continue;
+      await this.reactions.requestRefund(paymentId, anomaly.kind as RefundReason, { correlationId: this.ids.uuid(), causationId: anomaly.eventId });
       refundsRequested++;
     }
     let refundsExecuted = 0;
@@ -80,9 +84,9 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
       refundsExecuted++;
     }
     let ordersExpired = 0;
-    for (const [orderId, expiresAt] of Object.entries(work.pendingOrders)) {
+    for (const [orderKey, expiresAt] of Object.entries(work.pendingOrders)) {
       if (Date.parse(expiresAt) > now - 1000) continue;
-      if (await this.deadlines.expire(orderId)) ordersExpired++;
+      if (await this.deadlines.expire(orderKey)) ordersExpired++;
     }
     const report = { ...watched, refundsRequested, refundsExecuted, ordersExpired };
     if (Object.values(report).some((count) => count > 0)) this.logger.log(`reconciliation sweep: ${JSON.stringify(report)}`);

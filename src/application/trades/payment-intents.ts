@@ -16,13 +16,13 @@ export class PaymentIntents {
   /** Records the intent of `attempt` unless its payment stream exists; answers the payment. */
   async ensure(order: PlacedOrderState, attempt: PaymentAttempt, causation: Causation): Promise<InitiatedPaymentState> {
     const { paymentId, channel, timeExpire, returnUrl } = attempt;
-    const { orderId, amount, currency } = order.placed;
+    const { orderId, merchantId, amount, currency } = order.placed;
     const { state } = await this.repository.handle(
       paymentDecider,
       paymentStream(paymentId),
       (now): PaymentCommand => ({
         type: 'InitiatePayment',
-        data: { paymentId, orderId, channel, amount, currency, timeExpire, payUrl: null, returnUrl },
+        data: { paymentId, orderId, merchantId, channel, amount, currency, timeExpire, payUrl: null, returnUrl },
         metadata: { now },
       }),
       causation,
@@ -35,8 +35,8 @@ export class PaymentIntents {
    * crash between the order's attempt and its intent, or a release before intents). Null when the
    * order names no such attempt.
    */
-  async ensureFor(orderId: string, paymentId: string, causation: Causation): Promise<InitiatedPaymentState | null> {
-    const { state: order } = await this.repository.load(orderDecider, orderStream(orderId));
+  async ensureFor(orderKey: string, paymentId: string, causation: Causation): Promise<InitiatedPaymentState | null> {
+    const { state: order } = await this.repository.load(orderDecider, orderStream(orderKey));
     if (order.status === 'none') return null;
     const attempt = order.attempts.find((candidate) => candidate.paymentId === paymentId);
     return attempt === undefined ? null : this.ensure(order, attempt, causation);

@@ -37,21 +37,21 @@ export class TradeCloser {
    * channel that does not answer in time is left to the sweep). A success already on a payment
    * that has not reached the order yet is applied first: it settles the order before it ends.
    */
-  async closeOpenTrades(order: PlacedOrderState, causation: Causation): Promise<void> {
+  async closeOpenTrades(orderKey: string, order: PlacedOrderState, causation: Causation): Promise<void> {
     await Promise.all(
       order.attempts.map(async ({ paymentId }) => {
         const { state: payment } = await this.repository.load(paymentDecider, paymentStream(paymentId));
         if (payment.status === 'succeeded') return this.results.settleOrderOf(payment, causation);
         if (payment.status !== 'pending' && payment.status !== 'none') return;
-        await this.close(order.placed.orderId, paymentId, causation, this.settings.expiryCloseBudgetMs);
+        await this.close(orderKey, paymentId, causation, this.settings.expiryCloseBudgetMs);
       }),
     );
   }
 
-  /** Closes one trade and records the answer; `budgetMs` bounds the wait (null: the channel's own timeout). */
-  async close(orderId: string, paymentId: string, causation: Causation, budgetMs: number | null = null): Promise<CloseOutcome> {
+  /** Closes one trade of the order with this key and records the answer; `budgetMs` bounds the wait (null: the channel's own timeout). */
+  async close(orderKey: string, paymentId: string, causation: Causation, budgetMs: number | null = null): Promise<CloseOutcome> {
     const loaded = (await this.repository.load(paymentDecider, paymentStream(paymentId))).state;
-    const payment = loaded.status !== 'none' ? loaded : await this.intents.ensureFor(orderId, paymentId, causation);
+    const payment = loaded.status !== 'none' ? loaded : await this.intents.ensureFor(orderKey, paymentId, causation);
     const channel = payment === null ? undefined : this.channels.get(payment.initiated.channel);
     if (payment === null || channel === undefined) return 'open';
     let result: CloseResult | null;

@@ -67,7 +67,7 @@ export class TradeWatch {
     const counts = { tradesQueried: 0, tradesUnreachable: 0, tradesClosed: 0, capturesFound: 0, watchesEnded: 0 };
     for (const paymentId of this.schedule.keys()) if (trades[paymentId] === undefined) this.schedule.delete(paymentId);
     for (const [paymentId, trade] of Object.entries(trades)) {
-      const orderEnded = pendingOrders[trade.orderId] === undefined;
+      const orderEnded = pendingOrders[trade.orderKey] === undefined;
       if (trade.state === 'open' && !orderEnded && Date.parse(trade.since) > now - intervalMs) continue;
       if (trade.state !== 'open' && !this.due(paymentId, now)) continue;
       try {
@@ -92,7 +92,7 @@ export class TradeWatch {
     if (channel === undefined) return;
     const pastExpiry = now > Date.parse(trade.timeExpire);
     if (trade.state === 'open' && orderEnded) {
-      const outcome = await this.closer.close(trade.orderId, paymentId, causation);
+      const outcome = await this.closer.close(trade.orderKey, paymentId, causation);
       if (outcome === 'closed') counts.tradesClosed++;
       if (outcome === 'paid') counts.capturesFound++;
       // Not closable (unreachable, or unknown to the provider): before timeExpire it may still be opened, so ask again next time.
@@ -113,7 +113,7 @@ export class TradeWatch {
     }
     if (answer.state === 'pending') {
       // Recorded closed, yet the provider still waits for the payer: close it again.
-      if (orderEnded && (await this.closer.close(trade.orderId, paymentId, causation)) === 'closed') counts.tradesClosed++;
+      if (orderEnded && (await this.closer.close(trade.orderKey, paymentId, causation)) === 'closed') counts.tradesClosed++;
       return;
     }
     const watchEndsAt = Date.parse(trade.timeExpire) + this.settings.tradeWatchSeconds * 1000;
@@ -128,7 +128,7 @@ export class TradeWatch {
 
   /** Records a provider's answer on the payment, beginning its stream first if the attempt never did. */
   private async record(paymentId: string, trade: WatchedTrade, answer: TradeState, causation: Causation): Promise<void> {
-    if (!trade.initiated && (await this.intents.ensureFor(trade.orderId, paymentId, causation)) === null) return;
+    if (!trade.initiated && (await this.intents.ensureFor(trade.orderKey, paymentId, causation)) === null) return;
     await this.results.recordTradeState(paymentId, answer, causation);
   }
 

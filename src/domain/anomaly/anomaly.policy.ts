@@ -12,6 +12,8 @@ export type Reaction =
   | {
       readonly kind: 'apply-payment-success';
       readonly orderId: string;
+      /** The order's merchant, with orderId what finds the order. */
+      readonly merchantId: string | null;
       readonly paymentId: string;
       readonly paidAt: string;
       readonly amount: number;
@@ -25,8 +27,8 @@ export type Reaction =
 export function reactTo(event: DomainEvent): Reaction[] {
   switch (event.type) {
     case 'PaymentSucceeded': {
-      const { orderId, paymentId, paidAt, amount, currency } = (event as PaymentSucceeded).data;
-      return [{ kind: 'apply-payment-success', orderId, paymentId, paidAt, amount, currency }];
+      const { orderId, merchantId, paymentId, paidAt, amount, currency } = (event as PaymentSucceeded).data;
+      return [{ kind: 'apply-payment-success', orderId, merchantId: merchantId ?? null, paymentId, paidAt, amount, currency }];
     }
     case 'AnomalyDetected': {
       const { paymentId, kind } = (event as AnomalyDetected).data;

@@ -208,7 +208,8 @@ export function decidePayment(command: PaymentCommand, state: PaymentState): Pay
       if (refund.status === 'succeeded' || refund.refundedAmount > 0) return [];
       const { refundId, amount: requestedAmount } = refund;
       const { channelRefundNo, refunded } = command.data;
-      const data = { refundId, paymentId, orderId, amount: refunded.amount, requestedAmount, currency: refunded.currency, channelRefundNo, completedAt: now };
+      const { merchantId } = state.initiated;
+      const data = { refundId, paymentId, orderId, merchantId, amount: refunded.amount, requestedAmount, currency: refunded.currency, channelRefundNo, completedAt: now };
       return [{ type: 'RefundSucceeded', data }];
     }
     case 'RecordRefundFailure': {
@@ -234,13 +235,13 @@ export function decidePayment(command: PaymentCommand, state: PaymentState): Pay
  * by query or close; a notification claiming it is refused (it may be forged or garbled).
  */
 function recordSuccess(command: RecordPaymentSuccess, state: InitiatedPaymentState): PaymentEvent[] {
-  const { paymentId, orderId, channel } = state.initiated;
+  const { paymentId, orderId, merchantId, channel } = state.initiated;
   const { amount, currency, channelTradeNo, paidAt, source, notificationId, raw } = command.data;
   if (command.data.source === 'notification' && (amount !== state.initiated.amount || currency !== state.initiated.currency)) {
     throw new AmountMismatch(paymentId, state.initiated, { amount, currency });
   }
   if (state.status === 'succeeded') return [];
-  const data = { paymentId, orderId, channel, amount, currency, channelTradeNo, paidAt, source, notificationId, raw };
+  const data = { paymentId, orderId, merchantId, channel, amount, currency, channelTradeNo, paidAt, source, notificationId, raw };
   return [{ type: 'PaymentSucceeded', data }];
 }
 

@@ -32,6 +32,8 @@ export type PaymentInitiated = DomainEvent<
   {
     paymentId: string;
     orderId: string;
+    /** The merchant of its order (null: placed while the service ran open); with orderId it finds the order. */
+    merchantId: string | null;
     channel: string;
     amount: number;
     currency: string;
@@ -63,6 +65,8 @@ export type PaymentSucceeded = DomainEvent<
   {
     paymentId: string;
     orderId: string;
+    /** As on PaymentInitiated: the process manager finds the order with it. */
+    merchantId: string | null;
     channel: string;
     amount: number;
     currency: string;
@@ -106,6 +110,8 @@ export type RefundSucceeded = DomainEvent<
     refundId: string;
     paymentId: string;
     orderId: string;
+    /** As on PaymentInitiated: with orderId it finds the order (reporting adds the refund to it). */
+    merchantId: string | null;
     amount: number;
     requestedAmount: number;
     currency: string;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { orderKeyOf } from '../../domain/shared/stream-names.js';
 import type { CheckpointStore, EventStore } from '../../application/ports/event-store.port.js';
 import { PROJECTION_NAMES, type ProjectionName } from '../../application/ports/projection-store.port.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/config.js';
@@ -33,8 +34,9 @@ DATA_DIR, DATABASE_URL, DATABASE_SCHEMA; or say so with the options below).
       when they differ. --keep leaves the scratch copy for inspection.
   payguard rebuild [--projection ...] [--json]
       Resets the live projections and rebuilds them from the log. Stop the service first.
-  payguard show order <orderId> [--at <ISO time>]
-      The order with its payments and refunds as they stood at that moment (JSON).
+  payguard show order <orderId | merchantId.orderId> [--at <ISO time>]
+      The order with its payments and refunds as they stood at that moment (JSON). An order
+      placed with a merchant key is named merchantId.orderId (its stream is order-{merchantId}.{orderId}).
 
 Store options (override the environment):
   --store sqlite|postgres   --data-dir <dir>   --database-url <url>   --schema <name>
@@ -185,9 +187,9 @@ async function projectionsCommand(
 async function showCommand(args: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...args], options: { ...STORE_OPTIONS, at: { type: 'string' } }, allowPositionals: true });
   if (values.help) return help(io);
-  if (positionals.length !== 2 || positionals[0] !== 'order') throw new CliError('usage: payguard show order <orderId> [--at <ISO time>]');
+  if (positionals.length !== 2 || positionals[0] !== 'order') throw new CliError('usage: payguard show order <orderId | merchantId.orderId> [--at <ISO time>]');
   const orderId = positionals[1];
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(orderId)) throw new CliError('an orderId is 1-64 characters of [A-Za-z0-9_-]');
+  if (orderKeyOf(`order-${orderId}`) === null) throw new CliError('an order is named by its orderId, or merchantId.orderId: 1-64 characters of [A-Za-z0-9_-] each');
   const at = values.at === undefined ? null : time('--at', values.at);
   const { showOrder } = await import('./show.command.js');
   return withStore(values, env, async (store) => {
@@ -225,7 +227,9 @@ async function help(io: CliIo): Promise<number> {
 }
 
 function streamName(raw: string): string {
-  if (!/^(order|payment)-[A-Za-z0-9_-]{1,64}$/.test(raw)) throw new CliError('--stream must be order-{id} or payment-{id}');
+  if (orderKeyOf(raw) === null && !/^payment-[A-Za-z0-9_-]{1,64}$/.test(raw)) {
+    throw new CliError('--stream must be order-{orderId}, order-{merchantId}.{orderId} or payment-{paymentId}');
+  }
   return raw;
 }
 

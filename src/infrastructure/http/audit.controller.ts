@@ -3,8 +3,10 @@ import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { upcast } from '../../application/event-sourcing/upcaster.js';
 import { EVENT_STORE, type EventStore, type RecordedEvent } from '../../application/ports/event-store.port.js';
 import { validationFailed } from './validation.js';
+import { orderKeyOf } from '../../domain/shared/stream-names.js';
 
-const STREAM_NAME = /^(order|payment)-[A-Za-z0-9_-]{1,64}$/;
+/** order-{orderId}, order-{merchantId}.{orderId} or payment-{paymentId}. */
+const isStreamName = (name: string): boolean => orderKeyOf(name) !== null || /^payment-[A-Za-z0-9_-]{1,64}$/.test(name);
 
 /** The event log as auditors read it: commit order, every event with its metadata. */
 @ApiTags('audit')
@@ -24,10 +26,10 @@ export class AuditController {
   }
 
   @Get('streams/:streamName')
-  @ApiOperation({ summary: 'Every event of one stream (order-{id} or payment-{id})' })
+  @ApiOperation({ summary: 'Every event of one stream (order-{orderId}, order-{merchantId}.{orderId} or payment-{paymentId})' })
   async stream(@Param('streamName') streamName: string): Promise<{ events: AuditEvent[] }> {
-    if (!STREAM_NAME.test(streamName)) {
-      throw validationFailed([{ field: 'streamName', message: 'must be order-{id} or payment-{id}' }]);
+    if (!isStreamName(streamName)) {
+      throw validationFailed([{ field: 'streamName', message: 'must be order-{orderId}, order-{merchantId}.{orderId} or payment-{paymentId}' }]);
     }
     return { events: (await this.store.readStream(streamName)).map(toAuditEvent) };
   }
