@@ -4,6 +4,46 @@ const PROBLEMS = 'https://payguard.dev/problems/';
 const merchantA = { authorization: 'Bearer keyA' };
 const merchantB = { authorization: 'Bearer keyB' };
 const auditor = { authorization: 'Bearer keyC' };
+/** With API keys, only an operator may set the sandbox's faults. */
+const operator = { authorization: 'Bearer keyD' };
+
+type LogEvent = { type: string; data: Record<string, any> };
+
+/** Per currency, straight from the raw log: what was captured and refunded, summed exactly (as digits). */
+function totalsFromTheLog(log: readonly LogEvent[]) {
+  const totals: Record<string, { capturedAmount: bigint; capturedCount: number; refundedAmount: bigint; refundedCount: number }> = {};
+  for (const { type, data } of log) {
+    if (type !== 'PaymentSucceeded' && type !== 'RefundSucceeded') continue;
+    const total = (totals[data.currency] ??= { capturedAmount: 0n, capturedCount: 0, refundedAmount: 0n, refundedCount: 0 });
+    if (type === 'PaymentSucceeded') {
+      total.capturedAmount += BigInt(data.amount);
+      total.capturedCount++;
+    } else {
+      total.refundedAmount += BigInt(data.amount);
+      total.refundedCount++;
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(totals).map(([currency, t]) => [
+      currency,
+      { ...t, capturedAmount: String(t.capturedAmount), refundedAmount: String(t.refundedAmount), netAmount: String(t.capturedAmount - t.refundedAmount) },
+    ]),
+  );
+}
+
+/** Per day, channel and currency, from the raw log: captures on the day the channel took the money, refunds on the capturing channel. */
+function rowsFromTheLog(log: readonly LogEvent[]) {
+  const channelOf = (paymentId: string) => log.find((event) => event.type === 'PaymentInitiated' && event.data.paymentId === paymentId)!.data.channel;
+  const rows: Record<string, { capturedAmount: bigint; refundedAmount: bigint }> = {};
+  for (const { type, data } of log) {
+    if (type === 'PaymentSucceeded') (rows[`${data.paidAt.slice(0, 10)}|${data.channel}|${data.currency}`] ??= { capturedAmount: 0n, refundedAmount: 0n }).capturedAmount += BigInt(data.amount);
+    if (type === 'RefundSucceeded') (rows[`${data.completedAt.slice(0, 10)}|${channelOf(data.paymentId)}|${data.currency}`] ??= { capturedAmount: 0n, refundedAmount: 0n }).refundedAmount += BigInt(data.amount);
+  }
+  return Object.fromEntries(Object.entries(rows).map(([key, row]) => [key, { capturedAmount: String(row.capturedAmount), refundedAmount: String(row.refundedAmount) }]));
+}
+
+const rowsOf = (report: { rows: Record<string, any>[] }) =>
+  Object.fromEntries(report.rows.map((row) => [`${row.day}|${row.channel}|${row.currency}`, { capturedAmount: row.capturedAmount, refundedAmount: row.refundedAmount }]));
 
 describe('reports and the back-office order list', () => {
   let app: TestApp;
@@ -33,7 +73,9 @@ describe('reports and the back-office order list', () => {
   }
 
   beforeAll(async () => {
-    app = await startTestApp({ API_KEYS: 'keyA:merchantA,keyB:merchantB,keyC:*:auditor' });
+    // With API keys the sandbox is off unless asked for, and then needs a secret of its own.
+    app = await startTestApp({ API_KEYS: 'keyA:merchantA,keyB:merchantB,keyC:*:auditor,keyD:*:operator', SANDBOX_ENABLED: 'true', SANDBOX_SECRET: 'reports-e2e-secret' });
+    const faults = async (set: Record<string, unknown>) => expect((await app.request('PUT', '/sandbox/faults', set, operator)).status).toBe(200);
     // merchantA: a duplicate payment (refunded), a closed order paid afterwards (refunded), a pending order.
     await place(a(), 'rep-dup', 1999, 'CNY');
     const bank = await startPayment(a(), 'rep-dup', 'sandbox-bank');
@@ -45,11 +87,11 @@ describe('reports and the back-office order list', () => {
 
     await place(a(), 'rep-late', 500, 'USD');
     const late = await startPayment(a(), 'rep-late', 'sandbox-wallet');
-    await app.faults({ apiDown: true });
+    await faults({ apiDown: true });
     expect((await a().post('/orders/rep-late/close', {})).status).toBe(200);
-    await app.faults({ ignoreTimeExpire: true });
+    await faults({ ignoreTimeExpire: true });
     expect((await app.pay(late)).status).toBe(200);
-    await app.faults({});
+    await faults({});
     await refunded(a(), 'rep-late');
 
     await place(a(), 'rep-pending', 300, 'CNY');
@@ -88,6 +130,7 @@ describe('reports and the back-office order list', () => {
       expect(paid.body.orders).toEqual([
         {
           orderId: 'rep-dup',
+          orderKey: 'merchantA.rep-dup',
           merchantId: 'merchantA',
           status: 'paid',
           amount: 1999,
@@ -166,45 +209,17 @@ describe('reports and the back-office order list', () => {
   });
 
   describe('GET /reports/settlement', () => {
-    /** Per currency, straight from the raw log: what was captured and refunded. */
-    async function totalsFromTheLog() {
-      const totals: Record<string, { capturedAmount: number; capturedCount: number; refundedAmount: number; refundedCount: number; netAmount: number }> = {};
-      for (const { type, data } of await rawLog()) {
-        if (type !== 'PaymentSucceeded' && type !== 'RefundSucceeded') continue;
-        const total = (totals[data.currency] ??= { capturedAmount: 0, capturedCount: 0, refundedAmount: 0, refundedCount: 0, netAmount: 0 });
-        if (type === 'PaymentSucceeded') {
-          total.capturedAmount += data.amount;
-          total.capturedCount++;
-          total.netAmount += data.amount;
-        } else {
-          total.refundedAmount += data.amount;
-          total.refundedCount++;
-          total.netAmount -= data.amount;
-        }
-      }
-      return totals;
-    }
-
-    it('agrees with the totals computed from the raw log', async () => {
+    it('agrees with the totals computed from the raw log, every amount a string of digits', async () => {
       const answer = await audit().get('/reports/settlement');
 
       expect(answer.status).toBe(200);
-      expect(Object.fromEntries(answer.body.totals.map(({ currency, ...total }: { currency: string }) => [currency, total]))).toEqual(await totalsFromTheLog());
+      expect(Object.fromEntries(answer.body.totals.map(({ currency, ...total }: { currency: string }) => [currency, total]))).toEqual(totalsFromTheLog(await rawLog()));
       expect(answer.body.totals).toEqual([
-        { currency: 'CNY', capturedAmount: 1999 + 1999 + 800, capturedCount: 3, refundedAmount: 1999, refundedCount: 1, netAmount: 1999 + 800 },
-        { currency: 'USD', capturedAmount: 500, capturedCount: 1, refundedAmount: 500, refundedCount: 1, netAmount: 0 },
+        { currency: 'CNY', capturedAmount: String(1999 + 1999 + 800), capturedCount: 3, refundedAmount: '1999', refundedCount: 1, netAmount: String(1999 + 800) },
+        { currency: 'USD', capturedAmount: '500', capturedCount: 1, refundedAmount: '500', refundedCount: 1, netAmount: '0' },
       ]);
       // Row by row too: captures on the day the channel took the money, refunds on the capturing channel.
-      const log = await rawLog();
-      const channelOf = (paymentId: string) => log.find((event) => event.type === 'PaymentInitiated' && event.data.paymentId === paymentId)!.data.channel;
-      const rows: Record<string, { capturedAmount: number; refundedAmount: number }> = {};
-      for (const { type, data } of log) {
-        if (type === 'PaymentSucceeded') (rows[`${data.paidAt.slice(0, 10)}|${data.channel}|${data.currency}`] ??= { capturedAmount: 0, refundedAmount: 0 }).capturedAmount += data.amount;
-        if (type === 'RefundSucceeded') (rows[`${data.completedAt.slice(0, 10)}|${channelOf(data.paymentId)}|${data.currency}`] ??= { capturedAmount: 0, refundedAmount: 0 }).refundedAmount += data.amount;
-      }
-      expect(
-        Object.fromEntries(answer.body.rows.map((row: any) => [`${row.day}|${row.channel}|${row.currency}`, { capturedAmount: row.capturedAmount, refundedAmount: row.refundedAmount }])),
-      ).toEqual(rows);
+      expect(rowsOf(answer.body)).toEqual(rowsFromTheLog(await rawLog()));
     });
 
     it('gives the same rows as CSV to a caller that asks for text/csv', async () => {
@@ -235,5 +250,56 @@ describe('reports and the back-office order list', () => {
 
     expect(ready.body.lag).toMatchObject({ 'projection:orders': 0, 'projection:anomalies': 0, 'projection:settlement': 0 });
     expect(metrics.body).toMatch(/^payguard_log_follower_lag_events\{follower="projection:settlement"\} 0$/m);
+  });
+});
+
+describe('settlement money past 2^53 (Number.MAX_SAFE_INTEGER)', () => {
+  const MAX = Number.MAX_SAFE_INTEGER; // 9007199254740991: the largest amount an order may have
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    // Three captures of the largest amount, one refunded (a duplicate payment): sums that JS numbers round.
+    const place = async (orderId: string) => expect((await app.request('POST', '/orders', { orderId, amount: MAX, currency: 'EUR' })).status).toBe(201);
+    const start = async (orderId: string, channel: string) => (await app.request('POST', `/orders/${orderId}/payments`, { channel })).body.paymentId as string;
+    await place('big-dup');
+    const bank = await start('big-dup', 'sandbox-bank');
+    const wallet = await start('big-dup', 'sandbox-wallet');
+    expect((await app.pay(bank)).status).toBe(200);
+    await eventually(() => app.request('GET', '/orders/big-dup'), (answer) => answer.body.status === 'paid', 10_000, 'big-dup paid');
+    expect((await app.pay(wallet)).status).toBe(200);
+    await eventually(() => app.request('GET', '/orders/big-dup'), (answer) => answer.body.refunds?.[0]?.status === 'succeeded', 10_000, 'big-dup refunded');
+    await place('big-2');
+    expect((await app.pay(await start('big-2', 'sandbox-bank'))).status).toBe(200);
+    await eventually(() => app.request('GET', '/orders/big-2'), (answer) => answer.body.status === 'paid', 10_000, 'big-2 paid');
+    await app.settle();
+  }, 60_000);
+  afterAll(() => app.close());
+
+  it('totals them exactly, each amount a JSON string of digits', async () => {
+    const answer = await app.request('GET', '/reports/settlement');
+    const log = (await app.request('GET', '/audit/events?limit=1000')).body.events as LogEvent[];
+
+    expect(answer.status).toBe(200);
+    expect(answer.body.totals).toEqual([
+      { currency: 'EUR', capturedAmount: '27021597764222973', capturedCount: 3, refundedAmount: '9007199254740991', refundedCount: 1, netAmount: '18014398509481982' },
+    ]);
+    // What JSON numbers would have said instead: 27021597764222972 and 18014398509481984.
+    expect([String(3 * MAX), String(3 * MAX - MAX)]).not.toEqual(['27021597764222973', '18014398509481982']);
+    expect(rowsOf(answer.body)).toEqual(rowsFromTheLog(log));
+    expect(Object.fromEntries(answer.body.totals.map(({ currency, ...total }: { currency: string }) => [currency, total]))).toEqual(totalsFromTheLog(log));
+    for (const row of answer.body.rows) {
+      for (const field of ['capturedAmount', 'refundedAmount', 'netAmount']) expect(row[field]).toMatch(/^-?\d+$/);
+    }
+  });
+
+  it('gives them as plain digits in CSV', async () => {
+    const json = await app.request('GET', '/reports/settlement');
+    const csv = await app.request('GET', '/reports/settlement', undefined, { accept: 'text/csv' });
+
+    const [, ...lines] = (csv.body as string).trimEnd().split('\r\n');
+    expect(lines).toEqual(json.body.rows.map((row: Record<string, unknown>) => Object.values(row).join(',')));
+    const bank = lines.find((line) => line.includes(',sandbox-bank,'))!.split(',');
+    expect(bank.slice(2)).toEqual(['EUR', '18014398509481982', '2', '0', '0', '18014398509481982']);
   });
 });

@@ -156,6 +156,24 @@ describe('the alipay channel (Alipay OpenAPI, RSA2) against a stand-in gateway',
       await expect(gullible.closeTrade(paymentId)).rejects.toBeInstanceOf(ChannelUnavailableError);
     });
 
+    it("treats a query answer about another seller's trade as a channel error, with ALIPAY_SELLER_ID", async () => {
+      const { paymentId } = await openedTrade();
+      standIn.pay(paymentId);
+      const ours = channelWith({ sellerId: standIn.sellerId });
+      // Alipay's query answers carry no seller_id as a rule: that is no evidence either way.
+      expect(await ours.queryTrade(paymentId)).toMatchObject({ state: 'paid' });
+      standIn.faults = { foreignSellerId: '2088999999999999' };
+      try {
+        await expect(ours.queryTrade(paymentId)).rejects.toBeInstanceOf(ChannelUnavailableError);
+        await expect(ours.queryTrade(paymentId)).rejects.toThrow(/seller/);
+        // A close of the paid trade asks the query, and gets the same refusal: never "already paid" by another seller.
+        await expect(ours.closeTrade(paymentId)).rejects.toBeInstanceOf(ChannelUnavailableError);
+        expect(await channel.queryTrade(paymentId)).toMatchObject({ state: 'paid' });
+      } finally {
+        standIn.faults = {};
+      }
+    });
+
     it('treats a gateway that is down as unavailable (retry later)', async () => {
       standIn.faults = { apiDown: true };
       try {
@@ -313,6 +331,30 @@ describe('the alipay channel (Alipay OpenAPI, RSA2) against a stand-in gateway',
       standIn.pay(paymentId);
       const verified = channel.verifyNotification(notification(standIn.notificationBody(paymentId, { total_amount: '20.00' })), new Date());
       expect(verified.amount).toEqual({ amount: 2000, currency: 'CNY' });
+    });
+
+    it("is refused as malformed when it names another seller than ALIPAY_SELLER_ID, though Alipay signed it", async () => {
+      const { paymentId } = await openedTrade();
+      standIn.pay(paymentId);
+      const ours = channelWith({ sellerId: standIn.sellerId });
+      const fromOurSeller = standIn.notificationBody(paymentId);
+      expect(ours.verifyNotification(notification(fromOurSeller), new Date()).status).toBe('succeeded');
+
+      const fromAnotherSeller = standIn.notificationBody(paymentId, { seller_id: '2088999999999999' });
+      let error: unknown;
+      try {
+        ours.verifyNotification(notification(fromAnotherSeller), new Date());
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(NotificationRejectedError);
+      expect(error).toMatchObject({ code: 'malformed', message: expect.stringMatching(/seller_id/) });
+      const withoutSeller = new URLSearchParams(fromOurSeller);
+      withoutSeller.delete('seller_id');
+      withoutSeller.set('sign', standIn.signNotificationParams(Object.fromEntries([...withoutSeller].filter(([name]) => name !== 'sign'))));
+      expect(() => ours.verifyNotification(notification(withoutSeller.toString()), new Date())).toThrow(NotificationRejectedError);
+      // Without ALIPAY_SELLER_ID nothing is checked, as before.
+      expect(channel.verifyNotification(notification(fromAnotherSeller), new Date()).status).toBe('succeeded');
     });
 
     it('is answered exactly "success" once recorded, and "fail" when rejected', () => {

@@ -227,8 +227,8 @@ describe('payguard replay and rebuild', () => {
         projection: 'settlement',
         table: 'settlement',
         key: '2026-11-20|sandbox-wallet|CNY',
-        live: expect.objectContaining({ capturedAmount: 2000 }),
-        rebuilt: expect.objectContaining({ capturedAmount: 1999 }),
+        live: expect.objectContaining({ capturedAmount: '2000' }),
+        rebuilt: expect.objectContaining({ capturedAmount: '1999' }),
       }),
     ]);
 

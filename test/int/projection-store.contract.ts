@@ -73,7 +73,7 @@ export function describeProjectionStoreContract(name: string, open: () => Promis
 
       await store.apply([update]);
 
-      expect(await store.settlement({})).toEqual([expect.objectContaining({ channel: 'sandbox-bank', capturedAmount: 700, capturedCount: 1 })]);
+      expect(await store.settlement({})).toEqual([expect.objectContaining({ channel: 'sandbox-bank', capturedAmount: '700', capturedCount: 1 })]);
       expect((await store.checkpoints()).settlement.position).toBe(5);
     });
 
@@ -112,6 +112,7 @@ export function describeProjectionStoreContract(name: string, open: () => Promis
       expect(await store.orders({ limit: 10 })).toEqual([
         {
           orderId: 'o1',
+          orderKey: 'o1',
           merchantId: 'shop-a',
           status: 'paid',
           amount: 1000,
@@ -124,6 +125,44 @@ export function describeProjectionStoreContract(name: string, open: () => Promis
           anomalies: 1,
           refundedAmount: 1000,
         },
+      ]);
+    });
+
+    it("keeps merchants' orders of one id in two rows, and adds a refund to a merchant's order from before ids were scoped", async () => {
+      await store.apply([
+        {
+          projection: 'orders',
+          after: 0,
+          position: 4,
+          changes: [
+            placed('shop-a.o9', '2026-11-20T10:00:00.000Z', 'shop-a'),
+            placed('shop-b.o9', '2026-11-20T10:00:01.000Z', 'shop-b'),
+            // Placed with shop-a's key before ids were scoped: its row is the plain id.
+            placed('o7', '2026-11-20T10:00:02.000Z', 'shop-a'),
+            placed('o8', '2026-11-20T10:00:03.000Z', 'shop-b'),
+          ],
+        },
+      ]);
+      await store.apply([
+        {
+          projection: 'orders',
+          after: 4,
+          position: 6,
+          changes: [
+            order('shop-a.o9', { refundedAdded: 10 }),
+            // From refund events: shop-a's o7 (its legacy row), and shop-a's o8, which does not exist (shop-b's o8 is not it).
+            order('shop-a.o7', { refundedAdded: 20, legacy: { orderId: 'o7', merchantId: 'shop-a' } }),
+            order('shop-a.o8', { refundedAdded: 30, legacy: { orderId: 'o8', merchantId: 'shop-a' } }),
+          ],
+        },
+      ]);
+
+      const rows = await store.orders({ limit: 10 });
+      expect(rows.map(({ orderId, orderKey, merchantId, refundedAmount }) => ({ orderId, orderKey, merchantId, refundedAmount }))).toEqual([
+        { orderId: 'o8', orderKey: 'o8', merchantId: 'shop-b', refundedAmount: 0 },
+        { orderId: 'o7', orderKey: 'o7', merchantId: 'shop-a', refundedAmount: 20 },
+        { orderId: 'o9', orderKey: 'shop-b.o9', merchantId: 'shop-b', refundedAmount: 0 },
+        { orderId: 'o9', orderKey: 'shop-a.o9', merchantId: 'shop-a', refundedAmount: 10 },
       ]);
     });
 
@@ -240,9 +279,9 @@ export function describeProjectionStoreContract(name: string, open: () => Promis
         day,
         channel,
         currency: 'CNY',
-        capturedAmount,
+        capturedAmount: String(capturedAmount),
         capturedCount,
-        refundedAmount,
+        refundedAmount: String(refundedAmount),
         refundedCount,
       });
       expect(await store.settlement({})).toEqual([
@@ -252,6 +291,48 @@ export function describeProjectionStoreContract(name: string, open: () => Promis
         row('2026-11-21', 'unknown', 0, 0, 1, 1),
       ]);
       expect((await store.settlement({ fromDay: '2026-11-21', toDay: '2026-11-21' })).map((r) => r.channel)).toEqual(['sandbox-wallet', 'unknown']);
+    });
+
+    it('sums settlement money exactly past 2^53, within a batch and across batches, and reads it back as digits', async () => {
+      const max = Number.MAX_SAFE_INTEGER; // 9007199254740991, the largest amount an order may have
+      await store.apply([
+        {
+          projection: 'settlement',
+          after: 0,
+          position: 3,
+          changes: [captured('big1', 'sandbox-bank', max), captured('big2', 'sandbox-bank', max), captured('big3', 'sandbox-bank', max)],
+        },
+      ]);
+      // As JS numbers, 3 * max is 27021597764222972: off by one, silently.
+      expect(String(3 * max)).toBe('27021597764222972');
+      expect(await store.settlement({})).toEqual([expect.objectContaining({ capturedAmount: '27021597764222973', capturedCount: 3 })]);
+
+      // Past 2^63 too (where SQLite's and PostgreSQL bigint's integers end): 1100 more captures of the maximum, in later batches.
+      const many = Array.from({ length: 1100 }, (_, i) => captured(`huge${i}`, 'sandbox-bank', max));
+      await store.apply([{ projection: 'settlement', after: 3, position: 4, changes: many.slice(0, 600) }]);
+      await store.apply([
+        {
+          projection: 'settlement',
+          after: 4,
+          position: 6,
+          changes: [...many.slice(600), { kind: 'refunded', paymentId: 'big1', currency: 'CNY', amount: max, day: '2026-11-20' }],
+        },
+      ]);
+
+      const expected = (BigInt(max) * 1103n).toString();
+      expect(BigInt(expected) > 2n ** 63n).toBe(true);
+      expect(await store.settlement({})).toEqual([
+        {
+          day: '2026-11-20',
+          channel: 'sandbox-bank',
+          currency: 'CNY',
+          capturedAmount: expected,
+          capturedCount: 1103,
+          refundedAmount: String(max),
+          refundedCount: 1,
+        },
+      ]);
+      expect((await store.rows('settlement', null, 10))[0].row).toMatchObject({ capturedAmount: expected, refundedAmount: String(max) });
     });
 
     it('leaves alone a row that does not exist when a change only updates it', async () => {

@@ -128,7 +128,7 @@ describe('a store written in schema version 0', () => {
         ['v0-A', null, 1999],
         ['v0-D', null, 700],
       ]);
-      expect(settlement.body.totals).toEqual([{ currency: 'CNY', capturedAmount: 700 + 1999 + 1999, capturedCount: 3, refundedAmount: 1999, refundedCount: 1, netAmount: 700 + 1999 }]);
+      expect(settlement.body.totals).toEqual([{ currency: 'CNY', capturedAmount: String(700 + 1999 + 1999), capturedCount: 3, refundedAmount: '1999', refundedCount: 1, netAmount: String(700 + 1999) }]);
     });
   });
 });

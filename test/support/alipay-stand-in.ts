@@ -46,6 +46,11 @@ export interface AlipayStandInFaults {
   refundPending?: boolean;
   /** alipay.trade.fastpay.refund.query answers 503 while refunds still go through. */
   refundQueryDown?: boolean;
+  /**
+   * The trades are another seller's account: notifications name this seller_id instead of the
+   * stand-in's own, and alipay.trade.query answers carry it (they carry no seller_id otherwise).
+   */
+  foreignSellerId?: string;
 }
 
 export interface AlipayDelivery {
@@ -169,8 +174,9 @@ export class AlipayStandIn {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private get sellerId(): string {
-    return this.options.sellerId ?? '2088000000000001';
+  /** The seller whose account the trades are in (ALIPAY_SELLER_ID of the merchant it belongs to). */
+  get sellerId(): string {
+    return this.faults.foreignSellerId ?? this.options.sellerId ?? '2088000000000001';
   }
 
   private requireTrade(outTradeNo: string): AlipayStandInTrade {
@@ -329,6 +335,7 @@ export class AlipayStandIn {
       buyer_pay_amount: status === 'WAIT_BUYER_PAY' ? '0.00' : trade.totalAmount,
       ...(trade.gmtPayment !== undefined && { send_pay_date: trade.gmtPayment }),
       buyer_user_id: '2088102116773037',
+      ...(this.faults.foreignSellerId !== undefined && { seller_id: this.faults.foreignSellerId }),
     };
   }
 

@@ -38,7 +38,7 @@ describe('the reporting projections', () => {
 
 describe('merging the changes of a batch', () => {
   it("makes one change per row, with the counters added up and the latest end kept", () => {
-    const order = (change: object) => ({ kind: 'order' as const, orderId: 'o1', placed: null, paymentsAdded: 0, anomaliesAdded: 0, refundedAdded: 0, ended: null, ...change });
+    const order = (change: object) => ({ kind: 'order' as const, orderId: 'o1', legacy: null, placed: null, paymentsAdded: 0, anomaliesAdded: 0, refundedAdded: 0, ended: null, ...change });
     const placed = { merchantId: null, amount: 5, currency: 'CNY', createdAt: 't0', expiresAt: 't9' };
 
     const merged = mergeChanges([
@@ -56,7 +56,7 @@ describe('merging the changes of a batch', () => {
   });
 
   it('does not fold updates made before a row was created into its creation', () => {
-    const order = (change: object) => ({ kind: 'order' as const, orderId: 'o1', placed: null, paymentsAdded: 0, anomaliesAdded: 0, refundedAdded: 0, ended: null, ...change });
+    const order = (change: object) => ({ kind: 'order' as const, orderId: 'o1', legacy: null, placed: null, paymentsAdded: 0, anomaliesAdded: 0, refundedAdded: 0, ended: null, ...change });
     const placed = { merchantId: null, amount: 5, currency: 'CNY', createdAt: 't0', expiresAt: 't9' };
 
     expect(mergeChanges([order({ paymentsAdded: 1 }), order({ placed }), order({ paymentsAdded: 1 })])).toEqual([

@@ -32,7 +32,14 @@ export type ReportChange = OrderChange | AnomalyChange | CapturedChange | Refund
  */
 export interface OrderChange {
   readonly kind: 'order';
+  /** The row: the order's key (orderId, or merchantId.orderId: see orderKey). */
   readonly orderId: string;
+  /**
+   * For a change learned from a payment's event: the order as the payment names it, whose row is
+   * the plain orderId when the order was placed with a merchant key before ids were scoped (the
+   * row of that merchant's order only). Null: the row is `orderId` alone.
+   */
+  readonly legacy?: { readonly orderId: string; readonly merchantId: string } | null;
   readonly placed: {
     readonly merchantId: string | null;
     readonly amount: number;
@@ -94,6 +101,8 @@ export interface ProjectionCheckpoint {
 /** One order as the back office lists it. */
 export interface OrderRow {
   readonly orderId: string;
+  /** Its key (merchantId.orderId for an order placed with a merchant key): what an auditor names it by. */
+  readonly orderKey: string;
   readonly merchantId: string | null;
   readonly status: OrderStatus;
   readonly amount: number;
@@ -121,14 +130,17 @@ export interface AnomalyRow {
   readonly currency: string | null;
 }
 
-/** Money moved on one UTC day, on one channel, in one currency. */
+/**
+ * Money moved on one UTC day, on one channel, in one currency. The amounts are sums of many
+ * payments, so they are exact decimal strings of minor units ("3998"), which may pass 2^53.
+ */
 export interface SettlementRow {
   readonly day: string;
   readonly channel: string;
   readonly currency: string;
-  readonly capturedAmount: number;
+  readonly capturedAmount: string;
   readonly capturedCount: number;
-  readonly refundedAmount: number;
+  readonly refundedAmount: string;
   readonly refundedCount: number;
 }
 

@@ -5,6 +5,7 @@
  */
 import type { AnomalyDetected, OrderClosed, OrderExpired, OrderPaid, OrderPlaced } from '../../domain/order/order.events.js';
 import type { PaymentSucceeded, RefundFailed, RefundRequested, RefundResolved, RefundSucceeded } from '../../domain/payment/payment.events.js';
+import { orderKey, orderKeyOf } from '../../domain/shared/stream-names.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
 import type { AnomalyChange, OrderChange, ProjectionName, ReportChange } from '../ports/projection-store.port.js';
 
@@ -13,7 +14,9 @@ import type { AnomalyChange, OrderChange, ProjectionName, ReportChange } from '.
  * rows were built by another version is reset and rebuilt from the log.
  */
 // anomalies 2: a transient refund failure leaves the refund requested; final failures, partial refunds and resolutions.
-export const PROJECTION_VERSIONS: Readonly<Record<ProjectionName, number>> = { orders: 1, anomalies: 2, settlement: 1 };
+// settlement 2: sums stored as exact decimals (SQLite TEXT, PostgreSQL numeric), so they never round past 2^53.
+// orders 2: rows keyed by the order's key (merchantId.orderId for a merchant's order), so merchants' orders of one id are two rows.
+export const PROJECTION_VERSIONS: Readonly<Record<ProjectionName, number>> = { orders: 2, anomalies: 2, settlement: 2 };
 
 type Data<E extends { data: object }> = E['data'];
 
@@ -29,34 +32,37 @@ export function changesFor(projection: ProjectionName, event: RecordedEvent): Re
 }
 
 const orderChange = (orderId: string, change: Partial<Omit<OrderChange, 'kind' | 'orderId'>>): OrderChange[] => [
-  { kind: 'order', orderId, placed: null, paymentsAdded: 0, anomaliesAdded: 0, refundedAdded: 0, ended: null, ...change },
+  { kind: 'order', orderId, legacy: null, placed: null, paymentsAdded: 0, anomaliesAdded: 0, refundedAdded: 0, ended: null, ...change },
 ];
 
-function orderChanges({ type, data }: RecordedEvent): ReportChange[] {
+function orderChanges({ type, data, streamName }: RecordedEvent): ReportChange[] {
+  // An order's own events name its row by their stream: merchants' orders of one id are two rows.
+  const key = orderKeyOf(streamName) ?? String(data.orderId);
   switch (type) {
     case 'OrderPlaced': {
-      const { orderId, merchantId, amount, currency, createdAt, expiresAt } = data as Data<OrderPlaced>;
-      return orderChange(orderId, { placed: { merchantId, amount, currency, createdAt, expiresAt } });
+      const { merchantId, amount, currency, createdAt, expiresAt } = data as Data<OrderPlaced>;
+      return orderChange(key, { placed: { merchantId, amount, currency, createdAt, expiresAt } });
     }
     case 'PaymentAttemptStarted':
-      return orderChange(String(data.orderId), { paymentsAdded: 1 });
+      return orderChange(key, { paymentsAdded: 1 });
     case 'OrderPaid': {
-      const { orderId, paymentId, paidAt } = data as Data<OrderPaid>;
-      return orderChange(orderId, { ended: { status: 'paid', at: paidAt, paidBy: paymentId } });
+      const { paymentId, paidAt } = data as Data<OrderPaid>;
+      return orderChange(key, { ended: { status: 'paid', at: paidAt, paidBy: paymentId } });
     }
     case 'OrderExpired': {
-      const { orderId, expiredAt } = data as Data<OrderExpired>;
-      return orderChange(orderId, { ended: { status: 'expired', at: expiredAt, paidBy: null } });
+      const { expiredAt } = data as Data<OrderExpired>;
+      return orderChange(key, { ended: { status: 'expired', at: expiredAt, paidBy: null } });
     }
     case 'OrderClosed': {
-      const { orderId, closedAt } = data as Data<OrderClosed>;
-      return orderChange(orderId, { ended: { status: 'closed', at: closedAt, paidBy: null } });
+      const { closedAt } = data as Data<OrderClosed>;
+      return orderChange(key, { ended: { status: 'closed', at: closedAt, paidBy: null } });
     }
     case 'AnomalyDetected':
-      return orderChange(String(data.orderId), { anomaliesAdded: 1 });
+      return orderChange(key, { anomaliesAdded: 1 });
     case 'RefundSucceeded': {
-      const { orderId, amount } = data as Data<RefundSucceeded>;
-      return orderChange(orderId, { refundedAdded: amount });
+      // A payment's event: its order by merchant and id, or that merchant's order from before ids were scoped.
+      const { orderId, merchantId, amount } = data as Data<RefundSucceeded>;
+      return orderChange(orderKey(orderId, merchantId), { refundedAdded: amount, legacy: merchantId === null ? null : { orderId, merchantId } });
     }
     default:
       return [];
@@ -156,6 +162,7 @@ function mergeOrder(first: OrderChange, next: OrderChange): OrderChange {
   return {
     kind: 'order',
     orderId: first.orderId,
+    legacy: first.legacy ?? next.legacy ?? null,
     placed: first.placed ?? next.placed,
     paymentsAdded: first.paymentsAdded + next.paymentsAdded,
     anomaliesAdded: first.anomaliesAdded + next.anomaliesAdded,

@@ -11,6 +11,7 @@ import {
   type SettlementRow,
 } from '../ports/projection-store.port.js';
 import type { Viewer } from '../viewer.js';
+import { subtractMinorUnits, sumMinorUnits } from '../../domain/shared/money.js';
 
 export interface Page<T> {
   readonly items: T[];
@@ -25,12 +26,26 @@ export interface AnomalyReportRow extends AnomalyRow {
   readonly timeToRefundRequestMs: number | null;
 }
 
+/**
+ * Every amount of the settlement report is a sum over many payments, so every one is an exact
+ * decimal string of minor units ("3998"; a net may be negative, "-500"): JSON numbers lose
+ * precision past 2^53 (Number.MAX_SAFE_INTEGER), and a report must never round money.
+ */
+export interface SettlementTotal {
+  readonly currency: string;
+  readonly capturedAmount: string;
+  readonly capturedCount: number;
+  readonly refundedAmount: string;
+  readonly refundedCount: number;
+  readonly netAmount: string;
+}
+
 export interface SettlementReport {
   readonly from: string | null;
   readonly to: string | null;
-  readonly rows: (SettlementRow & { readonly netAmount: number })[];
+  readonly rows: (SettlementRow & { readonly netAmount: string })[];
   /** Per currency, over every day and channel of the report. */
-  readonly totals: { currency: string; capturedAmount: number; capturedCount: number; refundedAmount: number; refundedCount: number; netAmount: number }[];
+  readonly totals: SettlementTotal[];
   readonly position: number;
 }
 
@@ -51,7 +66,7 @@ export class ReportsReader {
     }
     const after = decodeCursor(query.cursor);
     const rows = await this.projections.orders({ status: query.status, merchantId, from: query.from, to: query.to, after, limit: query.limit + 1 });
-    return this.page(rows, query.limit, (row) => ({ at: row.createdAt, id: row.orderId }), 'orders');
+    return this.page(rows, query.limit, (row) => ({ at: row.createdAt, id: row.orderKey }), 'orders');
   }
 
   /** Every detected anomaly, newest first. Reports span merchants: auditor keys (or an open service) only. */
@@ -73,20 +88,24 @@ export class ReportsReader {
   async settlement(viewer: Viewer, query: { from?: string; to?: string }): Promise<SettlementReport> {
     requireReportViewer(viewer);
     const rows = await this.projections.settlement({ fromDay: query.from, toDay: query.to });
-    const totals = new Map<string, { currency: string; capturedAmount: number; capturedCount: number; refundedAmount: number; refundedCount: number; netAmount: number }>();
+    const totals = new Map<string, SettlementTotal>();
     for (const row of rows) {
-      const total = totals.get(row.currency) ?? { currency: row.currency, capturedAmount: 0, capturedCount: 0, refundedAmount: 0, refundedCount: 0, netAmount: 0 };
-      total.capturedAmount += row.capturedAmount;
-      total.capturedCount += row.capturedCount;
-      total.refundedAmount += row.refundedAmount;
-      total.refundedCount += row.refundedCount;
-      total.netAmount += row.capturedAmount - row.refundedAmount;
-      totals.set(row.currency, total);
+      const total = totals.get(row.currency) ?? { currency: row.currency, capturedAmount: '0', capturedCount: 0, refundedAmount: '0', refundedCount: 0, netAmount: '0' };
+      const capturedAmount = sumMinorUnits(total.capturedAmount, row.capturedAmount);
+      const refundedAmount = sumMinorUnits(total.refundedAmount, row.refundedAmount);
+      totals.set(row.currency, {
+        currency: row.currency,
+        capturedAmount,
+        capturedCount: total.capturedCount + row.capturedCount,
+        refundedAmount,
+        refundedCount: total.refundedCount + row.refundedCount,
+        netAmount: subtractMinorUnits(capturedAmount, refundedAmount),
+      });
     }
     return {
       from: query.from ?? null,
       to: query.to ?? null,
-      rows: rows.map((row) => ({ ...row, netAmount: row.capturedAmount - row.refundedAmount })),
+      rows: rows.map((row) => ({ ...row, netAmount: subtractMinorUnits(row.capturedAmount, row.refundedAmount) })),
       totals: [...totals.values()].sort((a, b) => (a.currency < b.currency ? -1 : 1)),
       position: await this.position('settlement'),
     };

@@ -4,19 +4,16 @@
  * and the payer's return).
  */
 import { createVerify, type KeyObject } from 'node:crypto';
+import { formatMinorUnits, parseMinorUnits } from '../../domain/shared/currencies.js';
 
-/** Integer fen to Alipay's yuan string with two decimals (1999 -> "19.99"), without floats. */
+/** Integer fen to Alipay's yuan string with two decimals (1999 -> "19.99"), by the currency table, without floats. */
 export function yuanFromFen(fen: number): string {
-  if (!Number.isSafeInteger(fen) || fen < 0) throw new RangeError(`not an amount in fen: ${fen}`);
-  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
+  return formatMinorUnits(fen, 'CNY');
 }
 
 /** Alipay's yuan string back to integer fen; null when it is not a plain amount with at most two decimals. */
 export function fenFromYuan(yuan: unknown): number | null {
-  if (typeof yuan !== 'string') return null;
-  const match = /^(\d{1,12})(?:\.(\d{1,2}))?$/.exec(yuan);
-  if (match === null) return null;
-  return Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
+  return parseMinorUnits(yuan, 'CNY');
 }
 
 const CHINA_OFFSET_MS = 8 * 3600 * 1000;

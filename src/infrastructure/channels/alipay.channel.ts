@@ -182,6 +182,10 @@ export class AlipayChannel implements PaymentChannel {
     const charset = params.get('charset');
     if (charset !== undefined && charset.toLowerCase() !== 'utf-8') throw new NotificationRejectedError('malformed', `alipay: charset ${charset}`);
     if (params.get('app_id') !== this.options.appId) throw new NotificationRejectedError('malformed', 'alipay: app_id is not this app');
+    // Signed by Alipay for our app, yet about another seller's account: not money this merchant received.
+    if (this.options.sellerId !== undefined && params.get('seller_id') !== this.options.sellerId) {
+      throw new NotificationRejectedError('malformed', 'alipay: seller_id is not the configured seller (ALIPAY_SELLER_ID)');
+    }
 
     const paymentId = params.get('out_trade_no');
     const tradeNo = params.get('trade_no');
@@ -262,9 +266,17 @@ export class AlipayChannel implements PaymentChannel {
     }
   }
 
+  /**
+   * The answer is about this trade, and (with ALIPAY_SELLER_ID) of this seller: a seller_id that
+   * is present and another seller's makes the answer unusable. Query answers often carry no
+   * seller_id at all, which is no evidence either way.
+   */
   private expectTrade(answer: GatewayAnswer, paymentId: string): void {
     if (answer.out_trade_no !== undefined && answer.out_trade_no !== paymentId) {
       throw new ChannelUnavailableError(this.id, `answer is about ${String(answer.out_trade_no)}, not ${paymentId}`);
+    }
+    if (this.options.sellerId !== undefined && answer.seller_id !== undefined && answer.seller_id !== this.options.sellerId) {
+      throw new ChannelUnavailableError(this.id, `answer is about seller ${String(answer.seller_id)}, not the configured seller`);
     }
   }
 

@@ -62,13 +62,19 @@ export class SandboxChannel implements PaymentChannel {
     if ((answer.status === 200 || answer.status === 201) && typeof answer.body.payUrl === 'string') {
       return { payUrl: answer.body.payUrl };
     }
-    // A 4xx here is a bug on our side (conflicting or invalid parameters): retrying can't help.
-    throw new Error(`${this.id}: trade ${request.paymentId} refused: ${describe(answer)}`);
+    // The gateway's own refusal of our parameters (invalid or conflicting) is a bug on our side,
+    // which retrying can't help. Anything else - a 404, 401 or 405 from a host that has no gateway
+    // at SANDBOX_GATEWAY_URL, a 2xx without a payUrl - is a provider we can't use now:
+    // 503 channel-unavailable, and the attempt stays recorded for a retry.
+    if (isGatewayRefusal(answer)) {
+      throw new Error(`${this.id}: trade ${request.paymentId} refused: ${describe(answer)}`);
+    }
+    throw new ChannelUnavailableError(this.id, `trade creation at ${this.tradesUrl} answered ${describe(answer)}: is SANDBOX_GATEWAY_URL a sandbox gateway?`);
   }
 
   async queryTrade(paymentId: string): Promise<TradeState> {
     const answer = await this.call('GET', `/${encodeURIComponent(paymentId)}`);
-    if (answer.status === 404) return { state: 'not-found' };
+    if (isTradeNotFound(answer)) return { state: 'not-found' };
     if (answer.status !== 200) throw this.unexpected(answer);
     const trade = answer.body;
     switch (trade.status) {
@@ -92,7 +98,7 @@ export class SandboxChannel implements PaymentChannel {
   async closeTrade(paymentId: string): Promise<CloseResult> {
     const answer = await this.call('POST', `/${encodeURIComponent(paymentId)}/close`);
     if (answer.status === 200) return { result: 'closed' };
-    if (answer.status === 404) return { result: 'not-found' };
+    if (isTradeNotFound(answer)) return { result: 'not-found' };
     if (answer.status === 409 && answer.body.code === 'TRADE_PAID' && isRecord(answer.body.trade)) {
       return { result: 'already-paid', ...this.paidTrade(answer.body.trade) };
     }
@@ -101,9 +107,10 @@ export class SandboxChannel implements PaymentChannel {
 
   /**
    * The refundId is the provider's outRequestNo, so a repeated refund never pays out twice. The
-   * amount is what the gateway says it paid back, which may be less than asked. Every 4xx
-   * (REFUND_AMOUNT_EXCEEDED, TRADE_NOT_PAID, REFUND_CURRENCY_MISMATCH, REFUND_CONFLICT,
-   * TRADE_NOT_FOUND...) is a refusal that the same request can't turn around: final.
+   * amount is what the gateway says it paid back, which may be less than asked. Every 4xx refusal
+   * of the gateway's (REFUND_AMOUNT_EXCEEDED, TRADE_NOT_PAID, REFUND_CURRENCY_MISMATCH,
+   * REFUND_CONFLICT, TRADE_NOT_FOUND...) is one the same request can't turn around: final. A 4xx
+   * from a host that isn't the gateway is the provider being out of reach: retried.
    */
   async refund(request: RefundRequest): Promise<RefundResult> {
     const answer = await this.call('POST', `/${encodeURIComponent(request.paymentId)}/refunds`, {
@@ -116,7 +123,7 @@ export class SandboxChannel implements PaymentChannel {
       const refunded = this.refundOf(answer.body);
       if (refunded !== undefined) return { result: 'succeeded', ...refunded };
     }
-    if (answer.status >= 400 && answer.status < 500) {
+    if (isGatewayRefusal(answer)) {
       return { result: 'failed', reason: typeof answer.body.code === 'string' ? answer.body.code : describe(answer), final: true };
     }
     throw this.unexpected(answer);
@@ -125,7 +132,7 @@ export class SandboxChannel implements PaymentChannel {
   /** The gateway keeps a trade's refunds on it: the refund is found there by its outRequestNo. */
   async queryRefund(paymentId: string, refundId: string): Promise<RefundState> {
     const answer = await this.call('GET', `/${encodeURIComponent(paymentId)}`);
-    if (answer.status === 404) return { state: 'not-found' };
+    if (isTradeNotFound(answer)) return { state: 'not-found' };
     if (answer.status !== 200 || !Array.isArray(answer.body.refunds)) throw this.unexpected(answer);
     const found: unknown = answer.body.refunds.find((refund: unknown) => isRecord(refund) && refund.outRequestNo === refundId);
     if (found === undefined) return { state: 'not-found' };
@@ -228,6 +235,21 @@ function headerValue(headers: IncomingNotification['headers'], name: string): st
   const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
   const value = key === undefined ? undefined : headers[key];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The gateway saying it has no such trade. A 404 without its TRADE_NOT_FOUND code comes from a
+ * host with no gateway at that URL (a misconfigured SANDBOX_GATEWAY_URL): that says nothing about
+ * the trade, and must not end its watch.
+ */
+function isTradeNotFound(answer: GatewayAnswer): boolean {
+  return answer.status === 404 && answer.body.code === 'TRADE_NOT_FOUND';
+}
+
+/** A 4xx that is the gateway's own refusal (its `code`, or its 400 validation problem), not a host that isn't the gateway. */
+function isGatewayRefusal(answer: GatewayAnswer): boolean {
+  if (answer.status < 400 || answer.status >= 500) return false;
+  return typeof answer.body.code === 'string' || (answer.status === 400 && typeof answer.body.type === 'string');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -37,6 +37,16 @@ const TITLES: Record<string, [number, string]> = {
   internal: [500, 'Internal error'],
 };
 
+/** Every slug this service answers with (the `<slug>` of `type`), each served as a page at `/problems/<slug>`. */
+export const PROBLEM_SLUGS: readonly string[] = Object.freeze(Object.keys(TITLES));
+
+/** The status and title of a slug, or undefined for one this service does not know. */
+export function problemTitle(slug: string): { readonly status: number; readonly title: string } | undefined {
+  if (!Object.hasOwn(TITLES, slug)) return undefined;
+  const [status, title] = TITLES[slug];
+  return { status, title };
+}
+
 export function problem(slug: string, detail: string, extensions: Record<string, unknown> = {}): Problem {
   const [status, title] = TITLES[slug] ?? [500, slug];
   return { type: `${PROBLEM_BASE}${slug}`, title, status, detail, ...extensions };

@@ -73,9 +73,12 @@ function wantsCsv(accept: string | undefined): boolean {
   return json === null || accept.toLowerCase().indexOf('text/csv') < json.index;
 }
 
-/** RFC 4180: quoted when it holds a comma, quote or line break; a leading = + - @ is defused for spreadsheets. */
+/**
+ * RFC 4180: quoted when it holds a comma, quote or line break; a leading = + - @ is defused for
+ * spreadsheets, except in a plain integer (an amount, "-500" a negative net), which stays digits.
+ */
 function csvField(value: string | number): string {
   const text = String(value);
-  const safe = typeof value === 'string' && /^[=+\-@]/.test(text) ? `'${text}` : text;
+  const safe = typeof value === 'string' && /^[=+\-@]/.test(text) && !/^-?\d+$/.test(text) ? `'${text}` : text;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

@@ -3,7 +3,6 @@ import {
   ProjectionOutOfStepError,
   type AnomaliesQuery,
   type AnomalyRow,
-  type CapturedChange,
   type KeyedRow,
   type OrderRow,
   type OrdersQuery,
@@ -17,6 +16,7 @@ import {
   type SettlementQuery,
   type SettlementRow,
 } from '../../application/ports/projection-store.port.js';
+import { SettlementTotals, orderIdOfRow, settlementKey } from './report-sql.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -53,13 +53,12 @@ export class MemoryProjectionStore implements ProjectionStore {
     });
     // Every check is made before the first change, and applying a change can't fail: all or nothing.
     for (const update of due) {
-      const newCaptures: CapturedChange[] = [];
-      for (const change of update.changes) applyChange(this.tables, change, newCaptures);
-      for (const { day, channel, currency, amount } of newCaptures) {
-        settle(this.tables, day, channel, currency, (row) => {
-          row.capturedAmount += amount;
-          row.capturedCount += 1;
-        });
+      const settlement = new SettlementTotals();
+      for (const change of update.changes) applyChange(this.tables, change, settlement);
+      // The same exact sums as the SQL adapters': each touched row, as stored, plus the batch.
+      for (const key of settlement.keys()) {
+        const row = settlement.settled(key, this.tables.settlement.get(settlementKey(key)) ?? null);
+        this.tables.settlement.set(settlementKey(key), { ...row });
       }
     }
     for (const update of due) {
@@ -85,9 +84,9 @@ export class MemoryProjectionStore implements ProjectionStore {
         (query.status === undefined || row.status === query.status) &&
         (query.merchantId === undefined || row.merchantId === query.merchantId) &&
         within(row.createdAt, query.from, query.to) &&
-        before(row.createdAt, row.orderId, query.after),
+        before(row.createdAt, row.orderKey, query.after),
     );
-    return newestFirst(rows, (row) => [row.createdAt, row.orderId])
+    return newestFirst(rows, (row) => [row.createdAt, row.orderKey])
       .slice(0, query.limit)
       .map((row) => ({ ...row }));
   }
@@ -130,14 +129,27 @@ export class MemoryProjectionStore implements ProjectionStore {
   async close(): Promise<void> {}
 }
 
-/** Applies one change with the SQL adapters' semantics (report-sql.ts); `newCaptures` collects the captures it inserts. */
-function applyChange(tables: Tables, change: ReportChange, newCaptures: CapturedChange[]): void {
+/** Applies one change with the SQL adapters' semantics (report-sql.ts); `settlement` sums the captures it inserts and the refunds. */
+function applyChange(tables: Tables, change: ReportChange, settlement: SettlementTotals): void {
   switch (change.kind) {
     case 'order': {
-      let row = tables.orders.get(change.orderId);
+      const legacy = change.legacy ?? null;
+      const legacyRow = legacy === null ? undefined : tables.orders.get(legacy.orderId);
+      let row = tables.orders.get(change.orderId) ?? (legacyRow?.merchantId === legacy?.merchantId ? legacyRow : undefined);
       if (row === undefined) {
         if (change.placed === null) return;
-        row = { orderId: change.orderId, ...change.placed, status: 'pending', endedAt: null, paidBy: null, payments: 0, anomalies: 0, refundedAmount: 0 };
+        const { merchantId } = change.placed;
+        row = {
+          orderId: orderIdOfRow(change.orderId, merchantId),
+          orderKey: change.orderId,
+          ...change.placed,
+          status: 'pending',
+          endedAt: null,
+          paidBy: null,
+          payments: 0,
+          anomalies: 0,
+          refundedAmount: 0,
+        };
         tables.orders.set(change.orderId, row);
       }
       row.payments += change.paymentsAdded;
@@ -172,30 +184,13 @@ function applyChange(tables: Tables, change: ReportChange, newCaptures: Captured
       if (tables.captures.has(change.paymentId)) return;
       const { paymentId, channel, currency, amount } = change;
       tables.captures.set(paymentId, { paymentId, channel, currency, amount });
-      newCaptures.push(change);
+      settlement.captured(change);
       return;
     }
-    case 'refunded': {
-      const channel = tables.captures.get(change.paymentId)?.channel ?? 'unknown';
-      return settle(tables, change.day, channel, change.currency, (row) => {
-        row.refundedAmount += change.amount;
-        row.refundedCount += 1;
-      });
-    }
+    case 'refunded':
+      return settlement.refunded(change, tables.captures.get(change.paymentId)?.channel ?? null);
   }
 }
-
-function settle(tables: Tables, day: string, channel: string, currency: string, apply: (row: Mutable<SettlementRow>) => void): void {
-  const key = settlementKey({ day, channel, currency });
-  let row = tables.settlement.get(key);
-  if (row === undefined) {
-    row = { day, channel, currency, capturedAmount: 0, capturedCount: 0, refundedAmount: 0, refundedCount: 0 };
-    tables.settlement.set(key, row);
-  }
-  apply(row);
-}
-
-const settlementKey = (row: Pick<SettlementRow, 'day' | 'channel' | 'currency'>): string => `${row.day}|${row.channel}|${row.currency}`;
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -18,10 +18,11 @@ import {
   type SettlementRow,
 } from '../../application/ports/projection-store.port.js';
 import {
-  CaptureTotals,
   changeStatement,
   numbered,
   reportStatements,
+  SettlementTotals,
+  settleParams,
   TABLES_OF_PROJECTION,
   toAnomalyRow,
   toOrderRow,
@@ -93,6 +94,11 @@ const MIGRATIONS: readonly ((S: string) => string)[] = [
       currency   text   NOT NULL,
       amount     bigint NOT NULL
     );`,
+  // 2: settlement sums exact at any size (bigint stops at 2^63); numeric keeps every stored value.
+  (S) => `
+    ALTER TABLE ${S}.report_settlement
+      ALTER COLUMN captured_amount TYPE numeric USING captured_amount::numeric,
+      ALTER COLUMN refunded_amount TYPE numeric USING refunded_amount::numeric;`,
 ];
 
 /** The columns of `orderCreate`, in the order of its parameters (see report-sql.ts, changeStatement). */
@@ -203,9 +209,14 @@ export class PostgresProjectionStore implements ProjectionStore {
         const stored = Number(rows[0].position);
         if (stored >= update.position) continue;
         if (stored !== update.after) throw new ProjectionOutOfStepError(update.projection, update.after, stored);
-        const captures = new CaptureTotals();
-        await this.applyChanges(client, update.changes, captures);
-        for (const params of captures.params()) await client.query(numbered(sql.settleCaptures), params);
+        const settlement = new SettlementTotals();
+        await this.applyChanges(client, update.changes, settlement);
+        // Read and written under the checkpoint's row lock: no other applier moves these rows meanwhile.
+        for (const key of settlement.keys()) {
+          const { rows: stored } = await client.query(numbered(sql.settlementRow), [key.day, key.channel, key.currency]);
+          const row = settlement.settled(key, stored.length === 0 ? null : toSettlementRow(stored[0] as Record<string, unknown>));
+          await client.query(numbered(sql.settle), settleParams(row));
+        }
         await client.query(numbered(sql.setCheckpoint), [update.position, update.projection]);
       }
       return this.readCheckpoints(client);
@@ -217,7 +228,7 @@ export class PostgresProjectionStore implements ProjectionStore {
    * (what placing orders makes) for distinct orders is one statement: the same rows and the same
    * conflict handling as one `orderCreate` after another, in one round trip instead of one each.
    */
-  private async applyChanges(client: PoolClient, changes: readonly ReportChange[], captures: CaptureTotals): Promise<void> {
+  private async applyChanges(client: PoolClient, changes: readonly ReportChange[], settlement: SettlementTotals): Promise<void> {
     for (let i = 0; i < changes.length; ) {
       const run = creationRun(changes, i);
       if (run.length > 1) {
@@ -228,9 +239,14 @@ export class PostgresProjectionStore implements ProjectionStore {
         continue;
       }
       const change = changes[i++];
+      if (change.kind === 'refunded') {
+        const { rows } = await client.query<{ channel: string }>(numbered(this.sql.channelOfCapture), [change.paymentId]);
+        settlement.refunded(change, rows[0]?.channel ?? null);
+        continue;
+      }
       const { sql: statement, params } = changeStatement(this.sql, change);
       const result = await client.query(numbered(statement), [...params]);
-      if (change.kind === 'captured' && (result.rowCount ?? 0) > 0) captures.add(change);
+      if (change.kind === 'captured' && (result.rowCount ?? 0) > 0) settlement.captured(change);
     }
   }
 

@@ -2,8 +2,10 @@
  * The SQL of the reporting projections, shared by the SQLite and PostgreSQL adapters: the same
  * statements (written with `?` placeholders; PostgreSQL gets them numbered by `numbered`) over
  * the same tables, so the two adapters can't drift apart. Times are ISO 8601 UTC text (their
- * text order is their time order), money integer minor units.
+ * text order is their time order), money integer minor units; the settlement's sums are exact
+ * decimals (SQLite TEXT, PostgreSQL numeric), added up here with BigInt, never in floats.
  */
+import { sumMinorUnits } from '../../domain/shared/money.js';
 import type {
   CapturedChange,
   AnomaliesQuery,
@@ -11,6 +13,7 @@ import type {
   OrderRow,
   OrdersQuery,
   ProjectionName,
+  RefundedChange,
   ReportChange,
   ReportTable,
   SettlementQuery,
@@ -43,8 +46,6 @@ export function reportStatements(t: (table: string) => string) {
   const settlement = t('report_settlement');
   const captures = t('report_settlement_captures');
   const checkpoints = t('report_checkpoints');
-  const settle = (set: string) =>
-    `ON CONFLICT (day, channel, currency) DO UPDATE SET ${set}`;
   return {
     checkpoints: `SELECT name, position, version FROM ${checkpoints}`,
     checkpointOf: `SELECT position FROM ${checkpoints} WHERE name = ?`,
@@ -65,7 +66,7 @@ export function reportStatements(t: (table: string) => string) {
                     payments = payments + ?, anomalies = anomalies + ?, refunded_amount = refunded_amount + ?,
                     status = coalesce(?, status), ended_at = coalesce(?, ended_at),
                     paid_by = CASE WHEN CAST(? AS TEXT) IS NULL THEN paid_by ELSE ? END
-                  WHERE order_id = ?`,
+                  WHERE order_id = ? OR (order_id = ? AND merchant_id = ?)`,
     anomalyCreate: `INSERT INTO ${anomalies} AS a (payment_id, order_id, kind, detected_at, refund_status, refund_requested_at, amount, currency, refund_failures, refund_completed_at)
                     VALUES (?, ?, ?, ?, coalesce(?, 'none'), ?, ?, ?, ?, ?)
                     ON CONFLICT (payment_id) DO UPDATE SET
@@ -82,13 +83,19 @@ export function reportStatements(t: (table: string) => string) {
                     WHERE payment_id = ?`,
     /** Run for each capture; the settlement row moves only by the captures this inserted (a payment is captured once). */
     captured: `INSERT INTO ${captures} (payment_id, channel, currency, amount) VALUES (?, ?, ?, ?) ON CONFLICT (payment_id) DO NOTHING`,
-    refunded: `INSERT INTO ${settlement} AS s (day, channel, currency, captured_amount, captured_count, refunded_amount, refunded_count)
-               VALUES (?, coalesce((SELECT channel FROM ${captures} WHERE payment_id = ?), 'unknown'), ?, 0, 0, ?, 1)
-               ${settle('refunded_amount = s.refunded_amount + excluded.refunded_amount, refunded_count = s.refunded_count + 1')}`,
-    /** The new captures of one settlement row in a batch, added at once. */
-    settleCaptures: `INSERT INTO ${settlement} AS s (day, channel, currency, captured_amount, captured_count, refunded_amount, refunded_count)
-                     VALUES (?, ?, ?, ?, ?, 0, 0)
-                     ${settle('captured_amount = s.captured_amount + excluded.captured_amount, captured_count = s.captured_count + excluded.captured_count')}`,
+    /** The channel that captured a payment (a refund counts on it). */
+    channelOfCapture: `SELECT channel FROM ${captures} WHERE payment_id = ?`,
+    /** One settlement row as stored, read before its new sums are written (see SettlementTotals). */
+    settlementRow: `SELECT ${SETTLEMENT_COLUMNS} FROM ${settlement} WHERE day = ? AND channel = ? AND currency = ?`,
+    /**
+     * Writes a settlement row's new sums, computed exactly by SettlementTotals from the stored row
+     * and the batch: SQL arithmetic would overflow (SQLite's integers at 2^63, into floats).
+     */
+    settle: `INSERT INTO ${settlement} (day, channel, currency, captured_amount, captured_count, refunded_amount, refunded_count)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (day, channel, currency) DO UPDATE SET
+               captured_amount = excluded.captured_amount, captured_count = excluded.captured_count,
+               refunded_amount = excluded.refunded_amount, refunded_count = excluded.refunded_count`,
     orders: (query: OrdersQuery): Statement => {
       const where = new Where();
       where.add('status = ?', query.status);
@@ -132,15 +139,20 @@ export function reportStatements(t: (table: string) => string) {
 
 export type ReportStatements = ReturnType<typeof reportStatements>;
 
-/** The statement of a change and its parameters. */
-export function changeStatement(sql: ReportStatements, change: ReportChange): Statement {
+/**
+ * The statement of a change and its parameters. Refunds have none of their own: SettlementTotals
+ * sums them (on the channel of their capture, `channelOfCapture`) and `settle` writes the rows.
+ */
+export function changeStatement(sql: ReportStatements, change: Exclude<ReportChange, RefundedChange>): Statement {
   switch (change.kind) {
     case 'order': {
-      const { orderId, placed, paymentsAdded, anomaliesAdded, refundedAdded, ended } = change;
+      const { orderId, legacy, placed, paymentsAdded, anomaliesAdded, refundedAdded, ended } = change;
       if (placed === null) {
+        // The row of the order's key, or (from a payment's event) that merchant's order from before ids were scoped: never both.
+        const legacyRow = [legacy?.orderId ?? null, legacy?.merchantId ?? null];
         return {
           sql: sql.orderUpdate,
-          params: [paymentsAdded, anomaliesAdded, refundedAdded, ended?.status ?? null, ended?.at ?? null, ended?.at ?? null, ended?.paidBy ?? null, orderId],
+          params: [paymentsAdded, anomaliesAdded, refundedAdded, ended?.status ?? null, ended?.at ?? null, ended?.at ?? null, ended?.paidBy ?? null, orderId, ...legacyRow],
         };
       }
       const { merchantId, amount, currency, createdAt, expiresAt } = placed;
@@ -160,27 +172,76 @@ export function changeStatement(sql: ReportStatements, change: ReportChange): St
     }
     case 'captured':
       return { sql: sql.captured, params: [change.paymentId, change.channel, change.currency, change.amount] };
-    case 'refunded':
-      return { sql: sql.refunded, params: [change.day, change.paymentId, change.currency, change.amount] };
   }
 }
 
-/** Sums the captures a batch inserted, per settlement row, for `settleCaptures`. */
-export class CaptureTotals {
-  private readonly rows = new Map<string, { day: string; channel: string; currency: string; amount: number; count: number }>();
+/** What a batch adds to one settlement row. */
+interface SettlementDelta {
+  readonly day: string;
+  readonly channel: string;
+  readonly currency: string;
+  capturedAmount: bigint;
+  capturedCount: number;
+  refundedAmount: bigint;
+  refundedCount: number;
+}
 
-  add(change: CapturedChange): void {
-    const key = `${change.day}|${change.channel}|${change.currency}`;
-    const row = this.rows.get(key) ?? { day: change.day, channel: change.channel, currency: change.currency, amount: 0, count: 0 };
-    row.amount += change.amount;
-    row.count += 1;
-    this.rows.set(key, row);
+/**
+ * The money a batch moves, per settlement row (day, channel, currency): the captures it inserted
+ * (a payment counts once) and its refunds, on the channel that captured the payment (`unknown`
+ * when none did). Summed with BigInt, so a row stays exact whatever its size; `settled` adds a
+ * row's delta to the row as stored and gives the new row to write with `settle`.
+ */
+export class SettlementTotals {
+  private readonly deltas = new Map<string, SettlementDelta>();
+
+  captured(change: CapturedChange): void {
+    const delta = this.delta(change.day, change.channel, change.currency);
+    delta.capturedAmount += BigInt(change.amount);
+    delta.capturedCount += 1;
   }
 
-  /** Parameters of `settleCaptures`, one row each. */
-  params(): unknown[][] {
-    return [...this.rows.values()].map(({ day, channel, currency, amount, count }) => [day, channel, currency, amount, count]);
+  refunded(change: RefundedChange, captureChannel: string | null): void {
+    const delta = this.delta(change.day, captureChannel ?? 'unknown', change.currency);
+    delta.refundedAmount += BigInt(change.amount);
+    delta.refundedCount += 1;
   }
+
+  /** The rows touched, as keys for reading them as stored. */
+  keys(): { day: string; channel: string; currency: string }[] {
+    return [...this.deltas.values()].map(({ day, channel, currency }) => ({ day, channel, currency }));
+  }
+
+  /** The new row: the stored one (null: none yet) plus what this batch adds to it. */
+  settled(key: { day: string; channel: string; currency: string }, stored: SettlementRow | null): SettlementRow {
+    const delta = this.deltas.get(settlementKey(key))!;
+    return {
+      day: delta.day,
+      channel: delta.channel,
+      currency: delta.currency,
+      capturedAmount: sumMinorUnits(stored?.capturedAmount ?? '0', delta.capturedAmount.toString()),
+      capturedCount: (stored?.capturedCount ?? 0) + delta.capturedCount,
+      refundedAmount: sumMinorUnits(stored?.refundedAmount ?? '0', delta.refundedAmount.toString()),
+      refundedCount: (stored?.refundedCount ?? 0) + delta.refundedCount,
+    };
+  }
+
+  private delta(day: string, channel: string, currency: string): SettlementDelta {
+    const key = settlementKey({ day, channel, currency });
+    let delta = this.deltas.get(key);
+    if (delta === undefined) {
+      delta = { day, channel, currency, capturedAmount: 0n, capturedCount: 0, refundedAmount: 0n, refundedCount: 0 };
+      this.deltas.set(key, delta);
+    }
+    return delta;
+  }
+}
+
+export const settlementKey = (row: { day: string; channel: string; currency: string }): string => `${row.day}|${row.channel}|${row.currency}`;
+
+/** Parameters of `settle` for a row. */
+export function settleParams(row: SettlementRow): unknown[] {
+  return [row.day, row.channel, row.currency, row.capturedAmount, row.capturedCount, row.refundedAmount, row.refundedCount];
 }
 
 const ORDER_COLUMNS =
@@ -193,11 +254,20 @@ type Row = Record<string, unknown>;
 /** PostgreSQL gives bigint as a string; SQLite gives a number. */
 const int = (value: unknown): number => Number(value);
 const intOrNull = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+/** An exact sum as stored (SQLite TEXT, PostgreSQL numeric: a string either way), as digits. */
+const decimal = (value: unknown): string => {
+  const text = typeof value === 'bigint' ? value.toString() : String(value);
+  if (!/^-?\d+$/.test(text)) throw new RangeError(`a settlement amount is not an integer of minor units: ${text}`);
+  return text;
+};
 
 export function toOrderRow(r: Row): OrderRow {
+  const key = r.order_id as string;
+  const merchantId = r.merchant_id as string | null;
   return {
-    orderId: r.order_id as string,
-    merchantId: r.merchant_id as string | null,
+    orderId: orderIdOfRow(key, merchantId),
+    orderKey: key,
+    merchantId,
     status: r.status as OrderRow['status'],
     amount: int(r.amount),
     currency: r.currency as string,
@@ -231,9 +301,9 @@ export function toSettlementRow(r: Row): SettlementRow {
     day: r.day as string,
     channel: r.channel as string,
     currency: r.currency as string,
-    capturedAmount: int(r.captured_amount),
+    capturedAmount: decimal(r.captured_amount),
     capturedCount: int(r.captured_count),
-    refundedAmount: int(r.refunded_amount),
+    refundedAmount: decimal(r.refunded_amount),
     refundedCount: int(r.refunded_count),
   };
 }
@@ -268,4 +338,9 @@ class Where {
   get sql(): string {
     return this.clauses.length === 0 ? '' : ` WHERE ${this.clauses.join(' AND ')}`;
   }
+}
+
+/** The orderId of an order row: its key without the merchant's prefix (a row of an order from before ids were scoped has none). */
+export function orderIdOfRow(key: string, merchantId: string | null): string {
+  return merchantId !== null && key.startsWith(`${merchantId}.`) ? key.slice(merchantId.length + 1) : key;
 }

@@ -18,9 +18,10 @@ import {
   type SettlementRow,
 } from '../../application/ports/projection-store.port.js';
 import {
-  CaptureTotals,
   changeStatement,
   reportStatements,
+  SettlementTotals,
+  settleParams,
   TABLES_OF_PROJECTION,
   toAnomalyRow,
   toOrderRow,
@@ -86,6 +87,21 @@ const MIGRATIONS: readonly string[] = [
      currency   TEXT    NOT NULL,
      amount     INTEGER NOT NULL
    ) STRICT, WITHOUT ROWID;`,
+  // 2: settlement sums as exact decimal text (an INTEGER sum overflows at 2^63, into a float).
+  // The rows are rebuilt from the log: the projection is emptied and marked never built.
+  `DROP TABLE report_settlement;
+   CREATE TABLE report_settlement (
+     day             TEXT    NOT NULL,
+     channel         TEXT    NOT NULL,
+     currency        TEXT    NOT NULL,
+     captured_amount TEXT    NOT NULL,
+     captured_count  INTEGER NOT NULL,
+     refunded_amount TEXT    NOT NULL,
+     refunded_count  INTEGER NOT NULL,
+     PRIMARY KEY (day, channel, currency)
+   ) STRICT, WITHOUT ROWID;
+   DELETE FROM report_settlement_captures;
+   UPDATE report_checkpoints SET position = 0, version = 0 WHERE name = 'settlement';`,
 ];
 
 /**
@@ -138,13 +154,20 @@ export class SqliteProjectionStore implements ProjectionStore {
           const stored = this.statement(sql.checkpointOf).pluck().get(update.projection) as number;
           if (stored >= update.position) continue;
           if (stored !== update.after) throw new ProjectionOutOfStepError(update.projection, update.after, stored);
-          const captures = new CaptureTotals();
+          const settlement = new SettlementTotals();
           for (const change of update.changes) {
+            if (change.kind === 'refunded') {
+              settlement.refunded(change, (this.statement(sql.channelOfCapture).pluck().get(change.paymentId) as string | undefined) ?? null);
+              continue;
+            }
             const { sql: statement, params } = changeStatement(sql, change);
             const changed = this.run(statement, params);
-            if (change.kind === 'captured' && changed > 0) captures.add(change);
+            if (change.kind === 'captured' && changed > 0) settlement.captured(change);
           }
-          for (const params of captures.params()) this.run(sql.settleCaptures, params);
+          for (const key of settlement.keys()) {
+            const stored = this.statement(sql.settlementRow).get(key.day, key.channel, key.currency) as Record<string, unknown> | undefined;
+            this.run(sql.settle, settleParams(settlement.settled(key, stored === undefined ? null : toSettlementRow(stored))));
+          }
           this.run(sql.setCheckpoint, [update.position, update.projection]);
         }
       })
