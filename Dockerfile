@@ -11,7 +11,13 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production
+# Production defaults: no sandbox gateway or sandbox channels. Run with API keys, e.g.
+#   docker run -e API_KEYS='<key>:merchantA,<key>:*:operator' -e PUBLIC_BASE_URL=https://pay.example ...
+# (without API_KEYS the service runs open and says so). For a demo with the sandbox, add
+#   -e SANDBOX_ENABLED=true -e SANDBOX_SECRET=<a long random string>
+# (with API_KEYS set, the service refuses to start on the public default secret).
+ENV NODE_ENV=production \
+    SANDBOX_ENABLED=false
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -12,9 +12,9 @@ import {
   type CreateTradeRequest,
 } from '../../src/application/ports/channel.port.js';
 import { SandboxChannel } from '../../src/infrastructure/channels/sandbox.channel.js';
-import { SandboxGateway } from '../../src/infrastructure/sandbox/sandbox-gateway.js';
+import { SandboxGateway, SandboxGatewayError, type SandboxTradeParams } from '../../src/infrastructure/sandbox/sandbox-gateway.js';
 import { signSandboxBody } from '../../src/infrastructure/sandbox/sandbox-signature.js';
-import { SandboxModule } from '../../src/infrastructure/sandbox/sandbox.module.js';
+import { SandboxModule, sandboxOptionsFromEnv } from '../../src/infrastructure/sandbox/sandbox.module.js';
 
 const secret = 'int-test-secret';
 const start = new Date('2026-11-26T10:00:00.000Z');
@@ -87,7 +87,7 @@ describe('the sandbox gateway', () => {
     description: 'Two tickets',
     timeExpire: new Date(clock.getTime() + 15 * 60_000).toISOString(),
     notifyUrl,
-    returnUrl: `http://shop.example/return?paymentId=${paymentId}`,
+    returnUrl: `https://shop.example/return?paymentId=${paymentId}`,
     ...overrides,
   });
 
@@ -605,6 +605,7 @@ describe('the sandbox gateway', () => {
       { apiDwn: true },
       { apiDown: 'yes' },
       { duplicateNotifications: -1 },
+      { duplicateNotifications: 21 },
       { notifyDelayMs: 1.5 },
       { captureAmountDelta: 2.5 },
       { captureAmountDelta: '10' },
@@ -666,5 +667,226 @@ describe('the sandbox gateway', () => {
       await stall;
       expect(released).toBe(true);
     });
+  });
+});
+
+/** A server that records every request it gets and answers as `answer` says (status and headers). */
+class Recorder {
+  readonly requests: { method: string; url: string; body: string }[] = [];
+  answer: () => { status: number; headers?: Record<string, string> } = () => ({ status: 200 });
+  private readonly server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      this.requests.push({ method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') });
+      const { status, headers } = this.answer();
+      res.writeHead(status, headers).end();
+    });
+  });
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe('the sandbox gateway run alone (npm run sandbox) with SANDBOX_NOTIFY_ORIGINS', () => {
+  let app: INestApplication;
+  let gatewayUrl: string;
+  /** The one Payguard instance this gateway serves. */
+  const merchant = new Recorder();
+  let merchantOrigin: string;
+  /** Something else on the gateway's network (an admin port, a metadata service): it must never hear from the gateway. */
+  const internal = new Recorder();
+  let internalOrigin: string;
+  let sequence = 0;
+
+  const trade = (overrides: Partial<SandboxTradeParams> = {}) => ({
+    outTradeNo: `pay_alone_${++sequence}`,
+    amount: 700,
+    currency: 'CNY',
+    timeExpire: new Date(Date.now() + 15 * 60_000).toISOString(),
+    notifyUrl: `${merchantOrigin}/channels/sandbox-bank/notifications`,
+    returnUrl: `${merchantOrigin}/channels/sandbox-bank/return?paymentId=x`,
+    ...overrides,
+  });
+  const create = async (body: Record<string, unknown>) => {
+    const response = await fetch(`${gatewayUrl}/api/bank/trades`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, type: response.headers.get('content-type'), body: (await response.json()) as Record<string, any> };
+  };
+  const payJson = (paymentId: string) => fetch(`${gatewayUrl}/pay/${paymentId}`, { method: 'POST', headers: { accept: 'application/json' } });
+
+  beforeAll(async () => {
+    merchantOrigin = await merchant.listen();
+    internalOrigin = await internal.listen();
+    const options = sandboxOptionsFromEnv({
+      SANDBOX_SECRET: secret,
+      SANDBOX_NOTIFY_DELAY_MS: '0',
+      SANDBOX_NOTIFY_ORIGINS: merchantOrigin,
+      RETURN_URL_ORIGINS: 'https://shop.example',
+    });
+    app = await NestFactory.create(SandboxModule.forRoot(options), { logger: false, forceCloseConnections: true });
+    await app.listen(0, '127.0.0.1');
+    gatewayUrl = `${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/sandbox`;
+  });
+
+  beforeEach(() => {
+    merchant.answer = () => ({ status: 200 });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await merchant.close();
+    await internal.close();
+  });
+
+  it.each([
+    ['another port on the same host', () => `${internalOrigin}/admin/shutdown`],
+    ['the same port under another host name', () => `${merchantOrigin.replace('127.0.0.1', 'localhost')}/channels/sandbox-bank/notifications`],
+    ['https instead of http', () => `${merchantOrigin.replace('http:', 'https:')}/channels/sandbox-bank/notifications`],
+    ['a cloud metadata address', () => 'http://169.254.169.254/latest/meta-data/iam/security-credentials/'],
+    ['a private network address', () => 'http://10.0.0.5:8080/admin'],
+  ])('refuses a trade that would notify %s: 400 NOTIFY_URL_NOT_ALLOWED, and no trade is kept', async (_, notifyUrl) => {
+    const body = trade({ notifyUrl: notifyUrl() });
+    const answer = await create(body);
+    expect(answer.status).toBe(400);
+    expect(answer.type).toMatch(/^application\/problem\+json/);
+    expect(answer.body).toMatchObject({ status: 400, code: 'NOTIFY_URL_NOT_ALLOWED' });
+    // Nothing to pay, so nothing that could ever be sent.
+    expect((await fetch(`${gatewayUrl}/api/bank/trades/${body.outTradeNo}`)).status).toBe(404);
+    expect((await payJson(body.outTradeNo)).status).toBe(404);
+  });
+
+  it('notifies a trade on SANDBOX_NOTIFY_ORIGINS, and the internal target has heard nothing', async () => {
+    const body = trade();
+    expect((await create(body)).status).toBe(201);
+    expect((await payJson(body.outTradeNo)).status).toBe(200);
+    await waitFor('the notification at the merchant', () => merchant.requests.some((request) => request.body.includes(body.outTradeNo)));
+    expect(internal.requests).toEqual([]);
+  });
+
+  it("does not follow a redirect from an allowed origin to another one: the merchant's 307 is a failed delivery, retried", async () => {
+    merchant.answer = () => ({ status: 307, headers: { location: `${internalOrigin}/admin/shutdown` } });
+    const body = trade();
+    expect((await create(body)).status).toBe(201);
+    expect((await payJson(body.outTradeNo)).status).toBe(200);
+    // The first delivery and its first retry (100 ms later) both met the redirect, and neither followed it.
+    await waitFor('a retried delivery', () => merchant.requests.filter((request) => request.body.includes(body.outTradeNo)).length >= 2);
+    expect(internal.requests).toEqual([]);
+  });
+
+  it('sends payers back only to the origins it notifies or to RETURN_URL_ORIGINS: 400 RETURN_URL_NOT_ALLOWED otherwise', async () => {
+    for (const returnUrl of ['https://evil.example/phish', 'http://shop.example/back', `${internalOrigin}/back`]) {
+      const answer = await create(trade({ returnUrl }));
+      expect({ returnUrl, status: answer.status, code: answer.body.code }).toEqual({ returnUrl, status: 400, code: 'RETURN_URL_NOT_ALLOWED' });
+    }
+    expect((await create(trade({ returnUrl: 'https://shop.example/orders/1' }))).status).toBe(201);
+    expect((await create(trade())).status).toBe(201);
+  });
+
+  it('notifies loopback only when SANDBOX_NOTIFY_ORIGINS is unset', () => {
+    const { notifyAllowed } = sandboxOptionsFromEnv({});
+    for (const url of ['http://127.0.0.1:3000/n', 'https://127.0.0.1/n', 'http://localhost:8080/n', 'https://localhost/n', 'http://[::1]:3000/n']) {
+      expect({ url, allowed: notifyAllowed?.(url) }).toEqual({ url, allowed: true });
+    }
+    for (const url of ['http://127.0.0.2:3000/n', 'http://10.0.0.1/n', 'https://payguard.example/n', 'http://169.254.169.254/', 'file:///etc/passwd']) {
+      expect({ url, allowed: notifyAllowed?.(url) }).toEqual({ url, allowed: false });
+    }
+  });
+
+  it('will not start with SANDBOX_NOTIFY_ORIGINS, RETURN_URL_ORIGINS or SANDBOX_MAX_TRADES it cannot read', () => {
+    expect(() => sandboxOptionsFromEnv({ SANDBOX_NOTIFY_ORIGINS: '127.0.0.1:3000' })).toThrow(/^SANDBOX_NOTIFY_ORIGINS: /);
+    expect(() => sandboxOptionsFromEnv({ RETURN_URL_ORIGINS: 'https://shop.example/path' })).toThrow(/^RETURN_URL_ORIGINS: /);
+    expect(() => sandboxOptionsFromEnv({ SANDBOX_MAX_TRADES: '0' })).toThrow(/SANDBOX_MAX_TRADES/);
+  });
+});
+
+describe('the number of trades a sandbox gateway keeps', () => {
+  const t0 = new Date('2026-11-26T10:00:00.000Z');
+  let now = t0;
+  const later = (ms: number) => (now = new Date(now.getTime() + ms));
+  const HOUR = 3_600_000;
+  let gateway: SandboxGateway;
+  const open = (outTradeNo: string, expiresInMs = 15 * 60_000) =>
+    gateway.createTrade('bank', {
+      outTradeNo,
+      amount: 100,
+      currency: 'CNY',
+      timeExpire: new Date(now.getTime() + expiresInMs).toISOString(),
+      notifyUrl: 'http://127.0.0.1:9/notify',
+      returnUrl: 'http://127.0.0.1:9/return',
+    });
+  const kept = () => gateway.listTrades('bank').map((trade) => trade.outTradeNo);
+  const fullError = () => {
+    try {
+      open('one-too-many');
+    } catch (error) {
+      return error instanceof SandboxGatewayError ? error.code : error;
+    }
+    return 'created';
+  };
+
+  beforeEach(() => {
+    now = t0;
+    // Notifications are dropped: these trades are about bookkeeping only.
+    gateway = new SandboxGateway({ secret, notifyDelayMs: 0, now: () => now, maxTrades: 3 });
+    gateway.setFaults({ dropNotifications: true });
+  });
+  afterEach(() => gateway.shutdown());
+
+  it('is bounded: with every trade still payable, a new one is SANDBOX_FULL and nothing is forgotten', () => {
+    for (const id of ['a', 'b', 'c']) open(id);
+    expect(fullError()).toBe('SANDBOX_FULL');
+    expect(kept()).toEqual(['a', 'b', 'c']);
+    // Past its timeExpire, but not by an hour yet: still kept (the merchant may still ask about it).
+    later(15 * 60_000 + HOUR - 1);
+    expect(fullError()).toBe('SANDBOX_FULL');
+  });
+
+  it('forgets the oldest final trade first: closed, failed, or waiting more than an hour past its timeExpire', () => {
+    open('a');
+    open('b');
+    open('c');
+    gateway.closeTrade('bank', 'c');
+    gateway.pay('b', 'fail');
+    open('d');
+    expect(kept()).toEqual(['a', 'c', 'd']);
+    open('e');
+    expect(kept()).toEqual(['a', 'd', 'e']);
+    later(15 * 60_000 + HOUR + 1);
+    open('f', HOUR * 24);
+    expect(kept()).toEqual(['d', 'e', 'f']);
+  });
+
+  it('forgets a paid trade once it is fully refunded, or an hour after it was paid, not before', () => {
+    open('paid-refunded');
+    open('paid-kept');
+    open('waiting', 24 * HOUR);
+    gateway.pay('paid-refunded');
+    gateway.pay('paid-kept');
+    gateway.refund('bank', 'paid-refunded', { outRequestNo: 'refund-1', amount: 60 });
+    expect(fullError()).toBe('SANDBOX_FULL');
+    gateway.refund('bank', 'paid-refunded', { outRequestNo: 'refund-2', amount: 40 });
+    open('next');
+    expect(kept()).toEqual(['paid-kept', 'waiting', 'next']);
+    expect(() => gateway.queryTrade('bank', 'paid-refunded')).toThrow(SandboxGatewayError);
+    later(HOUR + 1);
+    open('after-an-hour');
+    expect(kept()).toEqual(['waiting', 'next', 'after-an-hour']);
+  });
+
+  it('answers a repeated create of a kept trade even when full', () => {
+    for (const id of ['a', 'b', 'c']) open(id);
+    const again = gateway.createTrade('bank', { ...gateway.listTrades('bank')[0] });
+    expect(again.created).toBe(false);
   });
 });

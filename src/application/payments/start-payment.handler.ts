@@ -9,10 +9,11 @@ import { InvalidRequest } from '../errors.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
 import type { PaymentChannel } from '../ports/channel.port.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
+import { RETURN_URL_POLICY, type ReturnUrlPolicy } from '../ports/return-url-policy.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { OrderReader } from '../queries/order-reader.js';
 import { toPaymentView, type PaymentView } from '../queries/views.js';
-import { OPEN_VIEWER, type Viewer } from '../viewer.js';
+import type { Viewer } from '../viewer.js';
 import { PaymentIntents } from '../trades/payment-intents.js';
 import { TradeCloser } from '../trades/trade-closer.js';
 import { PaymentResultRecorder } from './payment-result-recorder.js';
@@ -50,9 +51,14 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     @Inject(SETTINGS) private readonly settings: PayguardSettings,
+    @Inject(RETURN_URL_POLICY) private readonly returnUrls: ReturnUrlPolicy,
   ) {}
 
   async execute(command: StartPaymentCommand): Promise<{ created: boolean; payment: PaymentView }> {
+    // The payer will be redirected there: only to origins RETURN_URL_ORIGINS allows, never an open redirect.
+    if (command.returnUrl !== null && !this.returnUrls.allows(command.returnUrl)) {
+      throw new InvalidRequest([{ field: 'returnUrl', message: 'returnUrl is not on an origin payers may be sent back to (RETURN_URL_ORIGINS)' }]);
+    }
     const channel = this.channels.get(command.channel);
     if (channel === undefined) {
       throw new InvalidRequest([{ field: 'channel', message: `unknown channel; offered: ${this.channels.ids().join(', ')}` }]);
@@ -60,18 +66,18 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     if (channel.needsPayerIp === true && command.payerIp === null) {
       throw new InvalidRequest([{ field: 'payerIp', message: `channel ${channel.id} needs the payer's IP address (payerIp)` }]);
     }
-    const before = await this.reader.order(command.orderId, command.viewer);
+    const { key, order: before } = await this.reader.located(command.orderId, command.viewer);
     if (before.status !== 'pending') throw new OrderNotPayable(command.orderId, before.status);
     if (channel.currencies !== undefined && !channel.currencies.includes(before.placed.currency)) {
       throw new InvalidRequest([{ field: 'channel', message: `${channel.id} takes ${channel.currencies.join(', ')} only, not ${before.placed.currency}` }]);
     }
     const ended = await this.endedAttempts(before, channel.id);
     const causation = { correlationId: command.correlationId, causationId: null };
-    await this.closeFailedPredecessor(before, channel, ended, causation);
+    await this.closeFailedPredecessor(key, before, channel, ended, causation);
     const freshPaymentId = `pay_${this.ids.token(20)}`;
     const { state, events: started } = await this.repository.handle(
       orderDecider,
-      orderStream(command.orderId),
+      orderStream(key),
       (now): OrderCommand => ({
         type: 'StartPaymentAttempt',
         data: {
@@ -91,7 +97,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     const attempt = openAttemptOn(order, channel.id, ended, this.clock.now());
     if (attempt === undefined) throw new OrderNotPayable(command.orderId, order.status);
     // 201 for an attempt this call started, 200 for one it reused (whose trade it may have had to create).
-    const payment = await this.ensureTrade(order, attempt, channel, command.payerIp, causation);
+    const payment = await this.ensureTrade(key, order, attempt, channel, command.payerIp, causation);
     return { created: started.length > 0, payment };
   }
 
@@ -109,7 +115,13 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
    * before its successor opened, and a closed attempt was closed at the channel. A close that
    * finds the trade paid after all records that success, and the order is not paid twice.
    */
-  private async closeFailedPredecessor(order: PlacedOrderState, channel: PaymentChannel, ended: string[], causation: Causation): Promise<void> {
+  private async closeFailedPredecessor(
+    key: string,
+    order: PlacedOrderState,
+    channel: PaymentChannel,
+    ended: string[],
+    causation: Causation,
+  ): Promise<void> {
     if (openAttemptOn(order, channel.id, ended, this.clock.now()) !== undefined) return;
     const latest = order.attempts.filter((attempt) => attempt.channel === channel.id).at(-1);
     if (latest === undefined || !ended.includes(latest.paymentId)) return;
@@ -119,7 +131,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     const { channelTradeNo, paidAt, amount } = closed;
     const report = { ...amount, channelTradeNo, paidAt, source: 'close' as const, notificationId: null, raw: null };
     await this.results.recordSuccess(latest.paymentId, report, causation);
-    const after = await this.reader.order(order.placed.orderId, OPEN_VIEWER);
+    const after = await this.reader.byKey(key);
     throw new OrderNotPayable(order.placed.orderId, after.status);
   }
 
@@ -130,6 +142,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
    * closed at once and the payment refused.
    */
   private async ensureTrade(
+    key: string,
     order: PlacedOrderState,
     attempt: PaymentAttempt,
     channel: PaymentChannel,
@@ -157,9 +170,9 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
       (now): PaymentCommand => ({ type: 'RecordTradeOpened', data: { paymentId, payUrl }, metadata: { now } }),
       causation,
     );
-    const after = await this.reader.order(orderId, OPEN_VIEWER);
+    const after = await this.reader.byKey(key);
     if (after.status !== 'pending') {
-      await this.trades.close(orderId, paymentId, causation);
+      await this.trades.close(key, paymentId, causation);
       throw new OrderNotPayable(orderId, after.status);
     }
     return toPaymentView(state as InitiatedPaymentState);

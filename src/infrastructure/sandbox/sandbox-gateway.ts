@@ -4,6 +4,7 @@
  * controller puts HTTP around it.
  */
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_RETURN_URL_ORIGINS, LOOPBACK_ORIGINS, OriginList } from '../config/origins.js';
 import { SANDBOX_SIGNATURE_HEADER, signSandboxBody } from './sandbox-signature.js';
 
 export const SANDBOX_PROVIDERS = ['bank', 'wallet'] as const;
@@ -74,7 +75,10 @@ export type SandboxErrorCode =
   | 'TRADE_NOT_PAID'
   | 'REFUND_CONFLICT'
   | 'REFUND_CURRENCY_MISMATCH'
-  | 'REFUND_AMOUNT_EXCEEDED';
+  | 'REFUND_AMOUNT_EXCEEDED'
+  | 'NOTIFY_URL_NOT_ALLOWED'
+  | 'RETURN_URL_NOT_ALLOWED'
+  | 'SANDBOX_FULL';
 
 /** A request the provider refuses; `trade` is what it refers to, when there is one. */
 export class SandboxGatewayError extends Error {
@@ -98,7 +102,31 @@ export interface SandboxGatewayOptions {
   readonly notifyDelayMs: number;
   readonly now?: () => Date;
   readonly fetch?: typeof fetch;
+  /**
+   * Whether notifications may go to this notifyUrl, checked when a trade is created, so the
+   * gateway can't be made to post to any address it can reach. Default: loopback only.
+   */
+  readonly notifyAllowed?: (url: string) => boolean;
+  /**
+   * Whether the payer may be sent back to this returnUrl after paying, so the provider's page is
+   * no open redirect. Default: any https origin and loopback http.
+   */
+  readonly returnAllowed?: (url: string) => boolean;
+  /** How many trades are kept; when full, the oldest final ones are forgotten. Default 10,000. */
+  readonly maxTrades?: number;
 }
+
+export const DEFAULT_MAX_TRADES = 10_000;
+/**
+ * Most extra copies of a notification the duplicateNotifications fault may ask for: enough for a
+ * storm (the notification e2e test sends 21 copies), not an amplifier (each copy is retried for an hour).
+ */
+export const MAX_DUPLICATE_NOTIFICATIONS = 20;
+/** How long a trade past its timeExpire (or a paid one not fully refunded) is kept before it may be forgotten. */
+const FORGET_AFTER_MS = 60 * 60 * 1000;
+
+const defaultNotifyOrigins = OriginList.parse(LOOPBACK_ORIGINS);
+const defaultReturnOrigins = OriginList.parse(DEFAULT_RETURN_URL_ORIGINS);
 
 // Notification retries, as real providers do: 100 ms doubling to 10 s, for about an hour.
 const RETRY_INITIAL_MS = 100;
@@ -113,12 +141,18 @@ export class SandboxGateway {
   private readonly stalls = new Set<() => void>();
   private readonly now: () => Date;
   private readonly fetch: typeof fetch;
+  private readonly notifyAllowed: (url: string) => boolean;
+  private readonly returnAllowed: (url: string) => boolean;
+  private readonly maxTrades: number;
   private currentFaults: SandboxFaults = {};
   private stopped = false;
 
   constructor(private readonly options: SandboxGatewayOptions) {
     this.now = options.now ?? (() => new Date());
     this.fetch = options.fetch ?? globalThis.fetch;
+    this.notifyAllowed = options.notifyAllowed ?? ((url) => defaultNotifyOrigins.allows(url));
+    this.returnAllowed = options.returnAllowed ?? ((url) => defaultReturnOrigins.allows(url));
+    this.maxTrades = options.maxTrades ?? DEFAULT_MAX_TRADES;
   }
 
   get faults(): Required<SandboxFaults> {
@@ -139,8 +173,17 @@ export class SandboxGateway {
     this.currentFaults = { ...faults };
   }
 
-  /** Idempotent by outTradeNo: the same params give the same trade, other params a conflict. */
+  /**
+   * Idempotent by outTradeNo: the same params give the same trade, other params a conflict. A
+   * notifyUrl or returnUrl on an origin the gateway does not serve is refused before anything is kept.
+   */
   createTrade(provider: SandboxProvider, params: SandboxTradeParams): { trade: SandboxTrade; created: boolean } {
+    if (!this.notifyAllowed(params.notifyUrl)) {
+      throw new SandboxGatewayError('NOTIFY_URL_NOT_ALLOWED', 'notifyUrl is not on an origin this gateway notifies');
+    }
+    if (!this.returnAllowed(params.returnUrl)) {
+      throw new SandboxGatewayError('RETURN_URL_NOT_ALLOWED', 'returnUrl is not on an origin payers may be sent back to');
+    }
     const existing = this.trades.get(tradeKey(provider, params.outTradeNo));
     if (existing) {
       if (!sameParams(existing, params)) {
@@ -156,6 +199,7 @@ export class SandboxGateway {
       status: 'WAIT_PAY',
       refunds: [],
     };
+    this.makeRoom();
     this.trades.set(tradeKey(provider, params.outTradeNo), trade);
     return { trade, created: true };
   }
@@ -301,6 +345,37 @@ export class SandboxGateway {
     return trade;
   }
 
+  /** At the bound, forgets the oldest final trade; none final: SANDBOX_FULL (nothing is kept). */
+  private makeRoom(): void {
+    if (this.trades.size < this.maxTrades) return;
+    const now = this.now().getTime();
+    // A Map iterates in insertion order: oldest first.
+    for (const [key, trade] of this.trades) {
+      if (this.isForgettable(trade, now)) {
+        this.trades.delete(key);
+        return;
+      }
+    }
+    throw new SandboxGatewayError('SANDBOX_FULL', `the gateway keeps at most ${this.maxTrades} trades and none of them is final`);
+  }
+
+  /**
+   * Final enough to forget: closed or failed; waiting but more than an hour past its timeExpire;
+   * paid and fully refunded, or paid more than an hour ago (time for the merchant's refund of a
+   * duplicate to have been made).
+   */
+  private isForgettable(trade: SandboxTrade, now: number): boolean {
+    switch (trade.status) {
+      case 'CLOSED':
+      case 'FAILED':
+        return true;
+      case 'WAIT_PAY':
+        return now > Date.parse(trade.timeExpire) + FORGET_AFTER_MS;
+      case 'PAID':
+        return refundedAmount(trade) >= capturedAmount(trade) || now > Date.parse(trade.paidAt ?? trade.createdAt) + FORGET_AFTER_MS;
+    }
+  }
+
   private failIfApiDown(): void {
     if (this.faults.apiDown) throw new SandboxGatewayError('API_DOWN', 'service unavailable');
   }
@@ -348,6 +423,8 @@ export class SandboxGateway {
           [SANDBOX_SIGNATURE_HEADER]: signSandboxBody(this.options.secret, body, this.now()),
         },
         body,
+        // A redirect is not followed: the gateway posts only to the origins it allows.
+        redirect: 'manual',
         signal: AbortSignal.any([delivery.signal, AbortSignal.timeout(DELIVERY_TIMEOUT_MS)]),
       });
       // The merchant's answer body is not read; cancelling it frees the connection.

@@ -7,6 +7,7 @@
 import { Body, Controller, Get, Inject, Param, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import {
+  MAX_DUPLICATE_NOTIFICATIONS,
   SANDBOX_PROVIDERS,
   SandboxGateway,
   SandboxGatewayError,
@@ -18,9 +19,13 @@ import {
   type SandboxTradeParams,
 } from './sandbox-gateway.js';
 
-/** Where payers reach the gateway (`.../sandbox`); derived from each request when unset. */
+/**
+ * Where payers reach the gateway (`.../sandbox`): a URL, or a function read at each trade (the
+ * in-process gateway's is PUBLIC_BASE_URL's, known once the service listens); derived from each
+ * request when unset (the gateway run alone).
+ */
 export interface SandboxHttpOptions {
-  readonly publicUrl?: string;
+  readonly publicUrl?: string | (() => string);
 }
 export const SANDBOX_HTTP_OPTIONS = Symbol('SandboxHttpOptions');
 
@@ -124,9 +129,16 @@ export class SandboxController {
   }
 
   @Get('pay/:paymentId')
-  payPage(@Param('paymentId') paymentId: string, @Res() res: Response): Promise<void> {
+  payPage(@Param('paymentId') paymentId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     const trade = this.gateway.findForPayer(paymentId);
-    return this.send(res, () => (trade ? html(200, this.payPageOf(trade)) : unknownPaymentPage()));
+    const locale = payerLocale(req);
+    return this.send(res, () => (trade ? html(200, this.payPageOf(trade, locale)) : unknownPaymentPage(locale)));
+  }
+
+  /** The pay page's stylesheet: the page has no style block, so it works under `style-src 'self'`. */
+  @Get('assets/pay.css')
+  payPageStyles(@Res() res: Response): void {
+    res.status(200).type('text/css').set('Cache-Control', 'public, max-age=300').send(PAY_PAGE_CSS);
   }
 
   /** JSON for programs (`Accept: application/json`), a redirect back to the merchant for browsers. */
@@ -144,7 +156,7 @@ export class SandboxController {
         return { status: 303, body: '', type: 'text/html', location: trade.returnUrl };
       } catch (error) {
         if (wantsJson || !(error instanceof SandboxGatewayError)) throw error;
-        return error.trade ? html(409, this.payPageOf(error.trade)) : unknownPaymentPage();
+        return error.trade ? html(409, this.payPageOf(error.trade, payerLocale(req))) : unknownPaymentPage(payerLocale(req));
       }
     });
   }
@@ -156,7 +168,7 @@ export class SandboxController {
       const faults = readBody<SandboxFaults>(body, {
         notifyDelayMs: { check: isCount(3_600_000), optional: true },
         dropNotifications: { check: isBoolean, optional: true },
-        duplicateNotifications: { check: isCount(100), optional: true },
+        duplicateNotifications: { check: isCount(MAX_DUPLICATE_NOTIFICATIONS), optional: true },
         apiDown: { check: isBoolean, optional: true },
         ignoreTimeExpire: { check: isBoolean, optional: true },
         captureAmountDelta: { check: isSignedInteger(MAX_AMOUNT_DELTA), optional: true },
@@ -203,35 +215,81 @@ export class SandboxController {
 
   /** The gateway's own base URL: configured, or what this request came to, up to `/api/`. */
   private publicUrl(req: Request): string {
-    if (this.options.publicUrl) return this.options.publicUrl.replace(/\/+$/, '');
+    const configured = typeof this.options.publicUrl === 'function' ? this.options.publicUrl() : this.options.publicUrl;
+    if (configured) return configured.replace(/\/+$/, '');
     const path = req.originalUrl;
     return `${req.protocol}://${req.get('host')}${path.slice(0, path.indexOf('/api/'))}`;
   }
 
-  private payPageOf(trade: SandboxTrade): string {
+  private payPageOf(trade: SandboxTrade, locale: PayerLocale): string {
     const blocker = this.gateway.payBlocker(trade);
-    const name = trade.provider === 'bank' ? 'Sandbox Bank' : 'Sandbox Wallet';
+    const text = PAY_PAGE_TEXT[locale];
+    const name = trade.provider === 'bank' ? text.bank : text.wallet;
     const details =
-      `<p class="amount">${escapeHtml(formatMoney(trade.amount, trade.currency))}</p>` +
+      `<p class="amount">${escapeHtml(formatMoney(trade.amount, trade.currency, locale))}</p>` +
       (trade.subject ? `<p>${escapeHtml(trade.subject)}</p>` : '') +
-      `<p class="ref">Payment ${escapeHtml(trade.outTradeNo)} &middot; trade ${escapeHtml(trade.tradeNo)}</p>`;
+      `<p class="ref">${escapeHtml(text.reference.replace('{payment}', trade.outTradeNo).replace('{trade}', trade.tradeNo))}</p>`;
     const action = blocker
-      ? `<p class="notice">${BLOCKER_MESSAGES[blocker]}</p>` +
-        `<p><a href="${escapeHtml(trade.returnUrl)}">Back to the merchant</a></p>`
-      : `<form method="post"><button name="outcome" value="success">Pay</button> ` +
-        `<button name="outcome" value="fail" class="secondary">Decline</button></form>`;
-    return page(name, details + action);
+      ? `<p class="notice">${escapeHtml(text[blocker])}</p>` +
+        `<p><a class="button secondary" href="${escapeHtml(trade.returnUrl)}">${escapeHtml(text.back)}</a></p>`
+      : `<form method="post"><button name="outcome" value="success">${escapeHtml(text.pay)}</button>` +
+        `<button name="outcome" value="fail" class="secondary">${escapeHtml(text.decline)}</button></form>`;
+    return page(locale, name, details + action);
   }
 }
 
-const BLOCKER_MESSAGES = {
-  paid: 'This payment has already been made. Nothing more will be charged.',
-  closed: 'This payment was cancelled by the merchant and can no longer be paid.',
-  expired: 'The time to pay has run out. This payment can no longer be paid.',
-  failed: 'This payment failed and can no longer be paid.',
-} as const;
+/** The payer's page in Chinese (zh-CN) or English: `?lang=`, else Accept-Language, else English. */
+type PayerLocale = 'zh-CN' | 'en';
 
-const ERROR_STATUS: Partial<Record<SandboxErrorCode, number>> = { API_DOWN: 503, TRADE_NOT_FOUND: 404 };
+function payerLocale(req: Request): PayerLocale {
+  const asked = typeof req.query.lang === 'string' ? req.query.lang.toLowerCase() : '';
+  if (asked.startsWith('zh')) return 'zh-CN';
+  if (asked.startsWith('en')) return 'en';
+  const first = (req.get('accept-language') ?? '')
+    .split(',')
+    .map((part) => part.trim().toLowerCase())
+    .find((tag) => tag.startsWith('zh') || tag.startsWith('en'));
+  return first?.startsWith('zh') ? 'zh-CN' : 'en';
+}
+
+const PAY_PAGE_TEXT = {
+  en: {
+    bank: 'Sandbox Bank',
+    wallet: 'Sandbox Wallet',
+    pay: 'Pay',
+    decline: 'Decline',
+    back: 'Back to the merchant',
+    reference: 'Payment {payment} · trade {trade}',
+    paid: 'This payment has already been made. Nothing more will be charged.',
+    closed: 'This payment was cancelled by the merchant and can no longer be paid.',
+    expired: 'The time to pay has run out. This payment can no longer be paid.',
+    failed: 'This payment was declined and can no longer be paid.',
+    unknownTitle: 'Unknown payment',
+    unknownText: 'There is no such payment.',
+  },
+  'zh-CN': {
+    bank: '沙箱银行',
+    wallet: '沙箱钱包',
+    pay: '支付',
+    decline: '拒绝',
+    back: '返回商家',
+    reference: '支付 {payment} · 交易 {trade}',
+    paid: '这笔款项已支付，不会重复扣款。',
+    closed: '商家已取消这笔支付，无法再支付。',
+    expired: '支付时间已结束，这笔支付无法再支付。',
+    failed: '这笔支付未成功，无法再支付。',
+    unknownTitle: '未知的支付',
+    unknownText: '找不到这笔支付。',
+  },
+} as const satisfies Record<PayerLocale, Record<string, string>>;
+
+const ERROR_STATUS: Partial<Record<SandboxErrorCode, number>> = {
+  API_DOWN: 503,
+  SANDBOX_FULL: 503,
+  TRADE_NOT_FOUND: 404,
+  NOTIFY_URL_NOT_ALLOWED: 400,
+  RETURN_URL_NOT_ALLOWED: 400,
+};
 
 function problemReply(problem: Problem): Reply {
   const { status, slug, title, detail, extra } = problem;
@@ -299,24 +357,36 @@ function html(status: number, body: string): Reply {
   return { status, body, type: 'text/html' };
 }
 
-function unknownPaymentPage(): Reply {
-  return html(404, page('Unknown payment', '<p>There is no such payment.</p>'));
+function unknownPaymentPage(locale: PayerLocale): Reply {
+  const text = PAY_PAGE_TEXT[locale];
+  return html(404, page(locale, text.unknownTitle, `<p>${escapeHtml(text.unknownText)}</p>`));
 }
 
-function page(title: string, content: string): string {
+/** From /sandbox/pay/{paymentId}: the stylesheet at /sandbox/assets/pay.css (relative, so a gateway under a path prefix works). */
+function page(locale: PayerLocale, title: string, content: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
 <title>${escapeHtml(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
-.amount{font-size:2rem;font-weight:600}.ref{color:#666;font-size:.85rem}.notice{padding:.75rem;background:#fff4e5;border-radius:.4rem}
-button{font-size:1rem;padding:.6rem 1.6rem;border:0;border-radius:.4rem;background:#1a7f37;color:#fff;cursor:pointer}
-button.secondary{background:#ccc;color:#222}</style></head>
-<body><h1>${escapeHtml(title)}</h1>${content}</body></html>`;
+<link rel="stylesheet" href="../assets/pay.css"></head>
+<body><main><h1>${escapeHtml(title)}</h1>${content}</main></body></html>`;
 }
+
+const PAY_PAGE_CSS = `*{box-sizing:border-box}
+body{margin:0;min-height:100vh;background:#f3f5f4;color:#1f2622;font:16px/1.5 system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;display:flex;justify-content:center;align-items:flex-start;padding:2rem 1rem}
+main{width:100%;max-width:26rem;background:#fff;border:1px solid #dde3df;border-radius:14px;padding:1.5rem;box-shadow:0 6px 24px rgba(20,40,30,.08)}
+h1{font-size:1.2rem;margin:0 0 .5rem}
+.amount{font-size:2rem;font-weight:700;margin:.25rem 0}
+.ref{color:#5f6b64;font-size:.85rem}
+.notice{padding:.75rem;background:#fff4e5;color:#7a4a00;border-radius:8px}
+form{display:grid;gap:.6rem;margin-top:1rem}
+button,.button{display:block;width:100%;font:inherit;font-weight:600;text-align:center;text-decoration:none;padding:.8rem 1rem;border:1px solid #1a7f37;border-radius:10px;background:#1a7f37;color:#fff;cursor:pointer}
+button.secondary,.button.secondary{background:#fff;color:#1a7f37}
+`;
 
 /** Minor units shown with the currency's own number of decimals (JPY has none). */
-function formatMoney(amount: number, currency: string): string {
-  const format = new Intl.NumberFormat('en', { style: 'currency', currency });
+function formatMoney(amount: number, currency: string, locale: PayerLocale): string {
+  const format = new Intl.NumberFormat(locale, { style: 'currency', currency });
   return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
 }
 
