@@ -17,3 +17,14 @@ export function numberOption(args: Map<string, string>, name: string, fallback: 
   if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a non-negative number`);
   return value;
 }
+
+/** A comma-separated list of non-negative numbers (`--name=10000,1000000`), or `fallback` when it is not given. */
+export function numberListOption(args: Map<string, string>, name: string, fallback: readonly number[]): number[] {
+  const raw = args.get(name);
+  if (raw === undefined) return [...fallback];
+  const values = raw.split(',').map((item) => Number(item.trim().replaceAll('_', '')));
+  if (values.length === 0 || values.some((value) => !Number.isFinite(value) || value < 0)) {
+    throw new Error(`--${name} must be a comma-separated list of non-negative numbers`);
+  }
+  return values;
+}

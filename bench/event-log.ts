@@ -84,6 +84,7 @@ function story(index: number, random: () => number): Step[] {
         data: {
           paymentId,
           orderId,
+          merchantId: null,
           channel,
           amount,
           currency,
@@ -213,6 +214,9 @@ export async function fillLog(store: EventStore, target: number, options: { seed
   const appendsPerCommit = options.appendsPerCommit ?? 2000;
   const states = new Map<string, { state: OrderState | PaymentState; revision: number }>();
   const active: Step[][] = [];
+  /** The streams of each story in flight: once it ends they are never written again, so their states are dropped (a fill of millions stays small). */
+  const storyStreams = new Map<Step[], Set<string>>();
+  let streams = 0;
   let clock = Date.parse('2026-11-01T08:00:00.000Z');
   let orders = 0;
   let written = 0;
@@ -253,11 +257,21 @@ export async function fillLog(store: EventStore, target: number, options: { seed
   };
 
   while (written < target || active.length > 0) {
-    while (written < target && active.length < inFlight) active.push(story(orders++, random));
+    while (written < target && active.length < inFlight) {
+      const steps = story(orders++, random);
+      storyStreams.set(steps, new Set(steps.map((step) => step.stream)));
+      active.push(steps);
+    }
     const pick = Math.floor(random() * active.length);
     const steps = active[pick];
     const append = run(steps.shift() as Step);
-    if (steps.length === 0) active.splice(pick, 1);
+    if (steps.length === 0) {
+      active.splice(pick, 1);
+      const ended = storyStreams.get(steps) as Set<string>;
+      storyStreams.delete(steps);
+      for (const stream of ended) states.delete(stream);
+      streams += ended.size;
+    }
     written += append.events.length;
     // Queued in the same turn, so the store commits them together (one transaction, one fsync).
     pending.push(store.append(append.stream, append.events, append.expected));
@@ -267,5 +281,5 @@ export async function fillLog(store: EventStore, target: number, options: { seed
     }
   }
   await Promise.all(pending);
-  return { events: written, orders, streams: states.size };
+  return { events: written, orders, streams };
 }

@@ -3,6 +3,7 @@
  *   (a) POST /orders throughput vs a bare NestJS endpoint   target: >= 70 % of bare
  *   (b) anomaly reaction latency (PaymentSucceeded -> RefundRequested)   target: p99 <= 50 ms
  *   (c) replay of the global log vs a raw SQLite read        target: >= 50 % of raw
+ *   (d) reconciliation sweep cost per run, 1M trades in history / 10k   target: <= 1.5x
  * Prints a Markdown table and writes every figure to bench/results.json.
  *
  * Options (for quick looks; the defaults are the documented method):
@@ -10,8 +11,12 @@
  *   postgres: EVENT_STORE=postgres at DATABASE_URL, default the local server, a fresh schema per
  *   measurement; runs (a) and (b), writes bench/results-postgres.json). (c) compares with a raw
  *   SQLite read, so it runs on sqlite only (`npm run bench:stores` has PostgreSQL's replay rate).
- *   --only=a,b,c  --rounds=5 --connections=50 --warmup=3 --duration=10  --samples=1000 --latency-warmup=50
- *   --events=200000 --repeats=3  --cpu-prof-dir=DIR (V8 CPU profile of the Payguard server in (a))
+ *   --only=a,b,c,d  --rounds=5 --connections=50 --warmup=3 --duration=10  --samples=1000 --latency-warmup=50
+ *   --events=200000 --repeats=3  --cpu-prof-dir=DIR
+ *   (d): --sweep-sizes=10000,1000000 (trades in history) --sweep-runs=20 (timed sweeps per size)
+ *   --sweep-warmup=3 (untimed sweeps per block) --sweep-not-final=200 (trades the sweep works on,
+ *   the same at every size) --sweep-data-dir=DIR (keep the stores there, reuse them when there;
+ *   building the 1M-trade store takes minutes). (d) runs on sqlite only, like (c). (V8 CPU profile of the Payguard server in (a))
  *   --quiet-timeout=900 (seconds to wait, before each measurement, for other processes to leave the
  *   CPUs alone; 0 = neither wait nor repeat) --attempts=6 (a measurement during which other processes
  *   used more than 0.25 cores is repeated, up to this many times; (b) at most 3). Every measurement
@@ -24,12 +29,13 @@ import { fileURLToPath } from 'node:url';
 import { cpuWindow, untilQuiet, waitForQuiet, type CpuWindow, type QuietPolicy } from './cpu.js';
 import { measureAnomalyLatency, type LatencyResult } from './anomaly-latency.js';
 import { measureHttpThroughput, type ThroughputResult } from './http-throughput.js';
-import { numberOption, options } from './args.js';
+import { numberListOption, numberOption, options } from './args.js';
 import { benchStore, storeCommands, storeLabel, type BenchStore } from './bench-store.js';
 import { measureReplay, type ReplayResult } from './replay.js';
 import { formatInt, formatPct } from './stats.js';
+import { measureSweep, type SweepResult } from './sweep.js';
 
-const TARGETS = { httpRatio: 0.7, anomalyP99Ms: 50, replayRatio: 0.5 } as const;
+const TARGETS = { httpRatio: 0.7, anomalyP99Ms: 50, replayRatio: 0.5, sweepRatio: 1.5 } as const;
 
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -74,12 +80,12 @@ function log(line: string): void {
 
 function table(
   store: BenchStore,
-  results: { http?: ThroughputResult; latency?: LatencyResult; replay?: ReplayResult },
-  quiet: { http: boolean; latency: boolean; replay: boolean },
+  results: { http?: ThroughputResult; latency?: LatencyResult; replay?: ReplayResult; sweep?: SweepResult },
+  quiet: { http: boolean; latency: boolean; replay: boolean; sweep: boolean },
 ): string {
   const rows: string[][] = [];
   const verdict = (pass: boolean) => (pass ? 'pass' : '**FAIL**');
-  const { http, latency, replay } = results;
+  const { http, latency, replay, sweep } = results;
   if (http) {
     const n = http.rounds.length;
     rows.push([`(a) POST /orders, bare NestJS endpoint (median of ${n})`, `${formatInt(http.bareRequestsPerSecond)} req/s`, '', '']);
@@ -107,14 +113,40 @@ function table(
     rows.push(['(c) replay: readAll + evolve per stream', `${formatInt(replay.replayEventsPerSecond)} events/s`, '', '']);
     rows.push(['(c) replay / raw', formatPct(replay.ratio), `>= ${formatPct(TARGETS.replayRatio)}`, verdict(replay.ratio >= TARGETS.replayRatio) + (quiet.replay ? '' : ' (disturbed)')]);
   }
+  if (sweep) {
+    for (const size of sweep.sizes) {
+      const b = size.build;
+      rows.push([
+        `(d) sweep, ${formatInt(b.trades)} trades in history (${formatInt(size.watchedTrades)} watched), median / p90 of ${size.runsMs.length}`,
+        `${size.medianMs.toFixed(2)} / ${size.p90Ms.toFixed(2)} ms (CPU ${size.medianCpuMs.toFixed(2)} ms)`,
+        '',
+        '',
+      ]);
+      rows.push([
+        `(d) store build, ${formatInt(b.trades)} trades (not in the ratio)`,
+        `${formatInt(b.events)} events, ${b.fileMiB} MiB: fill ${b.fillSeconds} s, first start + catch-up ${b.catchUpSeconds} s${b.reused ? ' (kept store, earlier run)' : ''}`,
+        '',
+        '',
+      ]);
+    }
+    const small = sweep.sizes[0];
+    const large = sweep.sizes[sweep.sizes.length - 1];
+    rows.push([
+      `(d) sweep ms per run, ${formatInt(large.build.trades)} / ${formatInt(small.build.trades)} trades`,
+      `${sweep.ratio.toFixed(2)}x (CPU ${sweep.cpuRatio.toFixed(2)}x)`,
+      `<= ${TARGETS.sweepRatio}x`,
+      verdict(sweep.ratio <= TARGETS.sweepRatio) + (quiet.sweep ? '' : ' (disturbed)'),
+    ]);
+  }
   const header = ['Measurement', 'Result', 'Target', 'Verdict'];
   return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
 const args = options();
 const store = benchStore(args.get('store'));
-const only = new Set((args.get('only') ?? (store === 'sqlite' ? 'a,b,c' : 'a,b')).split(','));
+const only = new Set((args.get('only') ?? (store === 'sqlite' ? 'a,b,c,d' : 'a,b')).split(','));
 if (store !== 'sqlite' && only.has('c')) throw new Error('(c) compares with a raw SQLite read: it runs with --store=sqlite only');
+if (store !== 'sqlite' && only.has('d')) throw new Error('(d) builds SQLite stores of 10k and 1M trades: it runs with --store=sqlite only');
 const startedAt = new Date();
 const info = machine();
 // Taken now, right after `npm run build` compiled the tree: the code being measured.
@@ -136,9 +168,9 @@ function quietPolicy(before: string): QuietPolicy {
   };
 }
 
-const results: { http?: ThroughputResult; latency?: LatencyResult; replay?: ReplayResult } = {};
-/** Machine CPU during (b) and (c) as a whole (this process is the only own one there). */
-const cpu: { latency?: CpuWindow; replay?: CpuWindow } = {};
+const results: { http?: ThroughputResult; latency?: LatencyResult; replay?: ReplayResult; sweep?: SweepResult } = {};
+/** Machine CPU during (b), (c) and (d) as a whole (this process is the only own one there). */
+const cpu: { latency?: CpuWindow; replay?: CpuWindow; sweep?: CpuWindow } = {};
 if (only.has('a')) {
   results.http = await measureHttpThroughput(
     {
@@ -187,6 +219,22 @@ if (only.has('c')) {
   cpu.replay = window.stop();
   log(`    cpu ${JSON.stringify(cpu.replay)}`);
 }
+if (only.has('d')) {
+  const window = cpuWindow();
+  results.sweep = await measureSweep(
+    {
+      sizes: numberListOption(args, 'sweep-sizes', [10_000, 1_000_000]),
+      runs: numberOption(args, 'sweep-runs', 20),
+      warmup: numberOption(args, 'sweep-warmup', 3),
+      notFinal: numberOption(args, 'sweep-not-final', 200),
+      dataDir: args.get('sweep-data-dir') ?? null,
+      quiet: quietPolicy('d'),
+    },
+    log,
+  );
+  cpu.sweep = window.stop();
+  log(`    cpu ${JSON.stringify(cpu.sweep)}`);
+}
 
 const output = {
   startedAt: startedAt.toISOString(),
@@ -200,6 +248,7 @@ const output = {
     ...(results.http && { httpRatio: results.http.ratio >= TARGETS.httpRatio }),
     ...(results.latency && { anomalyP99: results.latency.commitToCommitMs.p99 <= TARGETS.anomalyP99Ms }),
     ...(results.replay && { replayRatio: results.replay.ratio >= TARGETS.replayRatio }),
+    ...(results.sweep && { sweepRatio: results.sweep.ratio <= TARGETS.sweepRatio }),
   },
   results,
   cpu,
@@ -213,6 +262,7 @@ console.log(
     http: results.http?.rounds.every((r) => r.quiet) ?? true,
     latency: latencyQuiet,
     replay: results.replay?.quiet ?? true,
+    sweep: results.sweep?.quiet ?? true,
   }),
 );
 log(`figures written to ${file}`);
