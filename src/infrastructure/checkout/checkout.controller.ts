@@ -1,0 +1,115 @@
+import { Body, Controller, Get, HttpCode, Logger, Options, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { CheckoutSessionEnded, CheckoutSessions, type CheckoutState, type StartedCheckoutPayment } from '../../application/checkout/checkout-sessions.js';
+import { NotFound } from '../../application/errors.js';
+import { CorrelationId } from '../http/auth.guard.js';
+import { checkoutPageScript } from './checkout-page.script.js';
+import { checkoutPage, sessionProblemPage } from './checkout.pages.js';
+import { CheckoutPaymentDto } from './checkout.dtos.js';
+import { CHECKOUT_CSS } from './checkout.styles.js';
+import { guardScript } from './guard.script.js';
+import { chooseLocale } from './i18n.js';
+import { sendPage } from './layout.js';
+
+/** A browser script from a function's own source text (see checkout-page.script.ts). */
+const asScript = (body: () => void): string => `'use strict';\n(${body.toString()})();\n`;
+
+const ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
+  'checkout.js': { type: 'text/javascript; charset=utf-8', body: asScript(checkoutPageScript) },
+  'checkout.css': { type: 'text/css; charset=utf-8', body: CHECKOUT_CSS },
+};
+const GUARD = asScript(guardScript);
+
+/**
+ * The payer's side of the hosted checkout, reached with a session's token and no API key: the
+ * page, its script and styles, the JSON endpoints the page (or guard.js on a shop's page) calls,
+ * and guard.js. The JSON endpoints answer any origin (CORS `*`, no credentials): the token in the
+ * path is the only thing that grants anything, and a shop's page calls them with guard.js.
+ */
+@ApiTags('checkout')
+@Controller('checkout')
+export class CheckoutController {
+  private readonly logger = new Logger(CheckoutController.name);
+
+  constructor(private readonly sessions: CheckoutSessions) {}
+
+  /** Declared before `:token`, which would otherwise take the name. */
+  @Get('guard.js')
+  @ApiOperation({ summary: "The checkout's guard for a shop's own payment page (see docs/api.md)" })
+  guard(@Res() response: Response): void {
+    // Loaded by shops' pages from their own origin.
+    response.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Access-Control-Allow-Origin': '*' });
+    sendAsset(response, 'text/javascript; charset=utf-8', GUARD);
+  }
+
+  @Get('assets/:name')
+  @ApiExcludeEndpoint()
+  asset(@Param('name') name: string, @Res() response: Response): void {
+    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+    if (asset === undefined) throw new NotFound(`no asset ${name}`);
+    sendAsset(response, asset.type, asset.body);
+  }
+
+  @Get(':token')
+  @ApiOperation({ summary: "The hosted checkout page (HTML, no API key: the session's token is in the path)" })
+  async page(@Param('token') token: string, @Req() request: Request, @Res() response: Response): Promise<void> {
+    const chosen = (session: CheckoutState['locale']) => chooseLocale({ query: request.query.lang, session, acceptLanguage: request.get('accept-language') });
+    let state: CheckoutState;
+    try {
+      state = await this.sessions.state(token);
+    } catch (error) {
+      const kind = error instanceof CheckoutSessionEnded ? 'ended' : error instanceof NotFound ? 'invalid' : 'error';
+      if (kind === 'error') this.logger.error(`checkout page: ${(error as Error)?.stack ?? String(error)}`);
+      sendPage(response, kind === 'ended' ? 410 : kind === 'invalid' ? 404 : 500, sessionProblemPage(kind, chosen(null)));
+      return;
+    }
+    sendPage(response, 200, checkoutPage(token, state, chosen(state.locale)));
+  }
+
+  @Get(':token/state')
+  @ApiOperation({ summary: "The session's order as the page acts on it: pay, confirm-previous-attempt or show-result" })
+  state(@Param('token') token: string, @Res({ passthrough: true }) response: Response): Promise<CheckoutState> {
+    answerAnyOrigin(response);
+    return this.sessions.state(token);
+  }
+
+  @Post(':token/payments')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Start paying on a channel (an attempt in flight on another channel is closed first); go to payUrl in the same window' })
+  pay(
+    @Param('token') token: string,
+    @Body() body: CheckoutPaymentDto,
+    @Req() request: Request,
+    @CorrelationId() correlationId: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<StartedCheckoutPayment> {
+    answerAnyOrigin(response);
+    return this.sessions.pay(token, { channel: body.channel, returnTo: body.returnTo ?? 'checkout', payerIp: request.ip ?? null }, correlationId);
+  }
+
+  @Post(':token/confirm')
+  @HttpCode(200)
+  @ApiOperation({ summary: '"Yes, I have paid": ask the channel of the attempt in flight, then answer the state' })
+  confirm(@Param('token') token: string, @CorrelationId() correlationId: string, @Res({ passthrough: true }) response: Response): Promise<CheckoutState> {
+    answerAnyOrigin(response);
+    return this.sessions.confirm(token, correlationId);
+  }
+
+  /** CORS preflight of a shop's page (guard.js posts JSON). */
+  @Options(':token/:action')
+  @HttpCode(204)
+  @ApiExcludeEndpoint()
+  preflight(@Res({ passthrough: true }) response: Response): void {
+    answerAnyOrigin(response);
+    response.set({ 'Access-Control-Allow-Methods': 'GET, POST', 'Access-Control-Allow-Headers': 'content-type', 'Access-Control-Max-Age': '600' });
+  }
+}
+
+function answerAnyOrigin(response: Response): void {
+  response.set({ 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-store' });
+}
+
+function sendAsset(response: Response, type: string, body: string): void {
+  response.set({ 'Content-Type': type, 'Cache-Control': 'public, max-age=300', 'X-Content-Type-Options': 'nosniff' }).send(body);
+}
