@@ -72,8 +72,14 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
   >;
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
+  /** The file (or ':memory:'), for an integrity check. */
+  readonly file: string;
+  private readonly onClose: (() => void) | undefined;
 
-  constructor(options: { file: string }) {
+  /** `onClose` runs once the file is closed (the service releases its DATA_DIR lock there). */
+  constructor(options: { file: string; onClose?: () => void }) {
+    this.file = options.file;
+    this.onClose = options.onClose;
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
     this.db = new Database(options.file);
     try {
@@ -129,7 +135,9 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
   async close(): Promise<void> {
     if (this.db.open) this.flush();
     this.listeners.clear();
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.db.close();
+    this.onClose?.();
   }
 
   async load(name: string): Promise<{ position: number; state: unknown } | null> {
@@ -195,6 +203,10 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
               // A nested better-sqlite3 transaction is a SAVEPOINT: a throw undoes this write only.
               outcomes.push({ ok: true, value: this.db.transaction(write)() });
             } catch (error) {
+              // SQLITE_FULL, SQLITE_IOERR and the like may make SQLite roll the whole transaction
+              // back: then nothing of the batch is written, and every caller is told why (not
+              // "cannot commit - no transaction is active").
+              if (!this.db.inTransaction) throw error;
               outcomes.push({ ok: false, error });
             }
           }

@@ -4,6 +4,7 @@ import { Forbidden, InvalidRequest, NotFound } from '../../application/errors.js
 import { ChannelUnavailableError, NotificationRejectedError } from '../../application/ports/channel.port.js';
 import { ConcurrencyError } from '../../application/ports/event-store.port.js';
 import { DomainError } from '../../domain/shared/domain-error.js';
+import { escapeForLog } from './log-sanitizer.js';
 import { problem, type Problem } from './problem.js';
 
 /** Turns every error into problem+json; domain errors become HTTP only here, at the edge. */
@@ -17,7 +18,8 @@ export class ProblemFilter implements ExceptionFilter {
     const request = context.getRequest<Request>();
     const body = this.toProblem(error, request);
     if (body.status >= 500 && body.type.endsWith('/internal')) {
-      this.logger.error(`${request.method} ${request.url}: ${(error as Error)?.stack ?? String(error)}`);
+      // The method and URL come from the client: escaped, so they can't forge or recolour a log line.
+      this.logger.error(`${escapeForLog(request.method)} ${escapeForLog(request.originalUrl ?? request.url)}: ${(error as Error)?.stack ?? String(error)}`);
     }
     if (response.headersSent) return;
     response.status(body.status).type('application/problem+json').send(JSON.stringify(body));
@@ -50,6 +52,8 @@ function fromHttpException(error: HttpException, request: Request): Problem {
   if (typeof payload === 'object' && payload !== null && 'problem' in payload) return (payload as { problem: Problem }).problem;
   if (status === 404) return problem('not-found', `no route ${request.method} ${request.path}`);
   if (status === 413) return problem('payload-too-large', 'the request body exceeds 64 KiB');
+  // body-parser's: a charset or Content-Encoding it does not read.
+  if (status === 415) return problem('unsupported-media-type', error.message);
   if (status === 401) return problem('unauthorized', error.message);
   if (status === 403) return problem('forbidden', error.message);
   if (status === 400) return problem('validation', error.message, { errors: [{ field: 'body', message: error.message }] });
