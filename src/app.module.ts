@@ -19,6 +19,7 @@ import { LEADERSHIP, type Leadership } from './application/ports/leadership.port
 import { PROJECTION_STORE, type ProjectionStore } from './application/ports/projection-store.port.js';
 import { SETTINGS, type PayguardSettings } from './application/ports/settings.port.js';
 import { AnomalyProcessManager } from './application/process-manager/anomaly.process-manager.js';
+import { OrderLocator } from './application/orders/order-locator.js';
 import { OrderReader } from './application/queries/order-reader.js';
 import { Reactions } from './application/reactions.js';
 import { ReconciliationSweep } from './application/reconciliation/reconciliation.sweep.js';
@@ -33,6 +34,7 @@ import { RefundExecutor } from './application/refunds/refund-executor.js';
 import { SharedLogReader } from './application/shared-log-reader.js';
 import { InMemoryChannelRegistry } from './infrastructure/channels/channel-registry.js';
 import type { AppConfig } from './infrastructure/config/config.js';
+import { StoreHealth } from './infrastructure/event-store/store-health.js';
 import { StoreLifecycle } from './infrastructure/event-store/store-lifecycle.js';
 import { AuditController } from './infrastructure/http/audit.controller.js';
 import { API_KEYS, AuthGuard } from './infrastructure/http/auth.guard.js';
@@ -44,8 +46,11 @@ import { OrdersController } from './infrastructure/http/orders.controller.js';
 import { PaymentsController } from './infrastructure/http/payments.controller.js';
 import { ProblemFilter } from './infrastructure/http/problem.filter.js';
 import { RefundsController } from './infrastructure/http/refunds.controller.js';
+import { ProblemsController } from './infrastructure/http/problems.controller.js';
 import { ReportsController } from './infrastructure/http/reports.controller.js';
-import { SandboxModule } from './infrastructure/sandbox/sandbox.module.js';
+import { SandboxModule, inProcessSandboxOptions } from './infrastructure/sandbox/sandbox.module.js';
+import { RETURN_URL_POLICY, type ReturnUrlPolicy } from './application/ports/return-url-policy.port.js';
+import { CHECKOUT_CONTROLLERS, checkoutProviders, isCheckoutPageUrl } from './infrastructure/checkout/checkout.providers.js';
 
 export interface AppParts {
   readonly config: AppConfig;
@@ -61,11 +66,17 @@ export interface AppParts {
 @Module({})
 export class AppModule implements NestModule {
   static forRoot(parts: AppParts): DynamicModule {
+    // The application gets the store through StoreHealth's watch: a write the store fails makes /health/ready 503.
+    const health = new StoreHealth(parts.store, { checkBudgetMs: parts.config.storeCheckBudgetMs });
+    const store = health.watch(parts.store);
     const providers: Provider[] = [
-      { provide: EVENT_STORE, useValue: parts.store },
-      { provide: CHECKPOINT_STORE, useValue: parts.store },
+      { provide: EVENT_STORE, useValue: store },
+      { provide: CHECKPOINT_STORE, useValue: store },
+      { provide: StoreHealth, useValue: health },
       { provide: PROJECTION_STORE, useValue: parts.projections },
       { provide: SETTINGS, useValue: parts.settings },
+      // The hosted checkout's own page is where its payments send the payer back, whatever RETURN_URL_ORIGINS lists.
+      { provide: RETURN_URL_POLICY, useValue: { allows: (url) => isCheckoutPageUrl(url, parts.settings.publicBaseUrl) || parts.config.returnUrlOrigins.allows(url) } satisfies ReturnUrlPolicy },
       { provide: CHANNEL_REGISTRY, useValue: parts.channels },
       { provide: CLOCK, useValue: parts.clock },
       { provide: ID_GENERATOR, useValue: parts.ids },
@@ -76,6 +87,7 @@ export class AppModule implements NestModule {
       AggregateRepository,
       Reactions,
       OrderReader,
+      OrderLocator,
       PaymentResultRecorder,
       PlaceOrderHandler,
       CloseOrderHandler,
@@ -99,15 +111,19 @@ export class AppModule implements NestModule {
       BackgroundWorkers,
       StoreLifecycle,
       Metrics,
+      ...checkoutProviders(parts.config),
     ];
+    // SANDBOX_ENABLED=false: no /sandbox routes at all (404 like any unknown path).
+    const { sandboxEnabled, sandboxGatewayUrl, sandboxSecret: secret, sandboxNotifyDelayMs: notifyDelayMs, sandboxMaxTrades: maxTrades, returnUrlOrigins } = parts.config;
+    const publicBaseUrl = () => parts.settings.publicBaseUrl;
     const sandbox =
-      parts.config.sandboxGatewayUrl === null
-        ? [SandboxModule.forRoot({ secret: parts.config.sandboxSecret, notifyDelayMs: parts.config.sandboxNotifyDelayMs })]
+      sandboxEnabled && sandboxGatewayUrl === null
+        ? [SandboxModule.forRoot(inProcessSandboxOptions({ secret, notifyDelayMs, maxTrades, returnUrlOrigins, publicBaseUrl }))]
         : [];
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot(), ...sandbox],
-      controllers: [OrdersController, PaymentsController, RefundsController, ChannelsController, AuditController, ReportsController, HealthController, MetricsController],
+      controllers: [OrdersController, PaymentsController, RefundsController, ChannelsController, AuditController, ReportsController, HealthController, MetricsController, ProblemsController, ...CHECKOUT_CONTROLLERS],
       providers,
     };
   }

@@ -15,7 +15,11 @@ import { providerChannels, sandboxChannels } from './channels/configured-channel
 import { loadConfig, type AppConfig } from './config/config.js';
 import { EventStoreDbEventStore } from './event-store/eventstoredb.event-store.js';
 import { EventStoreDbLeadership } from './event-store/eventstoredb.leadership.js';
-import { openEventStore } from './event-store/open-event-store.js';
+import { openServiceStore } from './event-store/open-service-store.js';
+import { bodyShapeGuard } from './http/body-limits.js';
+import { serviceLogger } from './http/log-sanitizer.js';
+import { securityHeaders } from './http/security-headers.js';
+import { configureServer } from './http/server-lifecycle.js';
 import { createValidationPipe } from './http/validation.js';
 import { openProjectionStore } from './projections/open-projection-store.js';
 import { PostgresLeadership } from './event-store/postgres.leadership.js';
@@ -61,7 +65,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   // one whose keys don't read stops the start here, before anything is opened.
   const now = () => clock.now();
   const providers = providerChannels(config, now);
-  const store = options.store ?? (await openEventStore(config));
+  // SQLite: DATA_DIR locked for this instance, and the file checked (quick_check) before it is used.
+  const store = options.store ?? (await openServiceStore(config));
   const runtime = { publicBaseUrl: config.publicBaseUrl ?? `http://127.0.0.1:${config.port}` };
   const settings: PayguardSettings = {
     get publicBaseUrl() {
@@ -92,12 +97,15 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(parts), {
     rawBody: true,
     bodyParser: false,
-    logger: options.logger ?? ['log', 'warn', 'error'],
+    logger: serviceLogger(options.logger ?? ['log', 'warn', 'error']),
   });
+  app.use(securityHeaders());
   app.useBodyParser('json', { limit: '64kb' });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false });
+  app.use(bodyShapeGuard());
   app.useGlobalPipes(createValidationPipe());
   app.disable('x-powered-by');
+  configureServer(app.getHttpServer());
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -113,7 +121,9 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   // in-process gateway's address known no earlier than the socket is bound.
   const offerChannels = (baseUrl: string): string => {
     const gatewayUrl = config.sandboxGatewayUrl ?? `${baseUrl}/sandbox`;
-    for (const channel of [...sandboxChannels(config, gatewayUrl), ...providers]) channels.register(channel);
+    // SANDBOX_ENABLED=false: sandbox-bank and sandbox-wallet are unknown channels, even with SANDBOX_GATEWAY_URL set.
+    const sandbox = config.sandboxEnabled ? sandboxChannels(config, gatewayUrl) : [];
+    for (const channel of [...sandbox, ...providers]) channels.register(channel);
     return gatewayUrl;
   };
   let gatewayUrl = config.port === 0 ? '' : offerChannels(`http://127.0.0.1:${config.port}`);
@@ -130,7 +140,9 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   logger.log(`listening on ${url} (public base URL ${runtime.publicBaseUrl})`);
   logger.log(`event store: ${config.eventStore}${config.eventStore === 'sqlite' ? ` in ${config.dataDir}` : ''}`);
   const off = ['alipay', 'wechatpay'].filter((id) => channels.get(id) === undefined);
-  logger.log(`channels on: ${channels.ids().join(', ')} (sandbox gateway ${gatewayUrl})${off.length > 0 ? `; off, not configured: ${off.join(', ')}` : ''}`);
+  logger.log(`channels on: ${channels.ids().join(', ') || 'none'}${off.length > 0 ? `; off, not configured: ${off.join(', ')}` : ''}`);
+  logger.log(config.sandboxEnabled ? `sandbox: on (gateway ${gatewayUrl})` : 'sandbox: off (SANDBOX_ENABLED=false)');
+  if (config.sandboxEnabled && config.apiKeys !== null) logger.warn('the sandbox is on with API_KEYS set: its channels take no real money (demo use only)');
   if (config.apiKeys === null) logger.warn('API_KEYS is not set: the service runs OPEN, without authentication (local use only)');
   return { app, url, config, store, channels, workers, close: () => app.close() };
 }

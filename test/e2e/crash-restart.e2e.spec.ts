@@ -146,7 +146,7 @@ describe.each([
     return answer.body.paymentId;
   };
   const pay = async (paymentId: string) => {
-    const answer = await gateway.request('POST', `/sandbox/pay/${paymentId}`);
+    const answer = await gateway.request('POST', `/sandbox/pay/${paymentId}`, {});
     if (answer.status !== 200) throw new Error(`paying ${paymentId}: ${answer.status} ${JSON.stringify(answer.body)}`);
   };
   const faults = async (set: Record<string, unknown>) => {

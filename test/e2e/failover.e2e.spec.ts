@@ -70,7 +70,7 @@ if (unreachable !== null) {
       const wallet = await call(second.url, 'POST', `/orders/${orderId}/payments`, { channel: 'sandbox-wallet' });
       expect([bank.status, wallet.status]).toEqual([201, 201]);
       for (const paymentId of [bank.body.paymentId, wallet.body.paymentId]) {
-        expect((await call(gateway.url, 'POST', `/sandbox/pay/${paymentId}`)).status).toBe(200);
+        expect((await call(gateway.url, 'POST', `/sandbox/pay/${paymentId}`, {})).status).toBe(200);
       }
       return [bank.body.paymentId, wallet.body.paymentId];
     }

@@ -62,7 +62,7 @@ describe('a payment taken while the service was down, after the order expired', 
     // The provider takes the money after expiresAt (it ignores its time limit); nobody hears of it.
     await call(gateway.url, 'PUT', '/sandbox/faults', { ignoreTimeExpire: true, dropNotifications: true });
     await eventually(async () => Date.now(), (now) => now > Date.parse(order.body.expiresAt) + 1000, 10_000, 'a second past expiresAt');
-    const paid = await call(gateway.url, 'POST', `/sandbox/pay/${paymentId}`);
+    const paid = await call(gateway.url, 'POST', `/sandbox/pay/${paymentId}`, {});
     expect(paid.body).toMatchObject({ status: 'PAID' });
     await call(gateway.url, 'PUT', '/sandbox/faults', {});
 

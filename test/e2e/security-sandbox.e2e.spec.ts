@@ -320,3 +320,37 @@ describe('the payUrl of the in-process sandbox', () => {
     expect(answer.body.payUrl).toBe('https://payguard.example/sandbox/pay/pay_sec_host');
   });
 });
+
+describe("the provider's pay page", () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app.close());
+
+  it("can't be posted from another site's page (no form token): nothing is paid", async () => {
+    expect((await app.request('POST', '/orders', { orderId: 'sec-csrf', amount: 300, currency: 'CNY' })).status).toBe(201);
+    const { paymentId } = (await app.request('POST', '/orders/sec-csrf/payments', { channel: 'sandbox-bank' })).body;
+    const form = { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' };
+    for (const body of ['outcome=success', 'outcome=success&csrf=forged', '']) {
+      const refused = await app.request('POST', `/sandbox/pay/${paymentId}`, body, form);
+      expect(refused.status).toBe(403);
+    }
+    // A simple cross-site request without a content type is refused the same way.
+    const bare = await fetch(`${app.url}/sandbox/pay/${paymentId}`, { method: 'POST' });
+    await bare.text();
+    expect(bare.status).toBe(403);
+    expect((await app.request('GET', `/sandbox/api/bank/trades/${paymentId}`)).body.status).toBe('WAIT_PAY');
+
+    // The page's own form carries the token, and pays.
+    const page = await fetch(`${app.url}/sandbox/pay/${paymentId}`).then((response) => response.text());
+    const token = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
+    expect(token).toBeDefined();
+    const paid = await app.request('POST', `/sandbox/pay/${paymentId}`, `outcome=success&csrf=${encodeURIComponent(token!)}`, {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'text/html',
+    });
+    expect(paid.status).toBe(303);
+    expect((await app.request('GET', `/sandbox/api/bank/trades/${paymentId}`)).body.status).toBe('PAID');
+  });
+});

@@ -217,10 +217,12 @@ describe('the sandbox gateway', () => {
     it('sends a browser back to the merchant with a 303', async () => {
       const request = tradeRequest(nextPaymentId());
       const { payUrl } = await bank.createTrade(request);
+      // The pay page's own form, with the token only the page shows.
+      const token = /name="csrf" value="([^"]+)"/.exec(await fetch(payUrl).then((page) => page.text()))?.[1] ?? '';
       const response = await fetch(payUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'outcome=success',
+        body: `outcome=success&csrf=${encodeURIComponent(token)}`,
         redirect: 'manual',
       });
       expect(response.status).toBe(303);
@@ -723,7 +725,8 @@ describe('the sandbox gateway run alone (npm run sandbox) with SANDBOX_NOTIFY_OR
     });
     return { status: response.status, type: response.headers.get('content-type'), body: (await response.json()) as Record<string, any> };
   };
-  const payJson = (paymentId: string) => fetch(`${gatewayUrl}/pay/${paymentId}`, { method: 'POST', headers: { accept: 'application/json' } });
+  const payJson = (paymentId: string) =>
+    fetch(`${gatewayUrl}/pay/${paymentId}`, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: '{}' });
 
   beforeAll(async () => {
     merchantOrigin = await merchant.listen();

@@ -66,7 +66,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
       const answer = await request('PUT', '/sandbox/faults', faults);
       if (answer.status !== 200) throw new Error(`faults refused: ${answer.status} ${JSON.stringify(answer.body)}`);
     },
-    pay: (paymentId) => request('POST', `/sandbox/pay/${paymentId}`),
+    pay: (paymentId) => request('POST', `/sandbox/pay/${paymentId}`, {}),
     async settle() {
       await running.workers.settled(await running.store.headPosition());
     },

@@ -1,5 +1,6 @@
 /** Configuration from the environment (the table in API.md), checked once at start-up. */
 import { resolve } from 'node:path';
+import { DEFAULT_RETURN_URL_ORIGINS, OriginList } from './origins.js';
 
 export type EventStoreKind = 'sqlite' | 'memory' | 'postgres' | 'eventstoredb';
 
@@ -22,6 +23,12 @@ export interface AppConfig {
   /** Null: the address the service listens on, once it listens. */
   readonly publicBaseUrl: string | null;
   readonly sandboxSecret: string;
+  /** SANDBOX_ENABLED: the sandbox gateway (in-process or at SANDBOX_GATEWAY_URL) and its channels are offered. */
+  readonly sandboxEnabled: boolean;
+  /** How many trades the in-process sandbox gateway keeps (SANDBOX_MAX_TRADES). */
+  readonly sandboxMaxTrades: number;
+  /** Where payers may be sent back to: a payment's returnUrl, and the sandbox's redirect after paying. */
+  readonly returnUrlOrigins: OriginList;
   /** Null: the gateway is mounted in this service at /sandbox. */
   readonly sandboxGatewayUrl: string | null;
   readonly sandboxPort: number;
@@ -36,6 +43,14 @@ export interface AppConfig {
   /** Null: the service runs open (no authentication), for local use. */
   readonly apiKeys: readonly ApiKey[] | null;
   readonly expiryCloseBudgetMs: number;
+  /** How long the SQLite store's start-up integrity check (PRAGMA quick_check) may take before it is cut short. */
+  readonly storeCheckBudgetMs: number;
+  /** SIGTERM: how long in-flight requests may still finish before the process exits anyway. */
+  readonly shutdownGraceMs: number;
+  /** CHECKOUT_SECRET: the key of the checkout session tokens' HMAC; null: a random one per process (sessions end at a restart). */
+  readonly checkoutSecret: string | null;
+  /** How long a checkout session lives on after its order ended, to show the payer the result. */
+  readonly checkoutGraceSeconds: number;
   /** Null: ALIPAY_* is not set, and the alipay channel is not offered. */
   readonly alipay: AlipayConfig | null;
   /** Null: WECHATPAY_* is not set, and the wechatpay channel is not offered. */
@@ -50,6 +65,8 @@ export interface AlipayConfig {
   readonly alipayPublicKey: string;
   /** e.g. https://openapi.alipay.com/gateway.do */
   readonly gatewayUrl: string;
+  /** ALIPAY_SELLER_ID: the seller (PID, 2088 and 12 digits) whose money this app takes; absent: not checked. */
+  readonly sellerId?: string;
 }
 
 export interface WechatpayConfig {
@@ -81,7 +98,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!['sqlite', 'memory', 'postgres', 'eventstoredb'].includes(eventStore)) {
     throw new ConfigError(`EVENT_STORE must be sqlite, postgres, eventstoredb or memory, not ${eventStore}`);
   }
+  const apiKeys = env.API_KEYS ? parseApiKeys(env.API_KEYS) : null;
   return {
+    ...sandboxSettings(env, apiKeys !== null),
     port: integer(env, 'PORT', 3000, 0, 65535),
     eventStore,
     dataDir: resolve(env.DATA_DIR ?? './data'),
@@ -91,7 +110,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     paymentMinValiditySeconds: integer(env, 'PAYMENT_MIN_VALIDITY_SECONDS', 60, 1, 86_400),
     channelExpiryMarginSeconds: integer(env, 'CHANNEL_EXPIRY_MARGIN_SECONDS', 30, 0, 86_400),
     publicBaseUrl: env.PUBLIC_BASE_URL ? env.PUBLIC_BASE_URL.replace(/\/+$/, '') : null,
-    sandboxSecret: env.SANDBOX_SECRET || 'sandbox-dev-secret',
     sandboxGatewayUrl: env.SANDBOX_GATEWAY_URL ? env.SANDBOX_GATEWAY_URL.replace(/\/+$/, '') : null,
     sandboxPort: integer(env, 'SANDBOX_PORT', 3100, 0, 65535),
     sandboxNotifyDelayMs: integer(env, 'SANDBOX_NOTIFY_DELAY_MS', 200, 0, 3_600_000),
@@ -99,18 +117,69 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tradeWatchSeconds: integer(env, 'TRADE_WATCH_SECONDS', 86_400, 0, 90 * 86_400),
     refundMaxAttempts: integer(env, 'REFUND_MAX_ATTEMPTS', 20, 1, 1000),
     sandboxTimeoutMs: integer(env, 'SANDBOX_TIMEOUT_MS', 5_000, 100, 120_000),
-    apiKeys: env.API_KEYS ? parseApiKeys(env.API_KEYS) : null,
+    apiKeys,
+    returnUrlOrigins: origins(env, 'RETURN_URL_ORIGINS', DEFAULT_RETURN_URL_ORIGINS),
     expiryCloseBudgetMs: integer(env, 'EXPIRY_CLOSE_BUDGET_MS', 600, 50, 60_000),
+    storeCheckBudgetMs: integer(env, 'STORE_CHECK_BUDGET_MS', 5_000, 0, 3_600_000),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    checkoutSecret: checkoutSecret(env),
+    checkoutGraceSeconds: integer(env, 'CHECKOUT_GRACE_SECONDS', 1800, 0, 7 * 86_400),
     alipay: alipayConfig(env),
     wechatpay: wechatpayConfig(env),
   };
 }
 
+/** The sandbox's public development secret: with it anyone can sign sandbox notifications. */
+export const DEFAULT_SANDBOX_SECRET = 'sandbox-dev-secret';
+
+/**
+ * The sandbox is on by default only when the service runs open. On with API keys, it must have a
+ * secret of its own: with the public one anyone could sign a notification that marks an order paid.
+ */
+function sandboxSettings(env: Env, keyed: boolean): Pick<AppConfig, 'sandboxEnabled' | 'sandboxSecret' | 'sandboxMaxTrades'> {
+  const raw = env.SANDBOX_ENABLED ?? '';
+  if (raw !== '' && raw !== 'true' && raw !== 'false') throw new ConfigError(`SANDBOX_ENABLED must be true or false, not ${raw}`);
+  const sandboxEnabled = raw === '' ? !keyed : raw === 'true';
+  const sandboxSecret = env.SANDBOX_SECRET || DEFAULT_SANDBOX_SECRET;
+  if (sandboxEnabled && keyed && sandboxSecret === DEFAULT_SANDBOX_SECRET) {
+    throw new ConfigError(
+      `SANDBOX_ENABLED=true with API_KEYS set needs a SANDBOX_SECRET of its own: the default (${DEFAULT_SANDBOX_SECRET}) is public, and anyone could sign sandbox notifications with it`,
+    );
+  }
+  return { sandboxEnabled, sandboxSecret, sandboxMaxTrades: integer(env, 'SANDBOX_MAX_TRADES', 10_000, 1, 1_000_000) };
+}
+
+/** At least 32 characters: the HMAC key of the checkout sessions, which anyone holding it could forge. */
+function checkoutSecret(env: Env): string | null {
+  const secret = env.CHECKOUT_SECRET?.trim() || null;
+  if (secret !== null && secret.length < 32) throw new ConfigError('CHECKOUT_SECRET must be at least 32 characters (e.g. openssl rand -hex 32)');
+  return secret;
+}
+
+function origins(env: Env, name: string, fallback: string): OriginList {
+  try {
+    return OriginList.parse(env[name]?.trim() || fallback);
+  } catch (error) {
+    throw new ConfigError(`${name}: ${(error as Error).message}`);
+  }
+}
+
 function alipayConfig(env: Env): AlipayConfig | null {
   const values = channelSettings(env, 'alipay', ['ALIPAY_APP_ID', 'ALIPAY_PRIVATE_KEY', 'ALIPAY_PUBLIC_KEY']);
-  if (values === null) return null;
+  const sellerId = env.ALIPAY_SELLER_ID?.trim() || undefined;
+  if (values === null) {
+    if (sellerId !== undefined) throw new ConfigError('ALIPAY_SELLER_ID is set but alipay is not: set ALIPAY_APP_ID, ALIPAY_PRIVATE_KEY and ALIPAY_PUBLIC_KEY too, or unset it');
+    return null;
+  }
+  if (sellerId !== undefined && !/^2088\d{12}$/.test(sellerId)) throw new ConfigError('ALIPAY_SELLER_ID must be an Alipay seller id (PID): 2088 and 12 digits');
   const [appId, privateKey, alipayPublicKey] = values;
-  return { appId, privateKey, alipayPublicKey, gatewayUrl: url(env, 'ALIPAY_GATEWAY_URL', 'https://openapi.alipay.com/gateway.do') };
+  return {
+    appId,
+    privateKey,
+    alipayPublicKey,
+    gatewayUrl: url(env, 'ALIPAY_GATEWAY_URL', 'https://openapi.alipay.com/gateway.do'),
+    ...(sellerId !== undefined && { sellerId }),
+  };
 }
 
 function wechatpayConfig(env: Env): WechatpayConfig | null {
@@ -158,7 +227,7 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 
 /** `key1:merchantA,key2:merchantB,key3:*:auditor,key4:*:operator` */
 export function parseApiKeys(raw: string): ApiKey[] {
-  return raw
+  const keys: ApiKey[] = raw
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '')
@@ -173,4 +242,23 @@ export function parseApiKeys(raw: string): ApiKey[] {
       }
       return { key, merchantId, role: role ?? 'merchant' };
     });
+  refuseRepeatedKeys(keys);
+  return keys;
+}
+
+/**
+ * One key, one holder: a key given twice (for one merchant or two, or two roles) would leave who
+ * is calling to the order of the list. Names the entries and their holders, never the key.
+ */
+function refuseRepeatedKeys(keys: readonly ApiKey[]): void {
+  const first = new Map<string, number>();
+  keys.forEach(({ key }, index) => {
+    const earlier = first.get(key);
+    if (earlier === undefined) return void first.set(key, index);
+    const holder = (entry: ApiKey) => (entry.role === 'merchant' ? `merchant ${entry.merchantId}` : entry.role);
+    const same = holder(keys[earlier]) === holder(keys[index]);
+    throw new ConfigError(
+      `API_KEYS entries ${earlier + 1} and ${index + 1} use the same key (${same ? `twice for ${holder(keys[index])}` : `for ${holder(keys[earlier])} and for ${holder(keys[index])}`}): give every holder a key of its own, once`,
+    );
+  });
 }

@@ -8,11 +8,15 @@ import { problem } from './problem.js';
 export const API_KEYS = Symbol('ApiKeys');
 
 // Express routes case-insensitively (/AUDIT/events reaches the audit log), so these match the same way.
-/** Paths anyone may call: channel callbacks (providers and payers' browsers), the sandbox, health and docs. */
-const PUBLIC = [/^\/channels\//i, /^\/sandbox(\/|$)/i, /^\/health\//i, /^\/docs(\/|$|-)/i, /^\/openapi\.json$/i];
+/** Paths anyone may call: channel callbacks (providers and payers' browsers), the sandbox (but setting its faults), health, docs, problem pages and the hosted checkout (its token is its key). */
+const PUBLIC = [/^\/channels\//i, /^\/sandbox(\/|$)/i, /^\/health\//i, /^\/docs(\/|$|-)/i, /^\/openapi\.json$/i, /^\/problems\//i, /^\/checkout\//i];
 const AUDIT = /^\/audit\//i;
+/** Prometheus metrics: for auditor and operator keys (they show volumes across every merchant). */
+const METRICS = /^\/metrics\/?$/i;
 /** What only an operator (or the open service) may change. */
 const OPERATOR_ONLY = /^\/refunds\/[^/]+\/resolve$/i;
+/** The sandbox's fault switches: anyone may read them, only an operator may set them (they decide what the provider does with money). */
+const SANDBOX_FAULTS = /^\/sandbox\/faults\/?$/i;
 
 type WithViewer = Request & { viewer?: Viewer };
 
@@ -38,7 +42,8 @@ export class AuthGuard implements CanActivate {
     if (this.open) return true;
     const request = context.switchToHttp().getRequest<WithViewer>();
     const path = request.path;
-    if (PUBLIC.some((pattern) => pattern.test(path))) {
+    const reads = request.method === 'GET' || request.method === 'HEAD';
+    if (PUBLIC.some((pattern) => pattern.test(path)) && (reads || !SANDBOX_FAULTS.test(path))) {
       request.viewer = OPEN_VIEWER;
       return true;
     }
@@ -54,14 +59,16 @@ export class AuthGuard implements CanActivate {
       return true;
     }
     if (key.role === 'operator') {
-      if (request.method !== 'GET' && request.method !== 'HEAD' && !OPERATOR_ONLY.test(path)) {
-        throw new HttpException({ problem: problem('forbidden', 'an operator key reads, and resolves refunds; it changes nothing else') }, 403);
+      if (!reads && !OPERATOR_ONLY.test(path) && !SANDBOX_FAULTS.test(path)) {
+        throw new HttpException({ problem: problem('forbidden', 'an operator key reads, resolves refunds and sets sandbox faults; it changes nothing else') }, 403);
       }
       request.viewer = { kind: 'operator' };
       return true;
     }
     if (AUDIT.test(path)) throw new HttpException({ problem: problem('forbidden', 'the audit log is for auditor keys') }, 403);
+    if (METRICS.test(path)) throw new HttpException({ problem: problem('forbidden', 'the metrics are for auditor and operator keys') }, 403);
     if (OPERATOR_ONLY.test(path)) throw new HttpException({ problem: problem('forbidden', 'resolving a refund needs an operator key') }, 403);
+    if (SANDBOX_FAULTS.test(path)) throw new HttpException({ problem: problem('forbidden', 'setting sandbox faults needs an operator key') }, 403);
     request.viewer = { kind: 'merchant', merchantId: key.merchantId };
     return true;
   }

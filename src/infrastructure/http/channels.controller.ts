@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Inject, Logger, Param, Post, Req, Res } from '@nestjs/common';
+import { BadRequestException, Controller, Get, HttpCode, Inject, Logger, Param, Post, Req, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -8,9 +8,13 @@ import { SyncPaymentCommand } from '../../application/payments/sync-payment.hand
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../../application/ports/channel-registry.port.js';
 import { ChannelUnavailableError, NotificationRejectedError, type NotificationOutcome } from '../../application/ports/channel.port.js';
 import { ConcurrencyError } from '../../application/ports/event-store.port.js';
+import { paysPendingOrder } from '../../application/queries/checkout.js';
 import { OrderReader } from '../../application/queries/order-reader.js';
 import { OPEN_VIEWER } from '../../application/viewer.js';
 import { DomainError } from '../../domain/shared/domain-error.js';
+import { chooseLocale } from '../checkout/i18n.js';
+import { sendPage } from '../checkout/layout.js';
+import { returnErrorPage, returnPage, unknownPaymentPage } from '../checkout/return.page.js';
 import { CorrelationId } from './auth.guard.js';
 import { problem } from './problem.js';
 import { checkId } from './validation.js';
@@ -76,10 +80,22 @@ export class ChannelsController {
     @CorrelationId() correlationId: string,
     @Res() response: Response,
   ): Promise<void> {
+    const locale = chooseLocale({ query: request.query.lang, acceptLanguage: request.get('accept-language') });
     const query = Object.fromEntries(Object.entries(request.query).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
-    // A provider that signs the return (alipay) names the payment there; its signature is checked first.
-    const signed = this.channels.get(channel)?.verifyReturn?.(query);
-    const id = checkId('paymentId', signed?.paymentId ?? query.paymentId ?? '');
+    let id: string;
+    try {
+      // A provider that signs the return (alipay) names the payment there; its signature is checked first.
+      const signed = this.channels.get(channel)?.verifyReturn?.(query);
+      id = checkId('paymentId', signed?.paymentId ?? query.paymentId ?? '');
+      await this.reader.visiblePayment(id, OPEN_VIEWER);
+    } catch (error) {
+      // The payer sees a page, never a problem document: a link we cannot read is an unknown payment.
+      const known = error instanceof DomainError || error instanceof NotFound || error instanceof NotificationRejectedError || error instanceof BadRequestException;
+      if (!known) this.logger.error(`return on ${channel}: ${(error as Error)?.stack ?? String(error)}`);
+      const status = !known ? 500 : error instanceof NotificationRejectedError && error.code === 'bad-signature' ? 401 : 404;
+      sendPage(response, status, known ? unknownPaymentPage(locale) : returnErrorPage(locale));
+      return;
+    }
     try {
       await this.commands.execute(new SyncPaymentCommand(id, OPEN_VIEWER, correlationId));
     } catch (error) {
@@ -87,17 +103,21 @@ export class ChannelsController {
       this.logger.warn(`return of ${id} on ${channel}: sync failed: ${(error as Error).message}`);
     }
     const payment = await this.reader.visiblePayment(id, OPEN_VIEWER);
-    const order = await this.reader.order(payment.initiated.orderId, OPEN_VIEWER);
+    const order = await this.reader.orderOf(payment);
+    // A success recorded on the payment reaches a pending order an instant later (its notification may be applying it now).
+    const paidTheOrder = order.paidBy === id || paysPendingOrder(order, payment);
+    // A payment started from a hosted checkout session comes back to its checkout page, which shows the result.
     const returnUrl = payment.initiated.returnUrl;
     if (returnUrl !== null) {
       const target = new URL(returnUrl);
       target.searchParams.set('orderId', order.placed.orderId);
       target.searchParams.set('paymentId', id);
-      target.searchParams.set('status', order.status);
+      target.searchParams.set('status', paidTheOrder ? 'paid' : order.status);
       response.redirect(302, target.toString());
       return;
     }
-    response.type('text/html').send(resultPage(order.placed.orderId, order.status, payment.status, order.paidBy === id));
+    const facts = { orderId: order.placed.orderId, paymentId: id, orderStatus: order.status, paymentStatus: payment.status, paidTheOrder };
+    sendPage(response, 200, returnPage(facts, locale));
   }
 }
 
@@ -118,24 +138,4 @@ function rejectionOf(error: unknown): Extract<NotificationOutcome, { outcome: 'r
             : 'internal';
   const { status } = problem(slug, message);
   return { outcome: 'rejected', status, code: slug, detail: slug === 'internal' ? 'an unexpected error occurred; it has been logged' : message };
-}
-
-function resultPage(orderId: string, orderStatus: string, paymentStatus: string, thisPaid: boolean): string {
-  const headline =
-    orderStatus === 'paid'
-      ? thisPaid
-        ? 'Payment received. Thank you!'
-        : 'This order was already paid; this payment will be refunded.'
-      : paymentStatus === 'succeeded'
-        ? 'Payment received after the order ended; it will be refunded.'
-        : orderStatus === 'pending'
-          ? 'We are waiting for the payment result. This page does not need to be refreshed to complete the payment.'
-          : `The order is ${orderStatus}.`;
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Payguard: order ${escape(orderId)}</title></head>
-<body><main><h1>${escape(headline)}</h1><p>Order <code>${escape(orderId)}</code>: <strong data-order-status>${escape(orderStatus)}</strong></p>
-<p>Payment: <strong data-payment-status>${escape(paymentStatus)}</strong></p></main></body></html>`;
-}
-
-function escape(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }

@@ -1,7 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDefined, IsIn, IsIP, IsISO8601, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
+import { CURRENCY_EXPONENTS } from '../../domain/shared/currencies.js';
 
 const SEVEN_DAYS = 7 * 24 * 3600;
+const ACTIVE_CURRENCIES = Object.keys(CURRENCY_EXPONENTS);
 
 export class CreateOrderDto {
   @ApiPropertyOptional({ description: '1-64 characters of [A-Za-z0-9_-]; made by the service when absent', example: 'order-1001' })
@@ -17,10 +19,10 @@ export class CreateOrderDto {
   @Max(Number.MAX_SAFE_INTEGER)
   amount!: number;
 
-  @ApiProperty({ description: 'ISO 4217, three upper-case letters', example: 'CNY' })
+  @ApiProperty({ description: 'an active ISO 4217 code (three upper-case letters); the amount is in its minor units', example: 'CNY' })
   @IsDefined({ message: 'currency is required' })
   @IsString()
-  @Matches(/^[A-Z]{3}$/, { message: 'currency must be three upper-case letters (ISO 4217)' })
+  @IsIn(ACTIVE_CURRENCIES, { message: 'currency must be an active ISO 4217 code, e.g. CNY, USD, EUR, JPY' })
   currency!: string;
 
   @ApiPropertyOptional({ description: 'validity, 1 s to 7 days (default 1800)', example: 1800 })
@@ -58,7 +60,10 @@ export class StartPaymentDto {
   @MaxLength(64)
   channel!: string;
 
-  @ApiPropertyOptional({ description: "the merchant's page the payer lands on after paying", example: 'https://shop.example/orders/1001' })
+  @ApiPropertyOptional({
+    description: "the merchant's page the payer lands on after paying; its origin must be one RETURN_URL_ORIGINS allows (default any https, and loopback http)",
+    example: 'https://shop.example/orders/1001',
+  })
   @IsOptional()
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   @MaxLength(2048)

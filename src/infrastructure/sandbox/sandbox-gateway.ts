@@ -3,7 +3,7 @@
  * notifications, kept in memory. Plain TypeScript so it can be driven directly; the
  * controller puts HTTP around it.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { DEFAULT_RETURN_URL_ORIGINS, LOOPBACK_ORIGINS, OriginList } from '../config/origins.js';
 import { SANDBOX_SIGNATURE_HEADER, signSandboxBody } from './sandbox-signature.js';
 
@@ -289,6 +289,22 @@ export class SandboxGateway {
       if (trade) return trade;
     }
     return undefined;
+  }
+
+  /**
+   * The token the payer's page puts in its form, so a form posted from another site (which can't
+   * read the page) can't pay: an HMAC of the trade under the gateway's secret.
+   */
+  payFormToken(outTradeNo: string): string {
+    return createHmac('sha256', this.options.secret).update(`pay-form|${outTradeNo}`).digest('base64url');
+  }
+
+  /** Whether `token` is the pay form's token of this trade (compared in constant time). */
+  isPayFormToken(outTradeNo: string, token: unknown): boolean {
+    if (typeof token !== 'string') return false;
+    const expected = Buffer.from(this.payFormToken(outTradeNo));
+    const given = Buffer.from(token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
   /** What the provider reports: a waiting trade past its timeExpire has been closed by the provider. */

@@ -141,15 +141,24 @@ export class SandboxController {
     res.status(200).type('text/css').set('Cache-Control', 'public, max-age=300').send(PAY_PAGE_CSS);
   }
 
-  /** JSON for programs (`Accept: application/json`), a redirect back to the merchant for browsers. */
+  /**
+   * JSON for programs (`Accept: application/json`), a redirect back to the merchant for browsers.
+   * A post must be JSON (which another site's page can't send without a CORS preflight, and the
+   * gateway grants none) or carry the pay form's token (which only the page shows): a page on
+   * another site can't make the payer pay.
+   */
   @Post('pay/:paymentId')
   pay(@Param('paymentId') paymentId: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     const wantsJson = (req.get('accept') ?? '').includes('application/json');
     return this.send(res, () => {
       // A form post without a body arrives as undefined; it means "pay".
-      const { outcome } = readBody<{ outcome?: 'success' | 'fail' }>(body ?? {}, {
+      const { outcome, csrf } = readBody<{ outcome?: 'success' | 'fail'; csrf?: string }>(body ?? {}, {
         outcome: { check: oneOf('success', 'fail'), optional: true },
+        csrf: { check: isText(128), optional: true },
       });
+      if (this.gateway.findForPayer(paymentId) !== undefined && !req.is('application/json') && !this.gateway.isPayFormToken(paymentId, csrf)) {
+        throw new Problem(403, 'sandbox-forbidden', 'Not from the pay page', 'post JSON, or the form of the pay page with its token');
+      }
       try {
         const trade = this.gateway.pay(paymentId, outcome);
         if (wantsJson) return { status: 200, body: this.view(trade) };
@@ -232,7 +241,8 @@ export class SandboxController {
     const action = blocker
       ? `<p class="notice">${escapeHtml(text[blocker])}</p>` +
         `<p><a class="button secondary" href="${escapeHtml(trade.returnUrl)}">${escapeHtml(text.back)}</a></p>`
-      : `<form method="post"><button name="outcome" value="success">${escapeHtml(text.pay)}</button>` +
+      : `<form method="post"><input type="hidden" name="csrf" value="${escapeHtml(this.gateway.payFormToken(trade.outTradeNo))}">` +
+        `<button name="outcome" value="success">${escapeHtml(text.pay)}</button>` +
         `<button name="outcome" value="fail" class="secondary">${escapeHtml(text.decline)}</button></form>`;
     return page(locale, name, details + action);
   }
