@@ -6,20 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { eventually } from '../support/harness.js';
-import { MAIN, SANDBOX_MAIN, ensureBuilt, spawnService, type ServiceProcess } from '../support/processes.js';
+import { MAIN, SANDBOX_MAIN, callJson as call, ensureBuilt, spawnService, type ServiceProcess } from '../support/processes.js';
 import { DATABASE_URL, dropSchema, postgresUnreachable } from '../support/postgres.js';
 
 const unreachable = await postgresUnreachable();
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
 
 if (unreachable !== null) {
   describe('two instances on one PostgreSQL', () => {

@@ -8,17 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../support/harness.js';
-import { MAIN, SANDBOX_MAIN, ensureBuilt, spawnService, type ServiceProcess } from '../support/processes.js';
+import { MAIN, SANDBOX_MAIN, callJson as call, ensureBuilt, spawnService, type ServiceProcess } from '../support/processes.js';
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
 
 describe('a payment taken while the service was down, after the order expired', () => {
   const processes: ServiceProcess[] = [];

@@ -80,3 +80,14 @@ export async function spawnService(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** One JSON request to a spawned service (or gateway): its status and parsed body. */
+export async function callJson(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+}

@@ -1,7 +1,8 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsIn, IsNotEmpty, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsUrl, MaxLength } from 'class-validator';
 import { CHECKOUT_LOCALES, type CheckoutLocale } from '../../application/checkout/checkout-tokens.port.js';
 import type { ReturnTo } from '../../application/checkout/checkout-sessions.js';
+import { ChannelField } from '../http/dtos.js';
 
 export class CreateCheckoutSessionDto {
   @ApiPropertyOptional({
@@ -20,11 +21,7 @@ export class CreateCheckoutSessionDto {
 }
 
 export class CheckoutPaymentDto {
-  @ApiProperty({ example: 'sandbox-bank' })
-  @IsDefined({ message: 'channel is required' })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(64)
+  @ChannelField()
   channel!: string;
 
   @ApiPropertyOptional({

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDefined, IsIn, IsIP, IsISO8601, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, MaxLength, Min } from 'class-validator';
 import { CURRENCY_EXPONENTS } from '../../domain/shared/currencies.js';
@@ -52,12 +53,12 @@ export class CloseOrderDto {
   reason?: string;
 }
 
+/** A channel id in a request body (which channels are offered is checked when it is used). */
+export const ChannelField = (): PropertyDecorator =>
+  applyDecorators(ApiProperty({ example: 'sandbox-bank' }), IsDefined({ message: 'channel is required' }), IsString(), IsNotEmpty(), MaxLength(64));
+
 export class StartPaymentDto {
-  @ApiProperty({ example: 'sandbox-bank' })
-  @IsDefined({ message: 'channel is required' })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(64)
+  @ChannelField()
   channel!: string;
 
   @ApiPropertyOptional({
