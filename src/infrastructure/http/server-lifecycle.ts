@@ -14,6 +14,9 @@ export const SERVER_TIMEOUTS = { headersTimeoutMs: 20_000, requestTimeoutMs: 30_
 
 const trackers = new WeakMap<Server, RequestTracker>();
 
+/** How long closing the app waits for the requests in flight before it cuts them. */
+const CLOSE_CUTOFF_MS = 5_000;
+
 /** Applies SERVER_TIMEOUTS and starts counting the requests in flight (for a graceful shutdown). */
 export function configureServer(server: Server): void {
   server.headersTimeout = SERVER_TIMEOUTS.headersTimeoutMs;
@@ -67,6 +70,8 @@ class RequestTracker {
   private readonly inFlight = new Set<ServerResponse>();
   private draining = false;
   private onIdle: (() => void) | null = null;
+  /** How long a close waits for requests in flight before it cuts their connections (drain sets its grace). */
+  private closeCutoffMs = CLOSE_CUTOFF_MS;
 
   constructor(private readonly server: Server) {
     // Whoever closes the server (Nest's app.close(), a drain): keep-alive connections end with
@@ -102,10 +107,18 @@ class RequestTracker {
     // such connections as they fall idle, until the server has closed (else close waits out the keep-alive).
     const sweep = setInterval(() => this.server.closeIdleConnections(), 50);
     sweep.unref();
-    this.server.once('close', () => clearInterval(sweep));
+    // A request that never finishes (its handler waits on something the closing app stopped)
+    // must not hold the close for ever: past the cutoff its connection is cut.
+    const cutoff = setTimeout(() => this.server.closeAllConnections(), this.closeCutoffMs);
+    cutoff.unref();
+    this.server.once('close', () => {
+      clearInterval(sweep);
+      clearTimeout(cutoff);
+    });
   }
 
   async drain(graceMs: number): Promise<{ cut: number }> {
+    this.closeCutoffMs = Math.max(this.closeCutoffMs, graceMs);
     // No new connections (and beginDraining, through close()).
     if (this.server.listening) this.server.close();
     else this.beginDraining();
