@@ -13,11 +13,8 @@ const unreachable = await postgresUnreachable();
 
 
 if (unreachable !== null) {
-  describe('two instances on one PostgreSQL', () => {
-    it(`is skipped: ${unreachable}`, () => {
-      console.warn(`failover e2e skipped: ${unreachable}`);
-      expect(unreachable).toMatch(/unreachable/);
-    });
+  describe.skip(`two instances on one PostgreSQL (skipped: ${unreachable})`, () => {
+    it('fails over to the standby with no double effect', () => undefined);
   });
 } else {
   describe('two instances on one PostgreSQL', () => {

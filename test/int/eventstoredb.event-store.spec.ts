@@ -384,11 +384,10 @@ if (EVENTSTORE_URL) {
     describeEventStoreDb(() => EVENTSTORE_URL);
   });
 } else {
-  it('against a real EventStoreDB: SKIPPED, EVENTSTORE_URL is not set (set it to run them: README, "Running on EventStoreDB")', () => {
-    console.warn(
-      'EventStoreDbEventStore tests against a real EventStoreDB skipped: EVENTSTORE_URL is not set. ' +
-        "Run them with: docker compose up -d eventstoredb && EVENTSTORE_URL='esdb://127.0.0.1:2113?tls=false' npm test",
-    );
+  // Reported by jest as skipped, with the reason in the name: set EVENTSTORE_URL to run them
+  // (docker compose up -d eventstoredb && EVENTSTORE_URL='esdb://127.0.0.1:2113?tls=false' npm test).
+  describe.skip('against a real EventStoreDB (skipped: EVENTSTORE_URL is not set; README, "Running on EventStoreDB")', () => {
+    it('runs the event store contract suite and the adapter tests against the server', () => undefined);
   });
 }
 

@@ -77,11 +77,9 @@ if (EVENTSTORE_URL) {
     describeLeadership(() => EVENTSTORE_URL);
   });
 } else {
-  it('leader lease against a real EventStoreDB: SKIPPED, EVENTSTORE_URL is not set (README, "Running on EventStoreDB")', () => {
-    console.warn(
-      'EventStoreDbLeadership tests against a real EventStoreDB skipped: EVENTSTORE_URL is not set. ' +
-        "Run them with: docker compose up -d eventstoredb && EVENTSTORE_URL='esdb://127.0.0.1:2113?tls=false' npm test",
-    );
+  // Reported by jest as skipped, with the reason in the name (see the EventStoreDB event store spec).
+  describe.skip('leader lease against a real EventStoreDB (skipped: EVENTSTORE_URL is not set; README, "Running on EventStoreDB")', () => {
+    it('elects, renews, hands over and deposes against the server', () => undefined);
   });
 }
 

@@ -65,11 +65,8 @@ if (unreachable === null) {
     return PostgresProjectionStore.open({ connectionString: DATABASE_URL, schema });
   });
 } else {
-  describe('PostgreSQL projection store', () => {
-    it(`is skipped: ${unreachable}`, () => {
-      console.warn(`PostgreSQL projection store tests skipped: ${unreachable}`);
-      expect(unreachable).toMatch(/unreachable/);
-    });
+  describe.skip(`PostgreSQL projection store (skipped: ${unreachable})`, () => {
+    it('runs the projection store contract suite', () => undefined);
   });
 }
 
