@@ -61,7 +61,8 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     }
     const channel = this.channels.get(command.channel);
     if (channel === undefined) {
-      throw new InvalidRequest([{ field: 'channel', message: `unknown channel; offered: ${this.channels.ids().join(', ')}` }]);
+      const offered = this.channels.ids().join(', ') || 'none (configure alipay or wechatpay, or SANDBOX_ENABLED=true)';
+      throw new InvalidRequest([{ field: 'channel', message: `unknown channel; offered: ${offered}` }]);
     }
     if (channel.needsPayerIp === true && command.payerIp === null) {
       throw new InvalidRequest([{ field: 'payerIp', message: `channel ${channel.id} needs the payer's IP address (payerIp)` }]);
