@@ -18,6 +18,7 @@ import {
   type SandboxTrade,
   type SandboxTradeParams,
 } from './sandbox-gateway.js';
+import { formatMinorUnits } from '../../domain/shared/currencies.js';
 
 /**
  * Where payers reach the gateway (`.../sandbox`): a URL, or a function read at each trade (the
@@ -395,9 +396,11 @@ button.secondary,.button.secondary{background:#fff;color:#1a7f37}
 `;
 
 /** Minor units shown with the currency's own number of decimals (JPY has none). */
+/** The amount for the payer, from its exact decimal text (no float division of minor units). */
 function formatMoney(amount: number, currency: string, locale: PayerLocale): string {
   const format = new Intl.NumberFormat(locale, { style: 'currency', currency });
-  return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+  // Intl formats a decimal string exactly (ES2023); the lib typing here still says number.
+  return format.format(formatMinorUnits(amount, currency) as unknown as number);
 }
 
 function escapeHtml(text: string): string {
