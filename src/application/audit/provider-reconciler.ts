@@ -59,7 +59,8 @@ export interface ReconcileOptions {
 /** What is kept of a payment: just what the comparison reads. */
 interface PaymentSummary {
   orderId: string;
-  merchantId: string | null;
+  /** Its order's key (see orderKey), from the attempt on the order's stream. */
+  orderKey: string;
   channel: string;
   amount: number;
   currency: string;
@@ -104,9 +105,9 @@ export class ProviderReconciler {
         const known = this.payments.get(paymentId);
         const status = type === 'PaymentInitiated' ? 'pending' : (known?.status ?? 'none');
         const { orderId, channel, amount, currency } = d as { orderId: string; channel: string; amount: number; currency: string };
-        // The attempt is on the order's stream, which names the merchant; PaymentInitiated names it too.
-        const scope = type === 'PaymentAttemptStarted' ? (orderKeyOf(recorded.streamName) ?? orderId) : null;
-        const merchantId = scope !== null && scope.includes('.') ? scope.slice(0, scope.indexOf('.')) : ((d.merchantId as string | null) ?? known?.merchantId ?? null);
+        // The attempt is on its order's stream, which names the order exactly; a payment stream of a
+        // release before attempts were recorded there belongs to an order not scoped by merchant.
+        const ofOrder = type === 'PaymentAttemptStarted' ? (orderKeyOf(recorded.streamName) ?? orderId) : (known?.orderKey ?? orderKey(orderId, null));
         this.payments.set(paymentId, {
           capturedAmount: 0,
           capturedCurrency: '',
@@ -114,7 +115,7 @@ export class ProviderReconciler {
           watchEnded: false,
           ...known,
           orderId,
-          merchantId,
+          orderKey: ofOrder,
           channel,
           amount,
           currency,
@@ -163,7 +164,7 @@ export class ProviderReconciler {
     let tradesAsked = 0;
     let refundsAsked = 0;
     for (const [paymentId, payment] of this.payments) {
-      const order = this.orderOf(payment);
+      const order = this.orders.get(payment.orderKey);
       const kept = order?.paidBy === paymentId;
       const openTrade = payment.status !== 'succeeded' && !payment.watchEnded;
       const openRefund = payment.refund !== null && payment.refund.status !== 'succeeded' && !payment.refund.settled;
@@ -245,10 +246,7 @@ export class ProviderReconciler {
     if (order !== undefined) update(order);
   }
 
-  /** A payment's order: by its merchant and id, or at the unscoped key of an order placed before ids were scoped. */
-  private orderOf(payment: PaymentSummary): OrderSummary | undefined {
-    return this.orders.get(orderKey(payment.orderId, payment.merchantId)) ?? this.orders.get(payment.orderId);
-  }
+
 
   private payment(paymentId: string, update: (payment: PaymentSummary) => void): void {
     const payment = this.payments.get(paymentId);

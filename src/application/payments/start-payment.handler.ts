@@ -16,7 +16,7 @@ import { toPaymentView, type PaymentView } from '../queries/views.js';
 import type { Viewer } from '../viewer.js';
 import { PaymentIntents } from '../trades/payment-intents.js';
 import { TradeCloser } from '../trades/trade-closer.js';
-import { PaymentResultRecorder } from './payment-result-recorder.js';
+import { paidReport, PaymentResultRecorder } from './payment-result-recorder.js';
 
 export class StartPaymentCommand extends Command<{ created: boolean; payment: PaymentView }> {
   constructor(
@@ -129,9 +129,7 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     if ((await this.reader.payment(latest.paymentId)).status !== 'failed') return;
     const closed = await channel.closeTrade(latest.paymentId);
     if (closed.result !== 'already-paid') return;
-    const { channelTradeNo, paidAt, amount } = closed;
-    const report = { ...amount, channelTradeNo, paidAt, source: 'close' as const, notificationId: null, raw: null };
-    await this.results.recordSuccess(latest.paymentId, report, causation);
+    await this.results.recordSuccess(latest.paymentId, paidReport({ ...closed, state: 'paid' }, 'close'), causation);
     const after = await this.reader.byKey(key);
     throw new OrderNotPayable(order.placed.orderId, after.status);
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { PlacedOrderState } from '../../domain/order/order.decider.js';
-import { paymentDecider } from '../../domain/payment/payment.decider.js';
+import { paymentDecider, type PaymentState } from '../../domain/payment/payment.decider.js';
 import { paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
 import { paidReport, PaymentResultRecorder } from '../payments/payment-result-recorder.js';
@@ -43,14 +43,19 @@ export class TradeCloser {
         const { state: payment } = await this.repository.load(paymentDecider, paymentStream(paymentId));
         if (payment.status === 'succeeded') return this.results.settleOrderOf(payment, causation);
         if (payment.status !== 'pending' && payment.status !== 'none') return;
-        await this.close(orderKey, paymentId, causation, this.settings.expiryCloseBudgetMs);
+        await this.closeAs(orderKey, paymentId, payment, causation, this.settings.expiryCloseBudgetMs);
       }),
     );
   }
 
   /** Closes one trade of the order with this key and records the answer; `budgetMs` bounds the wait (null: the channel's own timeout). */
   async close(orderKey: string, paymentId: string, causation: Causation, budgetMs: number | null = null): Promise<CloseOutcome> {
-    const loaded = (await this.repository.load(paymentDecider, paymentStream(paymentId))).state;
+    const { state } = await this.repository.load(paymentDecider, paymentStream(paymentId));
+    return this.closeAs(orderKey, paymentId, state, causation, budgetMs);
+  }
+
+  /** `close`, given the payment as just read (its stream is begun from the attempt when it was not). */
+  private async closeAs(orderKey: string, paymentId: string, loaded: PaymentState, causation: Causation, budgetMs: number | null): Promise<CloseOutcome> {
     const payment = loaded.status !== 'none' ? loaded : await this.intents.ensureFor(orderKey, paymentId, causation);
     const channel = payment === null ? undefined : this.channels.get(payment.initiated.channel);
     if (payment === null || channel === undefined) return 'open';

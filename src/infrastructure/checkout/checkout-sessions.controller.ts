@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CheckoutSessions } from '../../application/checkout/checkout-sessions.js';
 import type { Viewer } from '../../application/viewer.js';
 import { CurrentViewer } from '../http/auth.guard.js';
-import { checkId } from '../http/validation.js';
+import { checkOrderRef } from '../http/validation.js';
 import { CreateCheckoutSessionDto } from './checkout.dtos.js';
 
 /** The merchant's side of the hosted checkout: a session on one of its orders, whose URL it sends its payer to. */
@@ -20,15 +20,6 @@ export class CheckoutSessionsController {
     @Body() body: CreateCheckoutSessionDto,
     @CurrentViewer() viewer: Viewer,
   ): Promise<{ url: string; expiresAt: string }> {
-    return this.sessions.open(orderRef(orderId), viewer, { returnUrl: body?.returnUrl ?? null, locale: body?.locale ?? null });
+    return this.sessions.open(checkOrderRef(orderId), viewer, { returnUrl: body?.returnUrl ?? null, locale: body?.locale ?? null });
   }
-}
-
-/** An orderId, or (the open service) an order's key `merchantId.orderId`, as GET /orders/{orderId} takes it. */
-function orderRef(value: string): string {
-  const dot = value.indexOf('.');
-  if (dot < 0) return checkId('orderId', value);
-  checkId('orderId', value.slice(0, dot));
-  checkId('orderId', value.slice(dot + 1));
-  return value;
 }

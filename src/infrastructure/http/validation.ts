@@ -37,3 +37,15 @@ export function checkId(field: string, value: string): string {
   if (!ID_PATTERN.test(value)) throw validationFailed([{ field, message: 'must be 1-64 characters of [A-Za-z0-9_-]' }]);
   return value;
 }
+
+/**
+ * An orderId, or an order's key `merchantId.orderId` (how auditors, operators and the open service
+ * name an order placed with a merchant key); each part follows the id rule.
+ */
+export function checkOrderRef(value: string): string {
+  const dot = value.indexOf('.');
+  if (dot < 0) return checkId('orderId', value);
+  checkId('orderId', value.slice(0, dot));
+  checkId('orderId', value.slice(dot + 1));
+  return value;
+}
