@@ -55,9 +55,12 @@ describe('merchant-scoped order ids', () => {
     // The back office lists them as two orders (the list is a projection: it catches up).
     const listed = await eventually(
       () => app.request('GET', '/orders?limit=1000', undefined, auditor),
-      (answer) => answer.body.orders.filter((row: any) => row.orderId === 'same-id' && row.status === 'paid').length === 2,
+      // The refund of A's duplicate reaches the list after the order's payment does: wait for both.
+      (answer) =>
+        answer.body.orders.filter((row: any) => row.orderId === 'same-id' && row.status === 'paid').length === 2 &&
+        answer.body.orders.some((row: any) => row.orderKey === 'shopA.same-id' && row.refundedAmount === 1000),
       10_000,
-      'both orders in the list',
+      'both orders in the list, with the refund of A\'s duplicate',
     );
     const rows = listed.body.orders.filter((row: any) => row.orderId === 'same-id');
     expect(rows.map((row: any) => [row.orderKey, row.merchantId, row.amount, row.refundedAmount]).sort()).toEqual([
