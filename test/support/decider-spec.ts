@@ -1,14 +1,11 @@
-/** given(events) -> when(command) -> then(events | error), for any decider. */
-export interface Decider<S, C, E> {
-  initialState: S;
-  evolve(state: S, event: E): S;
-  decide(command: C, state: S): E[];
-}
+import { fold, type Decider } from '../../src/domain/shared/decider.js';
+import type { Command, DomainEvent } from '../../src/domain/shared/event.js';
 
-export function deciderSpec<S, C, E>(decider: Decider<S, C, E>) {
+/** given(events) -> when(command) -> then(events | error), for any decider. */
+export function deciderSpec<S, C extends Command, E extends DomainEvent>(decider: Decider<S, C, E>) {
   return {
     given(events: E[]) {
-      const state = events.reduce(decider.evolve, decider.initialState);
+      const state = fold(decider, events);
       return {
         when(command: C) {
           const run = () => decider.decide(command, state);

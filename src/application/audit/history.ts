@@ -1,15 +1,11 @@
 /**
- * Time travel: an order with its payments and refunds as they stood at a moment, folded by the
- * domain's own evolve (after the upcaster, as AggregateRepository's fold does; not imported from
- * there, so the audit CLI does not load Nest) from the events recorded (metadata.occurredAt) at
- * or before that moment.
+ * Time travel: an order with its payments and refunds as they stood at a moment: the events
+ * recorded (metadata.occurredAt) at or before that moment, folded as the service folds them.
  */
-import { evolveOrder, initialOrderState, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
-import type { OrderEvent } from '../../domain/order/order.events.js';
-import { evolvePayment, initialPaymentState, type PaymentState } from '../../domain/payment/payment.decider.js';
-import type { PaymentEvent } from '../../domain/payment/payment.events.js';
+import { orderDecider, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import { paymentDecider, type PaymentState } from '../../domain/payment/payment.decider.js';
 import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
-import { upcast } from '../event-sourcing/upcaster.js';
+import { foldStream } from '../event-sourcing/fold-stream.js';
 import type { EventStore, RecordedEvent } from '../ports/event-store.port.js';
 import { toOrderView, type OrderView } from '../queries/views.js';
 
@@ -32,7 +28,7 @@ export async function orderAsOf(store: EventStore, key: string, at: Date | null)
   const upTo = (events: readonly RecordedEvent[]) => events.filter((event) => Date.parse(event.metadata.occurredAt) <= cutoff);
   const orderEvents = await store.readStream(orderStream(key));
   const known = upTo(orderEvents);
-  const order = known.reduce<OrderState>((state, event) => evolveOrder(state, upcast(event) as unknown as OrderEvent), initialOrderState);
+  const order: OrderState = foldStream(orderDecider, known);
   if (order.status === 'none') return null;
   let folded = [...known];
   let total = orderEvents.length;
@@ -42,7 +38,7 @@ export async function orderAsOf(store: EventStore, key: string, at: Date | null)
     const kept = upTo(events);
     total += events.length;
     folded = folded.concat(kept);
-    payments.push(kept.reduce<PaymentState>((state, event) => evolvePayment(state, upcast(event) as unknown as PaymentEvent), initialPaymentState));
+    payments.push(foldStream(paymentDecider, kept));
   }
   const last = folded.reduce<RecordedEvent | null>((latest, event) => (latest === null || event.position > latest.position ? event : latest), null);
   return {

@@ -1,15 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Decider } from '../../domain/shared/decider.js';
 import type { Command, DomainEvent } from '../../domain/shared/event.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
 import { ConcurrencyError, EVENT_STORE, type EventStore, type NewEvent, type RecordedEvent } from '../ports/event-store.port.js';
-import { upcast } from './upcaster.js';
-
-/** The decider shape every aggregate follows (initialState, evolve, decide). */
-export interface Decider<S, C extends Command, E extends DomainEvent> {
-  readonly initialState: S;
-  evolve(state: S, event: E): S;
-  decide(command: C, state: S): E[];
-}
+import { foldStream } from './fold-stream.js';
 
 /** Who caused a change: the HTTP request, or the event a reaction answers. */
 export interface Causation {
@@ -47,7 +41,7 @@ export class AggregateRepository {
 
   async load<S, C extends Command, E extends DomainEvent>(decider: Decider<S, C, E>, streamName: string): Promise<Loaded<S>> {
     const recorded = await this.store.readStream(streamName);
-    return { state: fold(decider, recorded), revision: recorded.length - 1 };
+    return { state: foldStream(decider, recorded), revision: recorded.length - 1 };
   }
 
   /**
@@ -93,10 +87,4 @@ export class AggregateRepository {
       metadata: { occurredAt, correlationId: causation.correlationId, causationId: causation.causationId, schemaVersion: SCHEMA_VERSION },
     }));
   }
-}
-
-export function fold<S, C extends Command, E extends DomainEvent>(decider: Decider<S, C, E>, recorded: readonly RecordedEvent[]): S {
-  let state = decider.initialState;
-  for (const event of recorded) state = decider.evolve(state, upcast(event) as unknown as E);
-  return state;
 }

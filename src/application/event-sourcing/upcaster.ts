@@ -1,4 +1,8 @@
+import { isPayguardEventType, type PayguardEvent } from '../../domain/events.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
+
+/** A recorded event of a type this release knows, its data in the current shape and typed by its `type`. */
+export type StoredEvent = Omit<RecordedEvent, 'type' | 'data'> & PayguardEvent;
 
 /**
  * The one place older event shapes become current ones, on read; stored history is never
@@ -18,6 +22,18 @@ import type { RecordedEvent } from '../ports/event-store.port.js';
  * `PaymentInitiated`, `PaymentSucceeded` and `RefundSucceeded` name the merchant of their order (`merchantId`); in
  * v1 order ids were not scoped by merchant, so null (the order's stream is `order-{orderId}`).
  */
+/**
+ * The one place a stored event becomes a typed one: upcast to the current shape, then its type
+ * checked against the domain's list. Null for a type this release does not know (a reader decides
+ * whether that is an error: the deciders and the verifier say so, the read models skip it).
+ */
+export function narrow(recorded: RecordedEvent): StoredEvent | null {
+  const event = upcast(recorded);
+  // The data is trusted to match its type: every event was written by a decider of this or an
+  // earlier release, and upcast has just brought earlier shapes to the current one.
+  return isPayguardEventType(event.type) ? (event as unknown as StoredEvent) : null;
+}
+
 export function upcast(event: RecordedEvent): RecordedEvent {
   const version = event.metadata.schemaVersion;
   if (version >= 2) return event;

@@ -10,6 +10,7 @@ import {
 } from '../ports/event-store.port.js';
 import { SharedLogReader } from '../shared-log-reader.js';
 import { DeadlineQueue } from '../expiry/deadline-queue.js';
+import { narrow } from '../event-sourcing/upcaster.js';
 import { applyToOpenWork, emptyOpenWork, type OpenWork, type OpenWorkSection } from './open-work.js';
 import { entriesOf, entryOf, openWorkFromRows, openWorkFromWholeState, rowKey, type OpenWorkEntry } from './open-work-rows.js';
 
@@ -55,10 +56,13 @@ export class OpenWorkIndex implements BeforeApplicationShutdown {
     this.follower = new LogFollower(log, rows, {
       name: OPEN_WORK_CHECKPOINT,
       handle: async (events) => {
-        for (const event of events) {
+        for (const recorded of events) {
+          const event = narrow(recorded);
+          // A type this release does not know opens or closes nothing.
+          if (event === null) continue;
           applyToOpenWork(this.work, event, this.markChanged);
           if (event.type === 'OrderPlaced') {
-            this.deadlines.push(orderKeyOf(event.streamName) ?? String(event.data.orderId), Date.parse(String(event.data.expiresAt)));
+            this.deadlines.push(orderKeyOf(event.streamName) ?? event.data.orderId, Date.parse(event.data.expiresAt));
           }
         }
       },

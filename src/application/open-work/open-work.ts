@@ -5,7 +5,7 @@
  * never scan history.
  */
 import { orderKey, orderKeyOf } from '../../domain/shared/stream-names.js';
-import type { RecordedEvent } from '../ports/event-store.port.js';
+import type { StoredEvent } from '../event-sourcing/upcaster.js';
 
 export interface OpenWork {
   /** order key (orderId, or merchantId.orderId: see orderKey) -> expiresAt */
@@ -67,28 +67,25 @@ export type OpenWorkSection = keyof OpenWork;
 /** Told of each entry an event set or deleted: its section and its id there (an order's or a payment's). */
 export type OpenWorkChanged = (section: OpenWorkSection, id: string) => void;
 
-type Data = Record<string, string>;
-
 /** Applies one event in place (the index is rebuilt from the log, so mutation stays local). */
-export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: OpenWorkChanged): void {
-  const data = event.data as Data;
-  const trade = (update: (trade: WatchedTrade) => void): void => {
-    const watched = work.trades[data.paymentId];
+export function applyToOpenWork(work: OpenWork, event: StoredEvent, changed?: OpenWorkChanged): void {
+  const trade = (paymentId: string, update: (trade: WatchedTrade) => void): void => {
+    const watched = work.trades[paymentId];
     if (watched === undefined) return;
     update(watched);
-    changed?.('trades', data.paymentId);
+    changed?.('trades', paymentId);
   };
-  const refund = (update: (refund: OpenRefund) => void): void => {
-    const open = work.openRefunds[data.paymentId];
+  const refund = (paymentId: string, update: (refund: OpenRefund) => void): void => {
+    const open = work.openRefunds[paymentId];
     if (open === undefined) return;
     update(open);
-    changed?.('openRefunds', data.paymentId);
+    changed?.('openRefunds', paymentId);
   };
   // An order event's stream names its order: merchants' orders of the same id are two orders.
-  const key = orderKeyOf(event.streamName) ?? data.orderId;
+  const key = orderKeyOf(event.streamName) ?? event.data.orderId;
   switch (event.type) {
     case 'OrderPlaced':
-      work.pendingOrders[key] = data.expiresAt;
+      work.pendingOrders[key] = event.data.expiresAt;
       changed?.('pendingOrders', key);
       return;
     case 'OrderPaid':
@@ -97,19 +94,14 @@ export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: 
       delete work.pendingOrders[key];
       changed?.('pendingOrders', key);
       return;
-    case 'PaymentAttemptStarted':
-      work.trades[data.paymentId] ??= {
-        orderKey: key,
-        channel: data.channel,
-        timeExpire: data.timeExpire,
-        state: 'open',
-        initiated: false,
-        since: data.startedAt,
-      };
-      changed?.('trades', data.paymentId);
+    case 'PaymentAttemptStarted': {
+      const { paymentId, channel, timeExpire, startedAt } = event.data;
+      work.trades[paymentId] ??= { orderKey: key, channel, timeExpire, state: 'open', initiated: false, since: startedAt };
+      changed?.('trades', paymentId);
       return;
+    }
     case 'PaymentInitiated': {
-      const { paymentId, orderId, channel, timeExpire, createdAt } = data;
+      const { paymentId, orderId, channel, timeExpire, createdAt } = event.data;
       // Streams written before attempts were watched have no entry yet (nor were their orders scoped by merchant).
       const watched = work.trades[paymentId] ?? { orderKey: orderKey(orderId, null), channel, timeExpire, state: 'open', since: createdAt };
       work.trades[paymentId] = { ...watched, initiated: true };
@@ -117,54 +109,60 @@ export function applyToOpenWork(work: OpenWork, event: RecordedEvent, changed?: 
       return;
     }
     case 'PaymentClosed':
-      return trade((watched) => (watched.state = 'closed'));
+      return trade(event.data.paymentId, (watched) => (watched.state = 'closed'));
     case 'PaymentFailed':
-      return trade((watched) => (watched.state = 'failed'));
+      return trade(event.data.paymentId, (watched) => (watched.state = 'failed'));
     case 'PaymentSucceeded':
     case 'PaymentWatchEnded':
-      delete work.trades[data.paymentId];
-      changed?.('trades', data.paymentId);
+      delete work.trades[event.data.paymentId];
+      changed?.('trades', event.data.paymentId);
       return;
-    case 'AnomalyDetected':
-      work.unrefundedAnomalies[data.paymentId] = { orderId: data.orderId, kind: data.kind, detectedAt: data.detectedAt, eventId: event.eventId };
-      changed?.('unrefundedAnomalies', data.paymentId);
+    case 'AnomalyDetected': {
+      const { paymentId, orderId, kind, detectedAt } = event.data;
+      work.unrefundedAnomalies[paymentId] = { orderId, kind, detectedAt, eventId: event.eventId };
+      changed?.('unrefundedAnomalies', paymentId);
       return;
-    case 'RefundRequested':
-      delete work.unrefundedAnomalies[data.paymentId];
-      work.openRefunds[data.paymentId] = { refundId: data.refundId, requestedAt: data.requestedAt, retryAt: null, failed: false };
-      changed?.('unrefundedAnomalies', data.paymentId);
-      changed?.('openRefunds', data.paymentId);
+    }
+    case 'RefundRequested': {
+      const { paymentId, refundId, requestedAt } = event.data;
+      delete work.unrefundedAnomalies[paymentId];
+      work.openRefunds[paymentId] = { refundId, requestedAt, retryAt: null, failed: false };
+      changed?.('unrefundedAnomalies', paymentId);
+      changed?.('openRefunds', paymentId);
       return;
+    }
     case 'RefundFailed': {
-      const final = (event.data as { final?: boolean }).final === true;
-      return refund((open) => {
-        open.retryAt = final ? null : data.retryAt;
+      const { paymentId, final, retryAt } = event.data;
+      return refund(paymentId, (open) => {
+        open.retryAt = final ? null : retryAt;
         open.failed = final;
       });
     }
     case 'RefundSucceeded': {
-      const { amount, requestedAmount } = event.data as { amount: number; requestedAmount?: number };
+      const { paymentId, amount, requestedAmount } = event.data;
       // Less than asked stays an open item, for an operator.
-      if (amount < (requestedAmount ?? amount)) {
-        return refund((open) => {
+      if (amount < requestedAmount) {
+        return refund(paymentId, (open) => {
           open.retryAt = null;
           open.failed = true;
         });
       }
-      delete work.openRefunds[data.paymentId];
-      changed?.('openRefunds', data.paymentId);
+      delete work.openRefunds[paymentId];
+      changed?.('openRefunds', paymentId);
       return;
     }
-    case 'RefundResolved':
-      if (data.resolution === 'retry') {
-        return refund((open) => {
-          open.retryAt = data.resolvedAt;
+    case 'RefundResolved': {
+      const { paymentId, resolution, resolvedAt } = event.data;
+      if (resolution === 'retry') {
+        return refund(paymentId, (open) => {
+          open.retryAt = resolvedAt;
           open.failed = false;
         });
       }
-      delete work.openRefunds[data.paymentId];
-      changed?.('openRefunds', data.paymentId);
+      delete work.openRefunds[paymentId];
+      changed?.('openRefunds', paymentId);
       return;
+    }
     default:
       return;
   }

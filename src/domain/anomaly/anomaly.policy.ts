@@ -3,9 +3,8 @@
  * Every command names its target by ids taken from the event, and the refund id derives from the
  * payment (`refundIdFor`, applied where the refund is requested), so reacting twice to the same event repeats nothing (the deciders answer with no events).
  */
-import type { DomainEvent } from '../shared/event.js';
-import type { AnomalyDetected } from '../order/order.events.js';
-import type { PaymentSucceeded, RefundReason, RefundRequested, RefundResolved } from '../payment/payment.events.js';
+import type { PayguardEvent } from '../events.js';
+import type { RefundReason } from '../payment/payment.events.js';
 
 export type Reaction =
   /** Tell the order that one of its payments succeeded: it keeps it or flags an anomaly. */
@@ -24,22 +23,22 @@ export type Reaction =
   /** A refund was requested (or an operator said retry): have the channel execute it (idempotent by refundId). */
   | { readonly kind: 'execute-refund'; readonly paymentId: string; readonly refundId: string };
 
-export function reactTo(event: DomainEvent): Reaction[] {
+export function reactTo(event: PayguardEvent): Reaction[] {
   switch (event.type) {
     case 'PaymentSucceeded': {
-      const { orderId, merchantId, paymentId, paidAt, amount, currency } = (event as PaymentSucceeded).data;
+      const { orderId, merchantId, paymentId, paidAt, amount, currency } = event.data;
       return [{ kind: 'apply-payment-success', orderId, merchantId: merchantId ?? null, paymentId, paidAt, amount, currency }];
     }
     case 'AnomalyDetected': {
-      const { paymentId, kind } = (event as AnomalyDetected).data;
+      const { paymentId, kind } = event.data;
       return [{ kind: 'request-refund', paymentId, reason: kind }];
     }
     case 'RefundRequested': {
-      const { paymentId, refundId } = (event as RefundRequested).data;
+      const { paymentId, refundId } = event.data;
       return [{ kind: 'execute-refund', paymentId, refundId }];
     }
     case 'RefundResolved': {
-      const { paymentId, refundId, resolution } = (event as RefundResolved).data;
+      const { paymentId, refundId, resolution } = event.data;
       return resolution === 'retry' ? [{ kind: 'execute-refund', paymentId, refundId }] : [];
     }
     default:

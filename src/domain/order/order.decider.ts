@@ -1,5 +1,6 @@
 import { assertNever, UnknownEventError, type Command } from '../shared/event.js';
-import type { AnomalyKind, OrderEvent, OrderPlaced, OrderStatus } from './order.events.js';
+import type { Decider } from '../shared/decider.js';
+import { ORDER_EVENT_TYPES, type AnomalyKind, type OrderEvent, type OrderPlaced, type OrderStatus } from './order.events.js';
 import { OrderConflict, OrderNotClosable, OrderNotFound, OrderNotPayable, ValidityTooShort } from './order.errors.js';
 
 export interface PaymentAttempt {
@@ -221,4 +222,4 @@ function requirePlaced(state: OrderState, command: Exclude<OrderCommand, PlaceOr
   return state;
 }
 
-export const orderDecider = { initialState: initialOrderState, evolve: evolveOrder, decide: decideOrder };
+export const orderDecider: Decider<OrderState, OrderCommand, OrderEvent> = { initialState: initialOrderState, evolve: evolveOrder, decide: decideOrder, eventTypes: ORDER_EVENT_TYPES };

@@ -63,11 +63,14 @@ export type OrderClosed = DomainEvent<'OrderClosed', { orderId: string; reason: 
 
 export type OrderEvent = OrderPlaced | PaymentAttemptStarted | OrderPaid | AnomalyDetected | OrderExpired | OrderClosed;
 
-export const ORDER_EVENT_TYPES: ReadonlySet<string> = new Set<OrderEvent['type']>([
-  'OrderPlaced',
-  'PaymentAttemptStarted',
-  'OrderPaid',
-  'AnomalyDetected',
-  'OrderExpired',
-  'OrderClosed',
-]);
+/** Every order event type, listed once: the compiler checks the list against OrderEvent. */
+const ORDER_EVENT_TYPE_LIST = {
+  OrderPlaced: true,
+  PaymentAttemptStarted: true,
+  OrderPaid: true,
+  AnomalyDetected: true,
+  OrderExpired: true,
+  OrderClosed: true,
+} as const satisfies Record<OrderEvent['type'], true>;
+
+export const ORDER_EVENT_TYPES: ReadonlySet<OrderEvent['type']> = new Set(Object.keys(ORDER_EVENT_TYPE_LIST) as OrderEvent['type'][]);

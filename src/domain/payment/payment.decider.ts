@@ -1,14 +1,16 @@
 import { assertNever, UnknownEventError, type Command } from '../shared/event.js';
+import type { Decider } from '../shared/decider.js';
 import type { Money } from '../shared/money.js';
-import type {
-  FinalTradeState,
-  PaymentEvent,
-  PaymentInitiated,
-  PaymentStatus,
-  RefundReason,
-  RefundResolution,
-  RefundStatus,
-  ResultSource,
+import {
+  PAYMENT_EVENT_TYPES,
+  type FinalTradeState,
+  type PaymentEvent,
+  type PaymentInitiated,
+  type PaymentStatus,
+  type RefundReason,
+  type RefundResolution,
+  type RefundStatus,
+  type ResultSource,
 } from './payment.events.js';
 import { AmountMismatch, PaymentNotFound, PaymentNotRefundable, RefundNotRequested, RefundNotResolvable } from './payment.errors.js';
 
@@ -267,4 +269,4 @@ function refundNamed(state: InitiatedPaymentState, refundId: string): Refund {
   return state.refund;
 }
 
-export const paymentDecider = { initialState: initialPaymentState, evolve: evolvePayment, decide: decidePayment };
+export const paymentDecider: Decider<PaymentState, PaymentCommand, PaymentEvent> = { initialState: initialPaymentState, evolve: evolvePayment, decide: decidePayment, eventTypes: PAYMENT_EVENT_TYPES };

@@ -164,3 +164,19 @@ export type PaymentEvent =
   | RefundSucceeded
   | RefundFailed
   | RefundResolved;
+
+/** Every payment event type, listed once: the compiler checks the list against PaymentEvent. */
+const PAYMENT_EVENT_TYPE_LIST = {
+  PaymentInitiated: true,
+  PaymentTradeOpened: true,
+  PaymentWatchEnded: true,
+  PaymentSucceeded: true,
+  PaymentFailed: true,
+  PaymentClosed: true,
+  RefundRequested: true,
+  RefundSucceeded: true,
+  RefundFailed: true,
+  RefundResolved: true,
+} as const satisfies Record<PaymentEvent['type'], true>;
+
+export const PAYMENT_EVENT_TYPES: ReadonlySet<PaymentEvent['type']> = new Set(Object.keys(PAYMENT_EVENT_TYPE_LIST) as PaymentEvent['type'][]);
