@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPayguard, type RunningPayguard } from '../../src/infrastructure/bootstrap.js';
+import type { Clock } from '../../src/application/ports/clock.port.js';
 
 export interface Answer<T = any> {
   readonly status: number;
@@ -26,7 +27,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(env: Record<string, string> = {}, options: { keepDataDir?: string } = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: { keepDataDir?: string; clock?: Clock } = {}): Promise<TestApp> {
   const dataDir = options.keepDataDir ?? mkdtempSync(join(tmpdir(), 'payguard-e2e-'));
   const running = await startPayguard({
     env: {
@@ -39,6 +40,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     },
     host: '127.0.0.1',
     logger: ['error'],
+    clock: options.clock,
   });
   const url = running.url;
   const request = async <T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> => {
