@@ -1,15 +1,16 @@
 /**
  * Checks the money invariants over the whole log, replaying it through the domain's own
- * evolveOrder / evolvePayment. Fed in log order, one event at a time, it keeps per order and per
+ * deciders' evolve. Fed in log order, one event at a time, it keeps per order and per
  * payment only what the checks need (never the events), so memory grows with the number of
  * aggregates, not with the length of history.
  */
-import { anomalyOf, evolveOrder, initialOrderState, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
-import type { AnomalyKind, OrderEvent } from '../../domain/order/order.events.js';
-import { evolvePayment, initialPaymentState, type PaymentState, type Refund } from '../../domain/payment/payment.decider.js';
-import type { PaymentEvent, RefundReason } from '../../domain/payment/payment.events.js';
+import { anomalyOf, initialOrderState, orderDecider, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import type { AnomalyKind } from '../../domain/order/order.events.js';
+import { initialPaymentState, paymentDecider, type PaymentState, type Refund } from '../../domain/payment/payment.decider.js';
+import type { RefundReason, RefundRequested } from '../../domain/payment/payment.events.js';
+import { isEventOf } from '../../domain/shared/decider.js';
 import { orderKey, paymentStream } from '../../domain/shared/stream-names.js';
-import { upcast } from '../event-sourcing/upcaster.js';
+import { narrow, upcast, type StoredEvent } from '../event-sourcing/upcaster.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
 
 /** The invariants `payguard verify` checks, each a stable code. */
@@ -162,7 +163,8 @@ export class LedgerVerifier {
 
   /** Feeds the next event of the log (in position order). */
   add(recorded: RecordedEvent): void {
-    const event = upcast(recorded);
+    const known = narrow(recorded);
+    const event: RecordedEvent = known ?? upcast(recorded);
     this.events++;
     if (this.gapFree ? event.position !== this.lastPosition + 1 : event.position <= this.lastPosition) {
       this.report('position-gap', event, `position ${event.position} follows ${this.lastPosition}: ${this.gapFree ? `${event.position - this.lastPosition - 1} missing or ` : ''}out of order`);
@@ -170,8 +172,8 @@ export class LedgerVerifier {
     this.lastPosition = event.position;
     if (event.metadata.occurredAt > this.lastOccurredAt) this.lastOccurredAt = event.metadata.occurredAt;
 
-    if (event.streamName.startsWith('order-')) this.addOrderEvent(event);
-    else if (event.streamName.startsWith('payment-')) this.addPaymentEvent(event);
+    if (event.streamName.startsWith('order-')) this.addOrderEvent(event, known);
+    else if (event.streamName.startsWith('payment-')) this.addPaymentEvent(event, known);
     else {
       this.checkRevision(event, this.otherStreams.get(event.streamName) ?? -1);
       this.otherStreams.set(event.streamName, event.revision);
@@ -232,36 +234,38 @@ export class LedgerVerifier {
     };
   }
 
-  private addOrderEvent(event: RecordedEvent): void {
+  private addOrderEvent(event: RecordedEvent, known: StoredEvent | null): void {
     const order = this.order(event.streamName.slice('order-'.length));
     this.checkRevision(event, order.lastRevision);
     order.lastRevision = event.revision;
+    if (known === null || !isEventOf(orderDecider, known)) {
+      this.report('unfoldable-event', event, `${event.type}: not an order event`);
+      return;
+    }
     const before = orderState(order);
-    const data = event.data as Record<string, string>;
-    if (event.type === 'OrderPlaced') {
-      const placed = event.data as { expiresAt: string; amount: number; currency: string };
-      order.expiresAt = placed.expiresAt;
-      order.amount = placed.amount;
-      order.currency = this.currency(placed.currency);
+    if (known.type === 'OrderPlaced') {
+      order.expiresAt = known.data.expiresAt;
+      order.amount = known.data.amount;
+      order.currency = this.currency(known.data.currency);
     }
-    const success = event.type === 'OrderPaid' || event.type === 'AnomalyDetected' ? this.payments.get(data.paymentId) : undefined;
-    if (event.type === 'OrderPaid' && before.status !== 'none') {
-      const truth = this.truthOf(order, success);
+    if (known.type === 'OrderPaid' && before.status !== 'none') {
+      const { paymentId } = known.data;
+      const truth = this.truthOf(order, this.payments.get(paymentId));
       if (before.status === 'paid') {
-        this.report('single-retained-success', event, `order records a second payment as paid (${data.paymentId}; already paid by ${before.paidBy})`);
+        this.report('single-retained-success', event, `order records a second payment as paid (${paymentId}; already paid by ${before.paidBy})`);
       } else if (truth !== null) {
-        this.report('refund-missing', event, `order was ${before.status} when it recorded payment ${data.paymentId} as paid: that success must be refunded (${truth})`);
+        this.report('refund-missing', event, `order was ${before.status} when it recorded payment ${paymentId} as paid: that success must be refunded (${truth})`);
       }
     }
-    if (event.type === 'AnomalyDetected' && before.status !== 'none') {
-      const truth = this.truthOf(order, success);
-      const kind = data.kind as AnomalyKind;
+    if (known.type === 'AnomalyDetected' && before.status !== 'none') {
+      const { paymentId, kind } = known.data;
+      const truth = this.truthOf(order, this.payments.get(paymentId));
       if (kind !== truth) {
-        this.report('refund-reason', event, `anomaly on payment ${data.paymentId} recorded as ${kind}, but the order was ${before.status}${truth === null ? ' (no anomaly at all)' : `: ${truth}`}`);
+        this.report('refund-reason', event, `anomaly on payment ${paymentId} recorded as ${kind}, but the order was ${before.status}${truth === null ? ' (no anomaly at all)' : `: ${truth}`}`);
       }
-      if (!this.anomalies.has(data.paymentId)) this.anomalies.set(data.paymentId, { eventId: event.eventId, kind, truth });
+      if (!this.anomalies.has(paymentId)) this.anomalies.set(paymentId, { eventId: event.eventId, kind, truth });
     }
-    const next = this.fold(event, () => evolveOrder(before, event as unknown as OrderEvent));
+    const next = this.fold(event, () => orderDecider.evolve(before, known));
     if (next !== undefined && next.status !== 'none') {
       order.status = next.status;
       order.paidBy = next.paidBy === null ? null : (this.payments.get(next.paidBy)?.paymentId ?? next.paidBy);
@@ -269,7 +273,7 @@ export class LedgerVerifier {
     }
   }
 
-  private addPaymentEvent(event: RecordedEvent): void {
+  private addPaymentEvent(event: RecordedEvent, known: StoredEvent | null): void {
     const paymentId = event.streamName.slice('payment-'.length);
     let payment = this.payments.get(paymentId);
     if (payment === undefined) {
@@ -293,31 +297,34 @@ export class LedgerVerifier {
     }
     this.checkRevision(event, payment.lastRevision);
     payment.lastRevision = event.revision;
-    const data = event.data as Record<string, unknown>;
-    if (payment.order === null && typeof data.orderId === 'string') payment.order = this.orderOfPayment(data.orderId, data.merchantId);
-    switch (event.type) {
+    if (known === null || !isEventOf(paymentDecider, known)) {
+      this.report('unfoldable-event', event, `${event.type}: not a payment event`);
+      return;
+    }
+    if (payment.order === null) payment.order = this.orderOfPayment(known.data.orderId, 'merchantId' in known.data ? known.data.merchantId : null);
+    switch (known.type) {
       case 'PaymentSucceeded':
         if (payment.successRevision < 0) {
           payment.successRevision = event.revision;
           payment.successPosition = event.position;
-          payment.capturedAmount = Number(data.amount);
-          payment.capturedCurrency = this.currency(String(data.currency));
+          payment.capturedAmount = known.data.amount;
+          payment.capturedCurrency = this.currency(known.data.currency);
           payment.successAt = Date.parse(event.metadata.occurredAt);
-          payment.paidAt = String(data.paidAt);
+          payment.paidAt = known.data.paidAt;
         }
         break;
       case 'RefundRequested':
-        this.checkRefundRequest(event, paymentId, payment);
+        this.checkRefundRequest(event, known.data, paymentId, payment);
         break;
       case 'RefundSucceeded':
         payment.refundSucceeded++;
-        payment.refundedAmount += Number(data.amount);
+        payment.refundedAmount += known.data.amount;
         if (payment.refundSucceeded > 1) this.report('refund-duplicated', event, `payment ${paymentId} refunded a ${ordinal(payment.refundSucceeded)} time: money given back twice`);
-        this.checkWithinCapture(event, paymentId, payment, payment.refundedAmount, String(data.currency), 'refunds succeeded');
+        this.checkWithinCapture(event, paymentId, payment, payment.refundedAmount, known.data.currency, 'refunds succeeded');
         break;
     }
     const before = paymentState(payment);
-    const next = this.fold(event, () => evolvePayment(before, event as unknown as PaymentEvent));
+    const next = this.fold(event, () => paymentDecider.evolve(before, known));
     if (next !== undefined && next.status !== 'none') {
       payment.status = next.status;
       payment.refundState = next.refund;
@@ -328,8 +335,8 @@ export class LedgerVerifier {
    * The order a payment names: by its merchant and id (ids are scoped by merchant), or, for an
    * order placed with a merchant key before that, at its unscoped key, if the log holds it there.
    */
-  private orderOfPayment(orderId: string, merchantId: unknown): OrderSummary {
-    if (typeof merchantId !== 'string') return this.order(orderId);
+  private orderOfPayment(orderId: string, merchantId: string | null): OrderSummary {
+    if (merchantId === null) return this.order(orderId);
     const scoped = orderKey(orderId, merchantId);
     return this.orders.has(scoped) || !this.orders.has(orderId) ? this.order(scoped) : this.order(orderId);
   }
@@ -367,8 +374,7 @@ export class LedgerVerifier {
     return anomalyOf({ status: order.status, expiresAt: order.expiresAt, amount: order.amount, currency: order.currency }, success);
   }
 
-  private checkRefundRequest(event: RecordedEvent, paymentId: string, payment: PaymentSummary): void {
-    const data = event.data as { reason: RefundReason; amount: number; currency: string };
+  private checkRefundRequest(event: RecordedEvent, data: RefundRequested['data'], paymentId: string, payment: PaymentSummary): void {
     const at = { revision: event.revision, position: event.position };
     if (payment.refund !== null) {
       this.report('refund-duplicated', event, `payment ${paymentId} has a second refund request (the first at revision ${payment.refund.revision})`);
@@ -391,7 +397,7 @@ export class LedgerVerifier {
       this.report('refund-reason', event, `refund of payment ${paymentId} says ${data.reason}; when the success arrived it was ${truth}`);
     }
     payment.refund = { ...at, reason: data.reason, checkedReason };
-    this.checkWithinCapture(event, paymentId, payment, Number(data.amount), String(data.currency), 'refund requested');
+    this.checkWithinCapture(event, paymentId, payment, data.amount, data.currency, 'refund requested');
   }
 
   private checkWithinCapture(event: RecordedEvent, paymentId: string, payment: PaymentSummary, amount: number, currency: string, what: string): void {

@@ -13,7 +13,10 @@ export interface Decider<S, C extends Command, E extends DomainEvent> {
 }
 
 /** A recorded event is the aggregate's own when its type is one the aggregate records. */
-export function isEventOf<E extends DomainEvent>(decider: Pick<Decider<unknown, never, E>, 'eventTypes'>, event: DomainEvent): event is E {
+export function isEventOf<E extends DomainEvent>(
+  decider: { readonly eventTypes: ReadonlySet<E['type']>; evolve(state: never, event: E): unknown },
+  event: DomainEvent,
+): event is E {
   return (decider.eventTypes as ReadonlySet<string>).has(event.type);
 }
 
