@@ -7,7 +7,7 @@
  * refund in history instead.
  */
 import { orderKey, orderKeyOf, refundIdFor } from '../../domain/shared/stream-names.js';
-import { upcast } from '../event-sourcing/upcaster.js';
+import { narrow } from '../event-sourcing/upcaster.js';
 import type { PaymentChannel, RefundState, TradeState } from '../ports/channel.port.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
 
@@ -77,8 +77,6 @@ interface OrderSummary {
   paidBy: string | null;
 }
 
-type Data = Record<string, unknown>;
-
 export class ProviderReconciler {
   private readonly payments = new Map<string, PaymentSummary>();
   private readonly orders = new Map<string, OrderSummary>();
@@ -86,28 +84,31 @@ export class ProviderReconciler {
 
   /** Feeds the next event of the log (in position order). */
   add(recorded: RecordedEvent): void {
-    const { type, data } = upcast(recorded);
+    const event = narrow(recorded);
     this.events++;
-    const d = data as Data;
-    const paymentId = String(d.paymentId);
-    switch (type) {
+    // A type this release does not know says nothing about a trade.
+    if (event === null) return;
+    switch (event.type) {
       case 'OrderPlaced':
-        this.orders.set(orderKeyOf(recorded.streamName) ?? String(d.orderId), { status: 'pending', paidBy: null });
+        this.orders.set(orderKeyOf(recorded.streamName) ?? event.data.orderId, { status: 'pending', paidBy: null });
         return;
-      case 'OrderPaid':
+      case 'OrderPaid': {
+        const { paymentId } = event.data;
         return this.order(recorded.streamName, (order) => ((order.status = 'paid'), (order.paidBy = paymentId)));
+      }
       case 'OrderExpired':
         return this.order(recorded.streamName, (order) => (order.status = 'expired'));
       case 'OrderClosed':
         return this.order(recorded.streamName, (order) => (order.status = 'closed'));
       case 'PaymentAttemptStarted':
       case 'PaymentInitiated': {
+        const { paymentId, orderId, channel, amount, currency } = event.data;
         const known = this.payments.get(paymentId);
-        const status = type === 'PaymentInitiated' ? 'pending' : (known?.status ?? 'none');
-        const { orderId, channel, amount, currency } = d as { orderId: string; channel: string; amount: number; currency: string };
+        const status = event.type === 'PaymentInitiated' ? 'pending' : (known?.status ?? 'none');
         // The attempt is on its order's stream, which names the order exactly; a payment stream of a
         // release before attempts were recorded there belongs to an order not scoped by merchant.
-        const ofOrder = type === 'PaymentAttemptStarted' ? (orderKeyOf(recorded.streamName) ?? orderId) : (known?.orderKey ?? orderKey(orderId, null));
+        const ofOrder =
+          event.type === 'PaymentAttemptStarted' ? (orderKeyOf(recorded.streamName) ?? orderId) : (known?.orderKey ?? orderKey(orderId, null));
         this.payments.set(paymentId, {
           capturedAmount: 0,
           capturedCurrency: '',
@@ -123,33 +124,41 @@ export class ProviderReconciler {
         });
         return;
       }
-      case 'PaymentSucceeded':
-        return this.payment(paymentId, (payment) => {
+      case 'PaymentSucceeded': {
+        const { amount, currency } = event.data;
+        return this.payment(event.data.paymentId, (payment) => {
           if (payment.status === 'succeeded') return;
           payment.status = 'succeeded';
-          payment.capturedAmount = Number(d.amount);
-          payment.capturedCurrency = String(d.currency);
+          payment.capturedAmount = amount;
+          payment.capturedCurrency = currency;
         });
+      }
       case 'PaymentFailed':
-        return this.payment(paymentId, (payment) => payment.status === 'pending' && (payment.status = 'failed'));
+        return this.payment(event.data.paymentId, (payment) => payment.status === 'pending' && (payment.status = 'failed'));
       case 'PaymentClosed':
-        return this.payment(paymentId, (payment) => payment.status === 'pending' && (payment.status = 'closed'));
+        return this.payment(event.data.paymentId, (payment) => payment.status === 'pending' && (payment.status = 'closed'));
       case 'PaymentWatchEnded':
-        return this.payment(paymentId, (payment) => (payment.watchEnded = true));
+        return this.payment(event.data.paymentId, (payment) => (payment.watchEnded = true));
       case 'RefundRequested':
-        return this.payment(paymentId, (payment) => (payment.refund = { status: 'requested', refundedAmount: 0, settled: false }));
-      case 'RefundFailed':
-        return this.refund(paymentId, (refund) => (refund.status = d.final === true ? 'failed' : 'requested'));
-      case 'RefundSucceeded':
-        return this.refund(paymentId, (refund) => {
-          refund.refundedAmount = Number(d.amount);
-          refund.status = Number(d.amount) < Number(d.requestedAmount) ? 'failed' : 'succeeded';
+        return this.payment(event.data.paymentId, (payment) => (payment.refund = { status: 'requested', refundedAmount: 0, settled: false }));
+      case 'RefundFailed': {
+        const { final } = event.data;
+        return this.refund(event.data.paymentId, (refund) => (refund.status = final ? 'failed' : 'requested'));
+      }
+      case 'RefundSucceeded': {
+        const { amount, requestedAmount } = event.data;
+        return this.refund(event.data.paymentId, (refund) => {
+          refund.refundedAmount = amount;
+          refund.status = amount < requestedAmount ? 'failed' : 'succeeded';
         });
-      case 'RefundResolved':
-        return this.refund(paymentId, (refund) => {
-          if (d.resolution === 'retry') refund.status = 'requested';
+      }
+      case 'RefundResolved': {
+        const { resolution } = event.data;
+        return this.refund(event.data.paymentId, (refund) => {
+          if (resolution === 'retry') refund.status = 'requested';
           else refund.settled = true;
         });
+      }
       default:
         return;
     }
