@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule, type Provider } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { BackgroundWorkers } from './application/background-workers.js';
 import { AggregateRepository } from './application/event-sourcing/aggregate-repository.js';
@@ -16,6 +16,7 @@ import { CHANNEL_REGISTRY } from './application/ports/channel-registry.port.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from './application/ports/clock.port.js';
 import { CHECKPOINT_STORE, EVENT_STORE, type EventStore, type KeyedCheckpointStore } from './application/ports/event-store.port.js';
 import { LEADERSHIP, type Leadership } from './application/ports/leadership.port.js';
+import { IDEMPOTENCY_STORE, type IdempotencyStore } from './application/ports/idempotency-store.port.js';
 import { PROJECTION_STORE, type ProjectionStore } from './application/ports/projection-store.port.js';
 import { SETTINGS, type PayguardSettings } from './application/ports/settings.port.js';
 import { AnomalyProcessManager } from './application/process-manager/anomaly.process-manager.js';
@@ -41,6 +42,7 @@ import { API_KEYS, AuthGuard } from './infrastructure/http/auth.guard.js';
 import { ChannelsController } from './infrastructure/http/channels.controller.js';
 import { CorrelationIdMiddleware } from './infrastructure/http/correlation-id.middleware.js';
 import { HealthController } from './infrastructure/http/health.controller.js';
+import { IdempotencyInterceptor } from './infrastructure/idempotency/idempotency.interceptor.js';
 import { Metrics, MetricsController, RequestMetricsMiddleware } from './infrastructure/http/metrics.js';
 import { OrdersController } from './infrastructure/http/orders.controller.js';
 import { PaymentsController } from './infrastructure/http/payments.controller.js';
@@ -61,6 +63,8 @@ export interface AppParts {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly leadership: Leadership;
+  /** Idempotency-Key answers, beside the events (see open-idempotency-store.ts). */
+  readonly idempotency: IdempotencyStore;
 }
 
 @Module({})
@@ -84,6 +88,9 @@ export class AppModule implements NestModule {
       { provide: API_KEYS, useValue: parts.config.apiKeys },
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_FILTER, useClass: ProblemFilter },
+      // After the auth guard (keys are per caller), before the validation pipe; sees the filter's problems as sent.
+      { provide: IDEMPOTENCY_STORE, useValue: parts.idempotency },
+      { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       AggregateRepository,
       Reactions,
       OrderReader,

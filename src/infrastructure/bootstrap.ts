@@ -22,6 +22,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { configureServer } from './http/server-lifecycle.js';
 import { createValidationPipe } from './http/validation.js';
 import { openProjectionStore } from './projections/open-projection-store.js';
+import { openIdempotencyStore } from './idempotency/open-idempotency-store.js';
 import { PostgresLeadership } from './event-store/postgres.leadership.js';
 import { SingleInstanceLeadership } from './system/single-instance.leadership.js';
 import { CryptoIdGenerator, SystemClock } from './system/system-clock.js';
@@ -87,6 +88,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     store,
     // The reporting projections, beside the events (same SQLite file, same PostgreSQL schema).
     projections: await openProjectionStore(config, store),
+    // Idempotency-Key answers, beside the events too (EventStoreDB: a SQLite file per instance in DATA_DIR).
+    idempotency: await openIdempotencyStore(config, store),
     settings,
     channels,
     clock,

@@ -28,6 +28,8 @@ const TITLES: Record<string, [number, string]> = {
   'refund-not-requested': [409, 'No such refund was requested'],
   'refund-not-resolvable': [409, 'The refund cannot be resolved'],
   'concurrency-conflict': [409, 'Too many concurrent changes; retry'],
+  'idempotency-conflict': [409, 'The Idempotency-Key was used for another request'],
+  'idempotency-in-flight': [409, 'A request with this Idempotency-Key is still running'],
   'payload-too-large': [413, 'The body is larger than 64 KiB'],
   'unsupported-media-type': [415, 'The body must be application/json'],
   'validity-too-short': [422, 'Too little validity left to pay'],

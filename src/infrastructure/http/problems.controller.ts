@@ -60,6 +60,14 @@ export const PROBLEM_PAGES: Readonly<Record<string, ProblemPage>> = {
     when: 'Too many concurrent writes to one order or payment: the command lost the race several times.',
     whatToDo: 'Retry the request; it is safe to repeat.',
   },
+  'idempotency-conflict': {
+    when: 'A POST with an Idempotency-Key that the same key space used within 24 hours for another request (another method, path or body).',
+    whatToDo: 'Use a new key for a new request; send exactly the first request again to get its answer. Nothing was recorded.',
+  },
+  'idempotency-in-flight': {
+    when: 'A POST with an Idempotency-Key whose first request is still running (two copies of one request sent at once).',
+    whatToDo: 'Retry after a moment (Retry-After says when): once the first request has finished, its answer is sent again. Nothing was recorded by this one.',
+  },
   'payload-too-large': {
     when: 'The request body is larger than 64 KiB.',
     whatToDo: 'Send a smaller body. Nothing was recorded.',
