@@ -53,6 +53,8 @@ import { ReportsController } from './infrastructure/http/reports.controller.js';
 import { SandboxModule, inProcessSandboxOptions } from './infrastructure/sandbox/sandbox.module.js';
 import { RETURN_URL_POLICY, type ReturnUrlPolicy } from './application/ports/return-url-policy.port.js';
 import { CHECKOUT_CONTROLLERS, checkoutProviders, isCheckoutPageUrl } from './infrastructure/checkout/checkout.providers.js';
+import { WEBHOOK_CONTROLLERS, webhookProviders } from './infrastructure/webhooks/webhook.providers.js';
+import type { WebhookStore } from './application/ports/webhook-store.port.js';
 
 export interface AppParts {
   readonly config: AppConfig;
@@ -63,6 +65,8 @@ export interface AppParts {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly leadership: Leadership;
+  /** Webhook endpoints, deliveries and the merchant feed, beside the events (see open-webhook-store.ts). */
+  readonly webhooks: WebhookStore;
   /** Idempotency-Key answers, beside the events (see open-idempotency-store.ts). */
   readonly idempotency: IdempotencyStore;
 }
@@ -119,6 +123,7 @@ export class AppModule implements NestModule {
       StoreLifecycle,
       Metrics,
       ...checkoutProviders(parts.config),
+      ...webhookProviders(parts.webhooks, { allowPrivate: parts.config.webhookAllowPrivate }),
     ];
     // SANDBOX_ENABLED=false: no /sandbox routes at all (404 like any unknown path).
     const { sandboxEnabled, sandboxGatewayUrl, sandboxSecret: secret, sandboxNotifyDelayMs: notifyDelayMs, sandboxMaxTrades: maxTrades, returnUrlOrigins } = parts.config;
@@ -130,7 +135,7 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot(), ...sandbox],
-      controllers: [OrdersController, PaymentsController, RefundsController, ChannelsController, AuditController, ReportsController, HealthController, MetricsController, ProblemsController, ...CHECKOUT_CONTROLLERS],
+      controllers: [OrdersController, PaymentsController, RefundsController, ChannelsController, AuditController, ReportsController, HealthController, MetricsController, ProblemsController, ...CHECKOUT_CONTROLLERS, ...WEBHOOK_CONTROLLERS],
       providers,
     };
   }

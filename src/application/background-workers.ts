@@ -7,6 +7,8 @@ import { AnomalyProcessManager } from './process-manager/anomaly.process-manager
 import { ReconciliationSweep } from './reconciliation/reconciliation.sweep.js';
 import { RefundExecutor } from './refunds/refund-executor.js';
 import { ReportProjections } from './reporting/report-projections.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
+import { WebhookRecorder } from './webhooks/webhook-recorder.js';
 
 /**
  * Runs what follows the log (open-work index, process manager, refund executor, reporting
@@ -28,6 +30,8 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
     private readonly deadlines: DeadlineScheduler,
     private readonly sweep: ReconciliationSweep,
     private readonly projections: ReportProjections,
+    private readonly webhookRecorder: WebhookRecorder,
+    private readonly webhookDispatcher: WebhookDispatcher,
   ) {}
 
   /** Campaigns for leadership; resolves once elected or, on a standby, once campaigning has begun. */
@@ -65,6 +69,9 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
     await this.refundExecutor.start();
     this.deadlines.start();
     this.sweep.start();
+    // Webhooks move no money: after what does, before reporting's possibly long catch-up.
+    await this.webhookRecorder.start();
+    this.webhookDispatcher.start();
     this.running = true;
     // Reporting last: catching up on a long log (a first start, a rebuild) holds up nothing that moves money.
     await this.projections.start();
@@ -72,6 +79,8 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
 
   private async stopAll(): Promise<void> {
     this.running = false;
+    await this.webhookDispatcher.stop();
+    await this.webhookRecorder.stop();
     await this.sweep.stop();
     await this.deadlines.stop();
     await this.projections.stop();
@@ -90,6 +99,7 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
         'open-work': head - this.openWork.position,
         'process-manager': head - this.processManager.position,
         'refund-executor': head - this.refundExecutor.position,
+        webhooks: head - this.webhookRecorder.position,
         ...Object.fromEntries(projections),
       },
     };
@@ -101,6 +111,7 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
       this.openWork.waitFor(position, timeoutMs),
       this.processManager.waitFor(position, timeoutMs),
       this.refundExecutor.waitFor(position, timeoutMs),
+      this.webhookRecorder.waitFor(position, timeoutMs),
       this.projections.waitFor(position, timeoutMs),
     ]);
   }

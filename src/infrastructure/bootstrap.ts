@@ -22,6 +22,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { configureServer } from './http/server-lifecycle.js';
 import { createValidationPipe } from './http/validation.js';
 import { openProjectionStore } from './projections/open-projection-store.js';
+import { openWebhookStore } from './webhooks/open-webhook-store.js';
 import { openIdempotencyStore } from './idempotency/open-idempotency-store.js';
 import { PostgresLeadership } from './event-store/postgres.leadership.js';
 import { SingleInstanceLeadership } from './system/single-instance.leadership.js';
@@ -88,6 +89,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     store,
     // The reporting projections, beside the events (same SQLite file, same PostgreSQL schema).
     projections: await openProjectionStore(config, store),
+    // Webhook endpoints (their secrets never enter the log), deliveries and the merchant feed, beside the events too.
+    webhooks: await openWebhookStore(config, store),
     // Idempotency-Key answers, beside the events too (EventStoreDB: a SQLite file per instance in DATA_DIR).
     idempotency: await openIdempotencyStore(config, store),
     settings,

@@ -51,6 +51,8 @@ export interface AppConfig {
   readonly checkoutSecret: string | null;
   /** How long a checkout session lives on after its order ended, to show the payer the result. */
   readonly checkoutGraceSeconds: number;
+  /** WEBHOOK_ALLOW_PRIVATE: webhooks may go to private, loopback and link-local addresses (development, tests). */
+  readonly webhookAllowPrivate: boolean;
   /** Null: ALIPAY_* is not set, and the alipay channel is not offered. */
   readonly alipay: AlipayConfig | null;
   /** Null: WECHATPAY_* is not set, and the wechatpay channel is not offered. */
@@ -124,6 +126,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     checkoutSecret: checkoutSecret(env),
     checkoutGraceSeconds: integer(env, 'CHECKOUT_GRACE_SECONDS', 1800, 0, 7 * 86_400),
+    webhookAllowPrivate: webhookAllowPrivate(env),
     alipay: alipayConfig(env),
     wechatpay: wechatpayConfig(env),
   };
@@ -147,6 +150,13 @@ function sandboxSettings(env: Env, keyed: boolean): Pick<AppConfig, 'sandboxEnab
     );
   }
   return { sandboxEnabled, sandboxSecret, sandboxMaxTrades: integer(env, 'SANDBOX_MAX_TRADES', 10_000, 1, 1_000_000) };
+}
+
+/** WEBHOOK_ALLOW_PRIVATE=true lets webhooks go to private, loopback and link-local receivers: for development and tests only. */
+function webhookAllowPrivate(env: Env): boolean {
+  const raw = env.WEBHOOK_ALLOW_PRIVATE?.trim() ?? '';
+  if (raw !== '' && raw !== 'true' && raw !== 'false') throw new ConfigError(`WEBHOOK_ALLOW_PRIVATE must be true or false, not ${raw}`);
+  return raw === 'true';
 }
 
 /** At least 32 characters: the HMAC key of the checkout sessions, which anyone holding it could forge. */
