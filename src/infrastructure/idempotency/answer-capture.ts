@@ -5,9 +5,11 @@ import type { IdempotentAnswer } from '../../application/ports/idempotency-store
  * Holds back the end of `response` until `settle` has seen the answer exactly as it is sent
  * (status, content type, body: a handler's value and a problem the exception filter wrote alike),
  * so an answer reaches the client only once it is stored, and a retry that follows it is replayed.
- * `abandoned` runs when the connection closes before any answer was written.
+ * A client that hangs up changes nothing: the command runs on and its answer is still written (to
+ * a closed socket), so it is kept; giving the key up then would let the client's retry run the
+ * command a second time while the first still runs.
  */
-export function captureAnswer(response: Response, settle: (answer: IdempotentAnswer) => Promise<void>, abandoned: () => void): void {
+export function captureAnswer(response: Response, settle: (answer: IdempotentAnswer) => Promise<void>): void {
   const write = response.write.bind(response) as (...args: unknown[]) => boolean;
   const end = response.end.bind(response) as (...args: unknown[]) => Response;
   const chunks: Buffer[] = [];
@@ -38,7 +40,4 @@ export function captureAnswer(response: Response, settle: (answer: IdempotentAns
       });
     return response;
   }) as Response['end'];
-  response.once('close', () => {
-    if (!ended) abandoned();
-  });
 }

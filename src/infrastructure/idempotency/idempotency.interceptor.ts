@@ -69,11 +69,7 @@ export class IdempotencyInterceptor implements NestInterceptor, OnApplicationShu
     });
     this.purgeNowAndThen(now);
     if (claimed.outcome === 'claimed') {
-      captureAnswer(
-        response,
-        (answer) => this.settle(scope, key, token, answer),
-        () => void this.release(scope, key, token),
-      );
+      captureAnswer(response, (answer) => this.settle(scope, key, token, answer));
       return null;
     }
     if (claimed.fingerprint !== fingerprint) {
@@ -87,7 +83,7 @@ export class IdempotencyInterceptor implements NestInterceptor, OnApplicationShu
       throw new HttpException({ problem: problem('idempotency-in-flight', 'a request with this Idempotency-Key is still running; retry it in a moment to get its answer') }, 409);
     }
     response.status(claimed.answer.status);
-    response.setHeader('Content-Type', claimed.answer.contentType);
+    if (claimed.answer.contentType !== '') response.setHeader('Content-Type', claimed.answer.contentType);
     response.setHeader(REPLAYED_HEADER, 'true');
     return claimed.answer.body;
   }
