@@ -80,6 +80,8 @@ if (unreachable === null) {
     'PostgresEventStore',
     () => PostgresEventStore.open({ connectionString: DATABASE_URL, schema: (latest = freshSchema()) }),
     () => PostgresEventStore.open({ connectionString: DATABASE_URL, schema: latest }),
+    // Positions come from transaction ids: increasing along the log, with gaps.
+    { positions: 'increasing' },
   );
 
   describe('PostgresEventStore on PostgreSQL', () => {
@@ -142,10 +144,18 @@ if (unreachable === null) {
     });
 
     describe('global log under concurrent writers', () => {
-      it('gives a LogFollower every event of 8 writers (own pools, ~200 events each) exactly once, in log order', async () => {
+      it('gives a follower and a racing reader every event of 12 writers exactly once, in log order, while some appends stay open', async () => {
         const schema = freshSchema();
         const reader = await open(schema);
-        const writers = await Promise.all(Array.from({ length: 8 }, () => open(schema, { poolSize: 2 })));
+        const writers = await Promise.all(Array.from({ length: 12 }, () => open(schema, { poolSize: 1 })));
+        // An append carrying a `Slow` event keeps its transaction open for up to 60 ms after its
+        // insert, while the other writers commit.
+        const admin = await connect();
+        await admin.query(`
+          CREATE FUNCTION ${schema}.linger() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN PERFORM pg_sleep(random() * 0.06); RETURN NULL; END $$;
+          CREATE TRIGGER linger AFTER INSERT ON ${schema}.events
+            FOR EACH ROW WHEN (NEW.type = 'Slow') EXECUTE FUNCTION ${schema}.linger();`);
         const handled: RecordedEvent[] = [];
         const batches: number[][] = [];
         let writing = true;
@@ -164,50 +174,70 @@ if (unreachable === null) {
         });
         followers.push(follower);
         await follower.start();
+        // A reader racing the writers: reads from where it is, as fast as it can, in small batches.
+        const raced: RecordedEvent[] = [];
+        let racedReads = 0;
+        const racer = (async () => {
+          for (let after = 0; writing || raced.length < handled.length; racedReads++) {
+            const batch = await reader.readAll(after, 7);
+            raced.push(...batch);
+            if (batch.length > 0) after = batch[batch.length - 1].position;
+            else if (!writing) await sleep(5);
+          }
+        })();
 
         const written = new Map<string, string[]>();
         await Promise.all(
           writers.map(async (writer, w) => {
             const streams = Array.from({ length: 4 }, (_, k) => `writer${w}-${k}-${randomUUID()}`);
             for (const stream of streams) written.set(stream, []);
-            // Batches of 1, 2, 3, 2... events: 100 appends, 200 events per writer.
-            for (let i = 0; i < 100; i++) {
+            // Batches of 1, 2, 3, 2... events: 60 appends, 120 events per writer; one in 7 lingers.
+            for (let i = 0; i < 60; i++) {
               const stream = streams[i % 4];
               const ids = written.get(stream)!;
-              const batch = Array.from({ length: [1, 2, 3, 2][i % 4] }, () => event('Concurrent', { w, i }));
+              const batch = Array.from({ length: [1, 2, 3, 2][i % 4] }, (_, k) =>
+                event(k === 0 && (i + w) % 7 === 0 ? 'Slow' : 'Concurrent', { w, i }),
+              );
               const result = await writer.append(stream, batch, ids.length === 0 ? 'no-stream' : ids.length - 1);
               expect(result.duplicate).toBe(false);
               ids.push(...batch.map((e) => e.eventId));
             }
           }),
         );
-        writing = false;
         const total = [...written.values()].reduce((sum, ids) => sum + ids.length, 0);
-        expect(total).toBe(1600);
-        expect(await reader.headPosition()).toBe(total);
-        await follower.waitFor(total, 30_000);
+        expect(total).toBe(1440);
+        const head = await reader.headPosition();
+        await follower.waitFor(head, 30_000);
+        writing = false;
+        await racer;
 
-        // Exactly once, in the order the store reports, gap-free.
-        expect(handled.map((e) => e.position)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-        expect(new Set(handled.map((e) => e.eventId)).size).toBe(total);
-        expect(handled).toEqual(await reader.readAll(0, total + 10));
+        const log = await reader.readAll(0, total + 10);
+        expect(log).toHaveLength(total);
+        expect(log.at(-1)?.position).toBe(head);
+        for (const seen of [handled, raced]) {
+          // 0 skipped, 0 repeated: every written event once, in the log's order, at increasing positions.
+          expect(seen).toEqual(log);
+          expect(new Set(seen.map((e) => e.eventId)).size).toBe(total);
+          expect(seen.every((e, i) => i === 0 || e.position > seen[i - 1].position)).toBe(true);
+        }
         expect(batches.flat()).toEqual(handled.map((e) => e.position));
         // Each stream in its writer's order, revisions from 0.
         for (const [stream, ids] of written) {
-          const inLog = handled.filter((e) => e.streamName === stream);
+          const inLog = log.filter((e) => e.streamName === stream);
           expect(inLog.map((e) => e.eventId)).toEqual(ids);
           expect(inLog.map((e) => e.revision)).toEqual(ids.map((_, i) => i));
         }
-        // It really followed while the writers wrote, and checkpointed in PostgreSQL.
+        // They really read while the writers wrote, and the follower checkpointed in PostgreSQL.
         expect(handledWhileWriting).toBeGreaterThan(0);
+        expect(racedReads).toBeGreaterThan(12);
         expect(errors).toEqual([]);
-        expect(await reader.load('concurrent-follower')).toEqual({ position: total, state: null });
-      }, 60_000);
+        expect(await reader.load('concurrent-follower')).toEqual({ position: head, state: null });
+      }, 90_000);
 
-      it('does not let a reader that read in between skip an append whose transaction commits late', async () => {
+      it('lets a later append commit while an earlier one is open, and shows neither to readers until both can be read in order', async () => {
         const schema = freshSchema();
         const [slowWriter, fastWriter, reader] = [await open(schema), await open(schema), await open(schema)];
-        await fastWriter.append(`before-${randomUUID()}`, [event('Before')], 'no-stream');
+        const before = await fastWriter.append(`before-${randomUUID()}`, [event('Before')], 'no-stream');
         // An append of a `HeldOpen` event stops, inside its transaction and after its insert, until
         // the gate (an advisory lock held by this test) opens: its transaction is held open.
         const admin = await connect();
@@ -229,35 +259,46 @@ if (unreachable === null) {
         followers.push(follower);
         await follower.start();
 
-        const slowStream = `slow-${randomUUID()}`;
-        const slow = slowWriter.append(slowStream, [event('HeldOpen')], 'no-stream');
+        const slow = slowWriter.append(`slow-${randomUUID()}`, [event('HeldOpen')], 'no-stream');
         await until(admin, `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = ${GATE} AND NOT granted`);
-        const fastStream = `fast-${randomUUID()}`;
-        let fastDone = false;
-        const fast = fastWriter.append(fastStream, [event('Fast')], 'no-stream').finally(() => (fastDone = true));
-        // Give the second append every chance to commit while the first is still open (this store makes it wait).
-        await Promise.race([fast, sleep(500)]);
-        const readBetween = await reader.readAll(1, 100);
-        const positionsBetween = readBetween.map((e) => e.position);
-        // Whatever a reader sees meanwhile is a gap-free continuation of what it had.
-        expect(positionsBetween).toEqual(Array.from({ length: positionsBetween.length }, (_, i) => i + 2));
-        // This store gives positions in commit order: the second append waits for the first to commit.
-        expect(fastDone).toBe(false);
-        expect(readBetween).toEqual([]);
+        // Appends do not wait for each other: this one commits while the first is still open.
+        const fastResult = await fastWriter.append(`fast-${randomUUID()}`, [event('Fast')], 'no-stream');
+        await follower.waitFor(before.lastPosition, 5_000);
+
+        // It is committed, but a reader can't pass the open append, which may still come before it.
+        expect(await reader.readStream((await fastWriter.readAll(0, 1))[0].streamName)).toHaveLength(1);
+        expect(await reader.readAll(before.lastPosition, 100)).toEqual([]);
+        expect(await reader.headPosition()).toBe(before.lastPosition);
+        expect(followed).toEqual([before.lastPosition]);
 
         await gate.query('SELECT pg_advisory_unlock($1)', [GATE]);
-        const [slowResult, fastResult] = await Promise.all([slow, fast]);
+        const slowResult = await slow;
 
-        // The reader continues from where it was: it finds the late commit, and each event once.
-        const readAfter = await reader.readAll(positionsBetween.at(-1) ?? 1, 100);
-        const seen = [...readBetween, ...readAfter];
-        expect(seen.map((e) => [e.position, e.type])).toEqual([
-          [2, 'HeldOpen'],
-          [3, 'Fast'],
+        // The reader continues from where it was: the late commit first (its transaction began
+        // first), then the other, each once.
+        const readAfter = await reader.readAll(before.lastPosition, 100);
+        expect(readAfter.map((e) => [e.position, e.type])).toEqual([
+          [slowResult.lastPosition, 'HeldOpen'],
+          [fastResult.lastPosition, 'Fast'],
         ]);
-        expect([slowResult.lastPosition, fastResult.lastPosition]).toEqual([2, 3]);
-        await follower.waitFor(3, 5_000);
-        expect(followed).toEqual([1, 2, 3]);
+        await follower.waitFor(fastResult.lastPosition, 5_000);
+        expect(followed).toEqual([before.lastPosition, slowResult.lastPosition, fastResult.lastPosition]);
+      });
+
+      it('is not held back by an open transaction that is not an append to this store', async () => {
+        const schema = freshSchema();
+        const store = await open(schema);
+        const first = await store.append(`order-${randomUUID()}`, [event()], 'no-stream');
+        // A transaction elsewhere that has written (it has a transaction id) and stays open.
+        const other = await connect();
+        await other.query('BEGIN');
+        await other.query('SELECT pg_current_xact_id()');
+
+        const second = await store.append(`order-${randomUUID()}`, [event()], 'no-stream');
+
+        expect((await store.readAll(0, 10)).map((e) => e.position)).toEqual([first.lastPosition, second.lastPosition]);
+        expect(await store.headPosition()).toBe(second.lastPosition);
+        await other.query('COMMIT');
       });
     });
 
@@ -272,8 +313,9 @@ if (unreachable === null) {
 
         expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
         for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ConcurrencyError);
-        expect(await stores[0].readStream(stream)).toHaveLength(3);
-        expect(await stores[0].headPosition()).toBe(3);
+        const events = await stores[0].readStream(stream);
+        expect(events).toHaveLength(3);
+        expect(await stores[0].headPosition()).toBe(events[2].position);
       });
 
       it('writes a batch repeated by several instances at once exactly once; the others answer duplicate', async () => {
@@ -285,8 +327,9 @@ if (unreachable === null) {
         const results = await Promise.all(stores.map((s) => s.append(stream, batch, 'no-stream')));
 
         expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
-        for (const r of results) expect(r).toMatchObject({ lastRevision: 2, lastPosition: 3 });
-        expect((await stores[0].readAll(0, 100)).map((e) => e.eventId)).toEqual(batch.map((e) => e.eventId));
+        const log = await stores[0].readAll(0, 100);
+        for (const r of results) expect(r).toMatchObject({ lastRevision: 2, lastPosition: log[2].position });
+        expect(log.map((e) => e.eventId)).toEqual(batch.map((e) => e.eventId));
         await expect(stores[1].append(stream, [batch[0], event()], 'any')).rejects.toBeInstanceOf(IdempotencyConflictError);
       });
 
@@ -303,7 +346,10 @@ if (unreachable === null) {
 
         const events = await stores[0].readStream(stream);
         expect(events.map((e) => e.revision)).toEqual(Array.from({ length: 60 }, (_, i) => i));
-        expect(events.map((e) => e.position)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+        // The log holds the stream in revision order too.
+        const log = await stores[0].readAll(0, 100);
+        expect(log.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+        expect(log.map((e) => e.position)).toEqual([...log.map((e) => e.position)].sort((a, b) => a - b));
       });
 
       it("wakes a follower on another instance through LISTEN/NOTIFY, and its own listeners once per append", async () => {
@@ -361,10 +407,12 @@ if (unreachable === null) {
         for (const store of [again, other]) {
           expect(await store.readAll(0, 100)).toEqual(before);
           expect(await store.load('projector')).toEqual({ position: 2, state: { seen: ['a'] } });
-          expect(await store.headPosition()).toBe(2);
+          expect(await store.headPosition()).toBe(before[1].position);
         }
         expect((await other.append(stream, batch, 1)).duplicate).toBe(true);
-        expect(await again.append(stream, [event()], 1)).toEqual({ lastRevision: 2, lastPosition: 3, duplicate: false });
+        const next = await again.append(stream, [event()], 1);
+        expect(next).toEqual({ lastRevision: 2, lastPosition: expect.any(Number), duplicate: false });
+        expect(next.lastPosition).toBeGreaterThan(before[1].position);
       });
 
       it('runs each migration once, however often and however many instances at once open the schema', async () => {
@@ -380,6 +428,7 @@ if (unreachable === null) {
           expect(rows).toEqual([
             { version: 1, name: 'events, streams, log head, checkpoints' },
             { version: 2, name: 'checkpoint rows' },
+            { version: 3, name: 'positions from transaction ids' },
           ]);
         }
         expect((await admin.query(`SELECT count(*)::int AS n FROM ${schema}.events`)).rows[0].n).toBe(1);
@@ -394,7 +443,9 @@ if (unreachable === null) {
         // What a schema migrated before the table existed looks like.
         const admin = await connect();
         await admin.query(`DROP TABLE ${schema}.checkpoint_rows`);
-        await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version = 2`);
+        await admin.query(`ALTER TABLE ${schema}.log_head DROP COLUMN base_xid`);
+        await admin.query(`ALTER TABLE ${schema}.log_head RENAME COLUMN base TO global_position`);
+        await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version >= 2`);
 
         const upgraded = await open(schema);
 
@@ -426,13 +477,13 @@ if (unreachable === null) {
 
         const admin = await connect();
         const { rows } = await admin.query(
-          `SELECT global_position::int, stream_name, revision, event_id, type, data, metadata,
+          `SELECT global_position::int > 0 AS positive, stream_name, revision, event_id, type, data, metadata,
                   pg_typeof(data)::text AS data_type, transaction_id IS NOT NULL AS has_xid
              FROM ${schema}.events`,
         );
         expect(rows).toEqual([
           {
-            global_position: 1,
+            positive: true,
             stream_name: 'order-1',
             revision: 0,
             event_id: e.eventId,

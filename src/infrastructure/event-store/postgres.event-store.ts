@@ -14,6 +14,7 @@ import {
   type StateChange,
 } from '../../application/ports/event-store.port.js';
 import { encodeChanges } from './keyed-state.js';
+import { migrate, SLOTS_PER_TRANSACTION, statements } from './postgres-schema.js';
 import { inTransaction } from './postgres-transaction.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 
@@ -34,63 +35,12 @@ export interface PostgresEventStoreOptions {
  */
 export type PostgresTransaction = Pick<PoolClient, 'query'>;
 
-/**
- * Schema steps, each run once, in order, and recorded in `schema_migrations`.
- * Append only: never edit a released step. `S` is the quoted schema name.
- *
- * `events.transaction_id` is not used for ordering (see the class comment): it is kept for
- * diagnostics (which events one transaction wrote) and so that a later step could move to
- * snapshot-xmin reading without rewriting the table.
- */
-const MIGRATIONS: readonly { readonly name: string; readonly sql: (S: string) => string }[] = [
-  {
-    name: 'events, streams, log head, checkpoints',
-    sql: (S) => `
-      CREATE TABLE ${S}.events (
-        global_position bigint  PRIMARY KEY CHECK (global_position > 0),
-        stream_name     text    NOT NULL,
-        revision        integer NOT NULL CHECK (revision >= 0),
-        event_id        text    NOT NULL,
-        type            text    NOT NULL,
-        data            jsonb   NOT NULL,
-        metadata        jsonb   NOT NULL,
-        transaction_id  xid8    NOT NULL DEFAULT pg_current_xact_id(),
-        CONSTRAINT events_stream_revision_key UNIQUE (stream_name, revision),
-        CONSTRAINT events_stream_event_id_key UNIQUE (stream_name, event_id)
-      );
-      CREATE TABLE ${S}.streams (
-        stream_name   text    PRIMARY KEY,
-        last_revision integer NOT NULL CHECK (last_revision >= 0)
-      );
-      CREATE TABLE ${S}.log_head (
-        id              boolean PRIMARY KEY DEFAULT true CHECK (id),
-        global_position bigint  NOT NULL
-      );
-      INSERT INTO ${S}.log_head (id, global_position) VALUES (true, 0);
-      CREATE TABLE ${S}.checkpoints (
-        name     text   PRIMARY KEY,
-        position bigint NOT NULL,
-        state    jsonb  NOT NULL
-      );`,
-  },
-  {
-    name: 'checkpoint rows',
-    sql: (S) => `
-      CREATE TABLE ${S}.checkpoint_rows (
-        name  text  NOT NULL,
-        key   text  NOT NULL,
-        value jsonb NOT NULL,
-        PRIMARY KEY (name, key)
-      );`,
-  },
-];
-
-/** First key of the advisory lock taken while migrating (the second is the schema name's hash). */
-const MIGRATION_LOCK = 0x50474d31;
 /** Lower case, so the name means the same quoted or not; short enough for `<schema>_appended` as a channel. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 /** Each retry follows another writer's commit on the stream, and the next check settles it; this is a backstop. */
 const MAX_APPEND_ATTEMPTS = 5;
+/** A read repeated because a transaction ended while it ran sees further each time; this bounds the rare chain. */
+const MAX_HORIZON_ATTEMPTS = 5;
 
 interface EventRow {
   global_position: string;
@@ -105,31 +55,30 @@ interface EventRow {
 /**
  * The event store in PostgreSQL (EVENT_STORE=postgres), shared by any number of processes.
  *
- * ORDERING: positions are handed out under a row lock on a single-row counter (`log_head`),
- * in the append's own transaction; they are gap-free and in commit order. The write of an
- * append is ONE statement run in autocommit (lock the stream's row and check the expected
- * revision, advance the counter, insert the events, pg_notify), after an unlocked read that
- * checks the event ids. The lock is therefore held only while the insert runs and the commit
- * is flushed, never across a round trip to this process. A writer waiting for the lock goes on
- * only once the holder has committed and become visible, so every snapshot sees a prefix 1..k
- * of the log: `readAll` simply reads `global_position > after`, and a reader can never skip an
- * event that commits late. (Positions are not stamped from `transaction_id`; see below.)
+ * ORDERING (the transaction-id technique of Marten and Emmett, made safe for one-number
+ * cursors). Appends take no shared lock: each is ONE statement in its own transaction, which
+ * locks only its stream and numbers its events from its transaction id x:
+ * `base + (x - base_xid - 1) * 1024 + 1, + 2, ...` (`log_head` holds the fixed origin; events
+ * from before migration 3 keep their counter positions, all <= base). Position order is
+ * therefore (transaction id, event) order, and positions only increase along the log, with gaps
+ * (`positions: 'increasing'`, as on EventStoreDB); at most 1024 events per append.
  *
- * Why not the transaction-id / snapshot-xmin technique (sequence positions, readers taking only
- * rows whose `pg_current_xact_id()` is below `pg_snapshot_xmin(pg_current_snapshot())`, in
- * (transaction id, position) order)? Its gain is that appends commit in parallel. But
- * (1) NOTIFY, which other processes' followers need, already serialises them: a transaction
- * that notified takes a cluster-wide lock in PreCommit_Notify and holds it until its commit
- * (WAL flush included) is done. Measured on this project's 2-core machine with PostgreSQL 15,
- * single-row inserts from 16 connections: sequence ~4000/s, sequence + pg_notify ~1400/s,
- * counter + pg_notify ~800/s. (2) Sequence positions have gaps (rollbacks, lost races) and are
- * not monotonic in transaction-id order, so a single-number `readAll(after)` continuation is
- * not safe with it: it would need a (transaction id, position) pair, or positions stamped later
- * by a single sequencer, while the port promises gap-free positions known when the append
- * returns. (3) Any long transaction in the cluster holds xmin back and stalls every reader.
- * The cost of the counter: appends from all processes together commit one at a time, about
- * 600-900 appends/s here with this adapter (events of one append share the slot), which is far
- * above what a payment service writes; it keeps the port's promises with no change, simply.
+ * Transaction ids are handed out before commit, so a reader must not pass a transaction that
+ * may still commit: `readAll` and `headPosition` stop below the first position of the oldest
+ * such transaction (`horizonCtes` in postgres-schema.ts: the snapshot's xmin, refined to
+ * running appends of this schema when an unrelated transaction holds xmin back). Every event
+ * that becomes visible later belongs to a transaction at or above that horizon, so it sits
+ * above every position already read: `readAll(after)` never skips and never repeats. Two
+ * appends to one stream take their transaction ids in revision order (the stream's advisory
+ * lock comes before the first write), so each stream reads in revision order in the log, and an
+ * event written after another was read (a reaction) always comes after it. Across unrelated
+ * streams the log is in transaction-id order, which can differ from commit order by the few
+ * appends in flight at once.
+ *
+ * The price: a transaction that writes and stays open (anywhere in the cluster) holds readers'
+ * fast path back; an append that stays open holds every reader of this schema back until it
+ * ends (it cannot be skipped). Positions stay below 2^53 for about 8.8e12 transactions of the
+ * cluster after the migration; `toRecorded` refuses a larger one rather than round it.
  *
  * Data and metadata are stored as jsonb: key order is not kept (JSON objects have none) and
  * strings may not contain U+0000, which jsonb refuses (the append then fails).
@@ -145,9 +94,12 @@ interface EventRow {
  * append costs one round trip, and a repeat two.
  *
  * Wake-ups: `onAppended` fires after this instance's own commits, and, through LISTEN on a
- * connection of its own, after other processes' commits (each append does pg_notify in its
- * transaction, delivered on commit). While that connection is down it is re-opened with
- * backoff and listeners are called once it is back; followers' polling covers the gap.
+ * connection of its own, after other processes' commits. The NOTIFY is sent after the append's
+ * commit, in a transaction of its own with synchronous_commit off, one at a time per instance
+ * (appends meanwhile share the next one): a transaction that notifies takes a cluster-wide lock
+ * until its commit is flushed, which would make appends commit one at a time again. While the
+ * LISTEN connection is down it is re-opened with backoff and listeners are called once it is
+ * back; followers' polling covers the gap.
  */
 export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
   private readonly listeners = new Set<() => void>();
@@ -171,6 +123,8 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     onFailed: (error) => this.onError(error),
   });
   private closed = false;
+  private announcing = false;
+  private announceAgain = false;
 
   private constructor(
     private readonly pool: Pool,
@@ -179,7 +133,7 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     private readonly onError: (error: unknown) => void,
   ) {
     this.channel = `${schema}_appended`;
-    this.sql = statements(escapeIdentifier(schema));
+    this.sql = statements(schema);
   }
 
   /** Connects, migrates the schema (creating it when missing) and starts listening for other processes' appends. */
@@ -211,11 +165,14 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
 
   async append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError(`stream ${streamName}: append needs at least one event`);
+    if (events.length > SLOTS_PER_TRANSACTION) {
+      throw new RangeError(`stream ${streamName}: an append holds at most ${SLOTS_PER_TRANSACTION} events, not ${events.length}`);
+    }
     const ids = events.map((e) => e.eventId);
     const batch = JSON.stringify(
       events.map(({ eventId, type, data, metadata }) => ({ eventId, type, data, metadata })),
     );
-    const params: unknown[] = [streamName, events.length, batch, this.channel, this.instanceId];
+    const params: unknown[] = [streamName, events.length, batch];
     const statement = expected === 'any' ? this.sql.appendAny : expected === 'no-stream' ? this.sql.appendNoStream : this.sql.appendExact;
     if (typeof expected === 'number') params.push(expected);
     for (let attempt = 1; ; attempt++) {
@@ -227,6 +184,7 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
         const row = inserted.rows[0];
         if (row) {
           this.notify();
+          this.announce();
           return { lastRevision: row.last_revision, lastPosition: Number(row.last_position), duplicate: false };
         }
         // The expected revision did not hold when the stream was locked: nothing was written.
@@ -261,14 +219,26 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     return (await this.pool.query<EventRow>({ ...this.sql.readStream, values: [streamName] })).rows.map(toRecorded);
   }
 
-  /** Every snapshot holds a gap-free prefix of the log (see the class comment), so `> after` never skips. */
+  /** Stops below the oldest transaction that may still commit (see the class comment), so `> after` never skips. */
   async readAll(after: number, limit: number): Promise<RecordedEvent[]> {
     if (limit <= 0) return [];
-    return (await this.pool.query<EventRow>({ ...this.sql.readAll, values: [after, limit] })).rows.map(toRecorded);
+    for (let attempt = 1; ; attempt++) {
+      const { rows } = await this.pool.query<{ raced: boolean } & (EventRow | { [K in keyof EventRow]: null })>({
+        ...this.sql.readAll,
+        values: [after, limit],
+      });
+      const events = rows.flatMap((row) => (row.global_position === null ? [] : [toRecorded(row as EventRow)]));
+      // A transaction ended while the horizon was worked out: a new snapshot may see further.
+      if (!rows[0].raced || events.length === limit || attempt >= MAX_HORIZON_ATTEMPTS) return events;
+    }
   }
 
+  /** The last position `readAll` can reach now (0 when none). */
   async headPosition(): Promise<number> {
-    return Number((await this.pool.query<{ global_position: string }>(this.sql.head)).rows[0].global_position);
+    for (let attempt = 1; ; attempt++) {
+      const row = (await this.pool.query<{ raced: boolean; head: string | null }>(this.sql.head)).rows[0];
+      if (!row.raced || attempt >= MAX_HORIZON_ATTEMPTS) return row.head === null ? 0 : Number(row.head);
+    }
   }
 
   onAppended(listener: () => void): () => void {
@@ -390,6 +360,30 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     }
   }
 
+  /**
+   * NOTIFY for other processes, after the commit, one at a time: appends that commit while one
+   * is in flight share the next. A failed one is reported; followers' polling covers it.
+   */
+  private announce(): void {
+    if (this.announcing) {
+      this.announceAgain = true;
+      return;
+    }
+    this.announcing = true;
+    this.pool
+      .query({ ...this.sql.announce, values: [this.channel, this.instanceId] })
+      .catch((error: unknown) => {
+        if (!this.closed) this.onError(error);
+      })
+      .finally(() => {
+        this.announcing = false;
+        if (this.announceAgain && !this.closed) {
+          this.announceAgain = false;
+          this.announce();
+        }
+      });
+  }
+
   /** Listeners run after the commit, and one that throws must not break the append. */
   private notify(): void {
     for (const listener of [...this.listeners]) {
@@ -421,149 +415,13 @@ function repeatOf(
   return { lastRevision: last, lastPosition, duplicate: true };
 }
 
-/**
- * Creates the schema when missing and runs the steps not yet recorded, in one transaction under
- * an advisory lock, so that instances starting together migrate once, one after the other.
- */
-async function migrate(pool: Pool, schema: string): Promise<void> {
-  const S = escapeIdentifier(schema);
-  await inTransaction(pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, schema]);
-    // Checked first: CREATE SCHEMA IF NOT EXISTS still needs the CREATE privilege on the database.
-    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${S}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${S}.schema_migrations (
-         version    integer     PRIMARY KEY,
-         name       text        NOT NULL,
-         applied_at timestamptz NOT NULL DEFAULT now()
-       )`,
-    );
-    const { rows } = await client.query<{ version: number }>(
-      `SELECT coalesce(max(version), 0) AS version FROM ${S}.schema_migrations`,
-    );
-    const version = rows[0].version;
-    if (version > MIGRATIONS.length) {
-      throw new Error(
-        `event store schema ${schema} is at version ${version}, newer than this build knows (${MIGRATIONS.length})`,
-      );
-    }
-    for (const [index, step] of MIGRATIONS.entries()) {
-      if (index < version) continue;
-      await client.query(step.sql(S));
-      await client.query(`INSERT INTO ${S}.schema_migrations (version, name) VALUES ($1, $2)`, [index + 1, step.name]);
-    }
-  });
-}
-
-const EVENT_COLUMNS = 'global_position, stream_name, revision, event_id, type, data, metadata';
-
-/**
- * Every statement of the store, for the quoted schema `S`. The hot ones are named: each pooled
- * connection parses and plans them once (their column lists are explicit, so a later migration
- * adding columns does not break the prepared plans of a running process).
- */
-function statements(S: string) {
-  const named = (name: string, text: string) => ({ name: `payguard_${name}`, text });
-  return {
-    /** The stream's last revision, and where the batch's ids already are in it: [id, revision, position][]. */
-    appendCheck: named(
-      'append_check',
-      `
-      SELECT (SELECT last_revision FROM ${S}.streams WHERE stream_name = $1) AS last_revision,
-             coalesce((SELECT jsonb_agg(jsonb_build_array(event_id, revision, global_position::text))
-                         FROM ${S}.events
-                        WHERE stream_name = $1 AND event_id = ANY ($2::text[])), '[]'::jsonb) AS found`,
-    ),
-    /** The write of an append expecting `any`, `no-stream` or an exact revision ($6): see `appendStatement`. */
-    appendAny: named(
-      'append_any',
-      appendStatement(
-        S,
-        `INSERT INTO ${S}.streams AS s (stream_name, last_revision) VALUES ($1, $2 - 1)
-         ON CONFLICT (stream_name) DO UPDATE SET last_revision = s.last_revision + $2
-         RETURNING s.last_revision - $2 AS before`,
-      ),
-    ),
-    appendNoStream: named(
-      'append_no_stream',
-      appendStatement(
-        S,
-        `INSERT INTO ${S}.streams AS s (stream_name, last_revision) VALUES ($1, $2 - 1)
-         ON CONFLICT (stream_name) DO NOTHING
-         RETURNING s.last_revision - $2 AS before`,
-      ),
-    ),
-    appendExact: named(
-      'append_exact',
-      appendStatement(
-        S,
-        `UPDATE ${S}.streams AS s SET last_revision = s.last_revision + $2
-          WHERE s.stream_name = $1 AND s.last_revision = $6::integer
-         RETURNING s.last_revision - $2 AS before`,
-      ),
-    ),
-    readStream: named('read_stream', `SELECT ${EVENT_COLUMNS} FROM ${S}.events WHERE stream_name = $1 ORDER BY revision`),
-    readAll: named(
-      'read_all',
-      `SELECT ${EVENT_COLUMNS} FROM ${S}.events WHERE global_position > $1 ORDER BY global_position LIMIT $2`,
-    ),
-    head: `SELECT global_position FROM ${S}.log_head`,
-    loadCheckpoint: `SELECT position, state FROM ${S}.checkpoints WHERE name = $1`,
-    saveCheckpoint: `
-      INSERT INTO ${S}.checkpoints (name, position, state) VALUES ($1, $2, $3::jsonb)
-      ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state`,
-    /** Moves a keyed checkpoint, clearing any whole state; no row when the stored position is ahead (then nothing changes). */
-    moveKeyedCheckpoint: `
-      INSERT INTO ${S}.checkpoints AS c (name, position, state) VALUES ($1, $2, 'null'::jsonb)
-      ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state
-       WHERE c.position <= excluded.position
-      RETURNING c.position`,
-    loadRows: `SELECT key, value FROM ${S}.checkpoint_rows WHERE name = $1`,
-    deleteRows: `DELETE FROM ${S}.checkpoint_rows WHERE name = $1 AND key = ANY ($2::text[])`,
-    upsertRows: `
-      INSERT INTO ${S}.checkpoint_rows (name, key, value)
-      SELECT $1, change.key, change.value::jsonb FROM unnest($2::text[], $3::text[]) AS change (key, value)
-      ON CONFLICT (name, key) DO UPDATE SET value = excluded.value`,
-  };
-}
-
-/**
- * The write of one append, in one statement: `lockStream` claims the next revisions of the
- * stream ($1) for $2 events, returning the revision before them (-1: new stream), or no row
- * when the expected revision does not hold. Under READ COMMITTED, an UPDATE or ON CONFLICT
- * that finds the stream's row locked waits for that writer's commit and then works on the
- * latest row, whatever the statement's snapshot, so the check is against the truth. The
- * counter (`log_head`) is locked next, only once the stream row is (it is joined to the stream
- * CTE's result): always in this order, so two appends cannot deadlock. Both locks are held
- * until the commit that follows. $3: the events as a JSON array; $4, $5: NOTIFY channel and
- * payload. Returns no row, and writes and notifies nothing, when `lockStream` gave none.
- */
-function appendStatement(S: string, lockStream: string): string {
-  return `
-    WITH stream AS (
-      ${lockStream}
-    ), head AS (
-      UPDATE ${S}.log_head SET global_position = log_head.global_position + $2
-        FROM stream
-      RETURNING log_head.global_position - $2 AS base, stream.before
-    ), inserted AS (
-      INSERT INTO ${S}.events (global_position, stream_name, revision, event_id, type, data, metadata)
-      SELECT head.base + e.ord, $1, head.before + e.ord,
-             e.value ->> 'eventId', e.value ->> 'type', e.value -> 'data', e.value -> 'metadata'
-        FROM head, jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e (value, ord)
-      RETURNING global_position, revision
-    )
-    SELECT max(global_position)::text AS last_position, max(revision) AS last_revision, pg_notify($4, $5)
-      FROM inserted
-    HAVING count(*) > 0`;
-}
-
 function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === '23505';
 }
 
 function toRecorded(row: EventRow): RecordedEvent {
+  const position = Number(row.global_position);
+  if (!Number.isSafeInteger(position)) throw new RangeError(`event position ${row.global_position} is beyond what a number holds exactly`);
   return {
     eventId: row.event_id,
     type: row.type,
@@ -571,6 +429,6 @@ function toRecorded(row: EventRow): RecordedEvent {
     metadata: row.metadata,
     streamName: row.stream_name,
     revision: row.revision,
-    position: Number(row.global_position),
+    position,
   };
 }
