@@ -25,7 +25,7 @@ import {
   fromStoredEvent,
   namespaceFilter,
   ORIGINAL_EVENT_ID_KEY,
-  repeatOrConflict,
+  repeatOrConflictIn,
   toConcurrencyError,
   toEsdbEventId,
   toEsdbExpectedRevision,
@@ -192,17 +192,17 @@ describe('EventStoreDB adapter mappings (no server)', () => {
     const existing = [a, b].map((e, i): RecordedEvent => ({ ...e, streamName: 's', revision: i, position: 100 * (i + 1) }));
 
     it('answers a whole repeat with the stream as it is now and the original position', () => {
-      expect(repeatOrConflict('s', [a, b], existing)).toEqual({ lastRevision: 1, lastPosition: 200, duplicate: true });
-      expect(repeatOrConflict('s', [b], existing)).toEqual({ lastRevision: 1, lastPosition: 200, duplicate: true });
-      expect(repeatOrConflict('s', [a], existing)).toEqual({ lastRevision: 1, lastPosition: 100, duplicate: true });
+      expect(repeatOrConflictIn('s', [a, b], existing)).toEqual({ lastRevision: 1, lastPosition: 200, duplicate: true });
+      expect(repeatOrConflictIn('s', [b], existing)).toEqual({ lastRevision: 1, lastPosition: 200, duplicate: true });
+      expect(repeatOrConflictIn('s', [a], existing)).toEqual({ lastRevision: 1, lastPosition: 100, duplicate: true });
     });
 
     it('refuses partial repeats and doubled ids, and lets a new batch through', () => {
       for (const batch of [[a, c], [c, b], [b, a], [a, b, c], [c, c]]) {
-        expect(() => repeatOrConflict('s', batch, existing)).toThrow(IdempotencyConflictError);
+        expect(() => repeatOrConflictIn('s', batch, existing)).toThrow(IdempotencyConflictError);
       }
-      expect(repeatOrConflict('s', [c], existing)).toBeUndefined();
-      expect(repeatOrConflict('s', [c], [])).toBeUndefined();
+      expect(repeatOrConflictIn('s', [c], existing)).toBeUndefined();
+      expect(repeatOrConflictIn('s', [c], [])).toBeUndefined();
     });
   });
 

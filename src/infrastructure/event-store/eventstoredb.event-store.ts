@@ -34,7 +34,6 @@ import {
   type EventMetadata,
   type EventStore,
   type ExpectedRevision,
-  IdempotencyConflictError,
   type KeyedCheckpoint,
   type KeyedCheckpointStore,
   type NewEvent,
@@ -42,6 +41,7 @@ import {
   StaleCheckpointError,
   type StateChange,
 } from '../../application/ports/event-store.port.js';
+import { checkExpected, repeatOrConflict } from './append-rule.js';
 import { encodeChanges } from './keyed-state.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 
@@ -198,9 +198,9 @@ export class EventStoreDbEventStore implements EventStore, KeyedCheckpointStore 
 
     for (let attempt = 1; ; attempt++) {
       const { events: existing, last: actual } = await this.readStoredStream(stored, streamName);
-      const repeat = repeatOrConflict(streamName, events, existing, actual === 'no-stream' ? -1 : actual);
+      const repeat = repeatOrConflictIn(streamName, events, existing, actual === 'no-stream' ? -1 : actual);
       if (repeat) return repeat;
-      if (expected !== 'any' && expected !== actual) throw new ConcurrencyError(streamName, expected, actual);
+      checkExpected(streamName, expected, actual === 'no-stream' ? -1 : actual);
 
       // `any` goes out as the revision just read: the id check above then cannot be raced.
       const echoes = this.expectEchoes(stored, proposed);
@@ -215,7 +215,7 @@ export class EventStoreDbEventStore implements EventStore, KeyedCheckpointStore 
         if (expected === 'any' && attempt < MAX_APPEND_ATTEMPTS) continue; // another writer moved the stream: evaluate again
         // Another writer got there first; if it wrote this very batch, this is a repeat.
         const now = await this.readStoredStream(stored, streamName);
-        const again = repeatOrConflict(streamName, events, now.events, now.last === 'no-stream' ? -1 : now.last);
+        const again = repeatOrConflictIn(streamName, events, now.events, now.last === 'no-stream' ? -1 : now.last);
         if (again) return again;
         throw toConcurrencyError(error, streamName, expected, now.last);
       }
@@ -655,35 +655,15 @@ export function namespaceFilter(namespace: string): NamespaceFilter {
   };
 }
 
-/**
- * The idempotency rule against what the stream holds: the batch's first id already there means
- * a repeat, which must be the whole batch in order (answered `duplicate: true`, with the stream
- * as it is now and the original position); any other known or doubled id is a conflict.
- * Undefined: a new batch.
- */
-export function repeatOrConflict(
+/** The shared idempotency rule (append-rule.ts) against the events of the stream as read. */
+export function repeatOrConflictIn(
   streamName: string,
   events: readonly NewEvent[],
   existing: readonly RecordedEvent[],
   lastRevision = existing.length === 0 ? -1 : existing[existing.length - 1].revision,
 ): AppendResult | undefined {
   const byId = new Map(existing.map((event) => [event.eventId, event]));
-  const first = byId.get(events[0].eventId);
-  if (first) {
-    let lastPosition = 0;
-    for (const [i, event] of events.entries()) {
-      const found = byId.get(event.eventId);
-      if (found?.revision !== first.revision + i) throw new IdempotencyConflictError(streamName, event.eventId);
-      lastPosition = found.position;
-    }
-    return { lastRevision, lastPosition, duplicate: true };
-  }
-  const seen = new Set<string>();
-  for (const { eventId } of events) {
-    if (seen.has(eventId) || byId.has(eventId)) throw new IdempotencyConflictError(streamName, eventId);
-    seen.add(eventId);
-  }
-  return undefined;
+  return repeatOrConflict(streamName, events, (eventId) => byId.get(eventId), lastRevision);
 }
 
 /** The filtered `$all` read as a gRPC request (the same message the client builds for subscriptions, with a count). */

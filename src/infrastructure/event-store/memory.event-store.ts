@@ -1,9 +1,7 @@
 import {
   type AppendResult,
-  ConcurrencyError,
   type EventStore,
   type ExpectedRevision,
-  IdempotencyConflictError,
   type KeyedCheckpoint,
   type KeyedCheckpointStore,
   type NewEvent,
@@ -11,6 +9,7 @@ import {
   StaleCheckpointError,
   type StateChange,
 } from '../../application/ports/event-store.port.js';
+import { checkExpected, repeatOrConflict } from './append-rule.js';
 import { encodeChanges } from './keyed-state.js';
 
 interface Stream {
@@ -36,11 +35,13 @@ export class MemoryEventStore implements EventStore, KeyedCheckpointStore {
   async append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError(`stream ${streamName}: append needs at least one event`);
     const stream = this.streams.get(streamName);
-    const first = stream?.revisions.get(events[0].eventId);
-    if (stream && first !== undefined) return repeatOf(stream, streamName, events, first);
-
-    checkNoRepeatedIds(streamName, events, stream);
     const last = stream ? stream.events.length - 1 : -1;
+    const storedAt = (eventId: string) => {
+      const revision = stream?.revisions.get(eventId);
+      return revision === undefined ? undefined : stream?.events[revision];
+    };
+    const repeat = repeatOrConflict(streamName, events, storedAt, last);
+    if (repeat) return repeat;
     checkExpected(streamName, expected, last);
 
     const target = stream ?? { events: [], revisions: new Map<string, number>() };
@@ -135,33 +136,7 @@ export class MemoryEventStore implements EventStore, KeyedCheckpointStore {
   }
 }
 
-/** The whole batch must already be in the stream, same ids in the same order, for a repeat. */
-function repeatOf(stream: Stream, streamName: string, events: readonly NewEvent[], first: number): AppendResult {
-  for (const [i, event] of events.entries()) {
-    if (stream.revisions.get(event.eventId) !== first + i) throw new IdempotencyConflictError(streamName, event.eventId);
-  }
-  return {
-    lastRevision: stream.events.length - 1,
-    lastPosition: stream.events[first + events.length - 1].position,
-    duplicate: true,
-  };
-}
-
-/** A new batch may not carry an id that the stream (or the batch itself) already holds. */
-function checkNoRepeatedIds(streamName: string, events: readonly NewEvent[], stream: Stream | undefined): void {
-  const seen = new Set<string>();
-  for (const { eventId } of events) {
-    if (seen.has(eventId) || stream?.revisions.has(eventId)) throw new IdempotencyConflictError(streamName, eventId);
-    seen.add(eventId);
-  }
-}
-
 /** What a database adapter would store and give back (drops undefined, turns dates to strings...). */
 function viaJson<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
-}
-
-function checkExpected(streamName: string, expected: ExpectedRevision, last: number): void {
-  const actual = last < 0 ? 'no-stream' : last;
-  if (expected !== 'any' && expected !== actual) throw new ConcurrencyError(streamName, expected, actual);
 }

@@ -3,10 +3,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   type AppendResult,
-  ConcurrencyError,
   type EventStore,
   type ExpectedRevision,
-  IdempotencyConflictError,
   type KeyedCheckpoint,
   type KeyedCheckpointStore,
   type NewEvent,
@@ -14,6 +12,7 @@ import {
   StaleCheckpointError,
   type StateChange,
 } from '../../application/ports/event-store.port.js';
+import { checkExpected, repeatOrConflict } from './append-rule.js';
 import { encodeChanges } from './keyed-state.js';
 
 /** Schema steps; PRAGMA user_version holds how many have run. Append only: never edit a released step. */
@@ -228,17 +227,11 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
 
   private appendInTransaction(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): AppendResult {
     const { sql } = this;
-    const first = sql.findEvent.get(streamName, events[0].eventId) as { revision: number } | undefined;
-    if (first) return this.repeatOf(streamName, events, first.revision);
-
-    const seen = new Set<string>();
-    for (const { eventId } of events) {
-      if (seen.has(eventId) || sql.findEvent.get(streamName, eventId)) throw new IdempotencyConflictError(streamName, eventId);
-      seen.add(eventId);
-    }
     const last = (sql.lastRevision.get(streamName) as number | null) ?? -1;
-    const actual = last < 0 ? 'no-stream' : last;
-    if (expected !== 'any' && expected !== actual) throw new ConcurrencyError(streamName, expected, actual);
+    const storedAt = (eventId: string) => sql.findEvent.get(streamName, eventId) as { revision: number; position: number } | undefined;
+    const repeat = repeatOrConflict(streamName, events, storedAt, last);
+    if (repeat) return repeat;
+    checkExpected(streamName, expected, last);
 
     const head = sql.head.get() as number;
     for (const [i, event] of events.entries()) {
@@ -253,17 +246,6 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
       );
     }
     return { lastRevision: last + events.length, lastPosition: head + events.length, duplicate: false };
-  }
-
-  /** The whole batch must already be in the stream, same ids in the same order, for a repeat. */
-  private repeatOf(streamName: string, events: readonly NewEvent[], first: number): AppendResult {
-    let lastPosition = 0;
-    for (const [i, event] of events.entries()) {
-      const found = this.sql.findEvent.get(streamName, event.eventId) as { revision: number; position: number } | undefined;
-      if (found?.revision !== first + i) throw new IdempotencyConflictError(streamName, event.eventId);
-      lastPosition = found.position;
-    }
-    return { lastRevision: this.sql.lastRevision.get(streamName) as number, lastPosition, duplicate: true };
   }
 
   /** Listeners run after the commit, and one that throws must not break the append. */
