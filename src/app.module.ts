@@ -43,7 +43,9 @@ import { ChannelsController } from './infrastructure/http/channels.controller.js
 import { CorrelationIdMiddleware } from './infrastructure/http/correlation-id.middleware.js';
 import { HealthController } from './infrastructure/http/health.controller.js';
 import { IdempotencyInterceptor } from './infrastructure/idempotency/idempotency.interceptor.js';
-import { Metrics, MetricsController, RequestMetricsMiddleware } from './infrastructure/http/metrics.js';
+import { METRICS_ENABLED, Metrics, MetricsController } from './infrastructure/http/metrics.js';
+import { MetricsFollower } from './application/observability/metrics.follower.js';
+import { NO_METRICS, OPERATIONS_METRICS } from './application/ports/metrics.port.js';
 import { OrdersController } from './infrastructure/http/orders.controller.js';
 import { PaymentsController } from './infrastructure/http/payments.controller.js';
 import { ProblemFilter } from './infrastructure/http/problem.filter.js';
@@ -122,6 +124,10 @@ export class AppModule implements NestModule {
       BackgroundWorkers,
       StoreLifecycle,
       Metrics,
+      { provide: METRICS_ENABLED, useValue: parts.config.metricsEnabled },
+      // METRICS_ENABLED=false: the application's metric calls do nothing, and the metrics follower does not run.
+      { provide: OPERATIONS_METRICS, useFactory: (metrics: Metrics) => (metrics.enabled ? metrics : NO_METRICS), inject: [Metrics] },
+      MetricsFollower,
       ...checkoutProviders(parts.config),
       ...webhookProviders(parts.webhooks, { allowPrivate: parts.config.webhookAllowPrivate }),
     ];
@@ -141,6 +147,6 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(CorrelationIdMiddleware, RequestMetricsMiddleware).forRoutes('*path');
+    consumer.apply(CorrelationIdMiddleware).forRoutes('*path');
   }
 }

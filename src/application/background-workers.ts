@@ -3,6 +3,7 @@ import { DeadlineScheduler } from './expiry/deadline-scheduler.js';
 import { OpenWorkIndex } from './open-work/open-work.index.js';
 import { EVENT_STORE, type EventStore } from './ports/event-store.port.js';
 import { LEADERSHIP, type Leadership } from './ports/leadership.port.js';
+import { MetricsFollower } from './observability/metrics.follower.js';
 import { AnomalyProcessManager } from './process-manager/anomaly.process-manager.js';
 import { ReconciliationSweep } from './reconciliation/reconciliation.sweep.js';
 import { RefundExecutor } from './refunds/refund-executor.js';
@@ -32,6 +33,7 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
     private readonly projections: ReportProjections,
     private readonly webhookRecorder: WebhookRecorder,
     private readonly webhookDispatcher: WebhookDispatcher,
+    private readonly metrics: MetricsFollower,
   ) {}
 
   /** Campaigns for leadership; resolves once elected or, on a standby, once campaigning has begun. */
@@ -75,12 +77,14 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
     this.running = true;
     // Reporting last: catching up on a long log (a first start, a rebuild) holds up nothing that moves money.
     await this.projections.start();
+    await this.metrics.start();
   }
 
   private async stopAll(): Promise<void> {
     this.running = false;
     await this.webhookDispatcher.stop();
     await this.webhookRecorder.stop();
+    await this.metrics.stop();
     await this.sweep.stop();
     await this.deadlines.stop();
     await this.projections.stop();
@@ -101,6 +105,7 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
         'refund-executor': head - this.refundExecutor.position,
         webhooks: head - this.webhookRecorder.position,
         ...Object.fromEntries(projections),
+        ...(this.metrics.enabled && { metrics: head - this.metrics.position }),
       },
     };
   }

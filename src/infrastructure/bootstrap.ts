@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,9 @@ import { EventStoreDbLeadership } from './event-store/eventstoredb.leadership.js
 import { openServiceStore } from './event-store/open-service-store.js';
 import { bodyShapeGuard } from './http/body-limits.js';
 import { serviceLogger } from './http/log-sanitizer.js';
+import { Metrics } from './http/metrics.js';
+import { createRootLogger, withJsonLogs } from './observability/logging.js';
+import { requestObserver } from './observability/request-observer.js';
 import { securityHeaders } from './http/security-headers.js';
 import { configureServer } from './http/server-lifecycle.js';
 import { createValidationPipe } from './http/validation.js';
@@ -35,6 +39,10 @@ export interface StartOptions {
   readonly clock?: Clock;
   readonly ids?: IdGenerator;
   readonly store?: EventStore & KeyedCheckpointStore;
+  /**
+   * Absent: JSON lines through nestjs-pino at LOG_LEVEL, with an access line per request (what
+   * main.ts runs). Levels: Nest's sanitized console logger (tests); a logger: that one; false: none.
+   */
   readonly logger?: LoggerService | LogLevel[] | false;
 }
 
@@ -100,11 +108,17 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     // On PostgreSQL and EventStoreDB several instances share the log: one of them, elected, runs the background work.
     leadership: chooseLeadership(config, store),
   };
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(parts), {
+  const json = options.logger === undefined ? createRootLogger(config.logLevel) : null;
+  const app = await NestFactory.create<NestExpressApplication>(json === null ? AppModule.forRoot(parts) : withJsonLogs(AppModule.forRoot(parts), json), {
     rawBody: true,
     bodyParser: false,
-    logger: serviceLogger(options.logger ?? ['log', 'warn', 'error']),
+    ...(json === null ? { logger: serviceLogger(options.logger ?? false) } : { bufferLogs: true }),
   });
+  if (json !== null) app.useLogger(app.get(JsonLogger));
+  const metrics = config.metricsEnabled ? app.get(Metrics) : null;
+  if (metrics !== null) channels.decorateWith((channel) => metrics.instrument(channel));
+  // First, so that a request refused before it reaches a controller (413, a bad body) is logged and counted too.
+  app.use(requestObserver({ ids: parts.ids, logger: json, accessLog: json?.isLevelEnabled('info') ?? false, metrics }));
   app.use(securityHeaders());
   app.useBodyParser('json', { limit: '64kb' });
   app.useBodyParser('urlencoded', { limit: '64kb', extended: false });
@@ -143,7 +157,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   await workers.start();
 
   const logger = new Logger('Payguard');
-  logger.log(`listening on ${url} (public base URL ${runtime.publicBaseUrl})`);
+  const host = options.host ?? '0.0.0.0';
+  logger.log(`listening on ${host === '0.0.0.0' ? `every interface, port ${port}` : `${host}:${port}`} (public base URL ${runtime.publicBaseUrl})`);
   logger.log(`event store: ${config.eventStore}${config.eventStore === 'sqlite' ? ` in ${config.dataDir}` : ''}`);
   const off = ['alipay', 'wechatpay'].filter((id) => channels.get(id) === undefined);
   logger.log(`channels on: ${channels.ids().join(', ') || 'none'}${off.length > 0 ? `; off, not configured: ${off.join(', ')}` : ''}`);

@@ -1,8 +1,9 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { RefundReason } from '../../domain/payment/payment.events.js';
 import { DeadlineScheduler } from '../expiry/deadline-scheduler.js';
 import { OpenWorkIndex } from '../open-work/open-work.index.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
+import { NO_METRICS, OPERATIONS_METRICS, type OperationsMetrics } from '../ports/metrics.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { Reactions } from '../reactions.js';
 import { RefundExecutor } from '../refunds/refund-executor.js';
@@ -37,6 +38,7 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
     @Inject(SETTINGS) private readonly settings: PayguardSettings,
+    @Optional() @Inject(OPERATIONS_METRICS) private readonly metrics: OperationsMetrics = NO_METRICS,
   ) {}
 
   start(): void {
@@ -57,7 +59,15 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
 
   /** One sweep; concurrent calls share the sweep under way. */
   sweep(): Promise<SweepReport> {
-    this.sweeping ??= this.run().finally(() => (this.sweeping = null));
+    this.sweeping ??= this.run()
+      .then(
+        (report) => (this.metrics.sweepRan(report), report),
+        (error: unknown) => {
+          this.metrics.sweepRan(null);
+          throw error;
+        },
+      )
+      .finally(() => (this.sweeping = null));
     return this.sweeping;
   }
 

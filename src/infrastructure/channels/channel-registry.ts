@@ -3,13 +3,19 @@ import type { PaymentChannel } from '../../application/ports/channel.port.js';
 
 export class InMemoryChannelRegistry implements ChannelRegistry {
   private readonly channels = new Map<string, PaymentChannel>();
+  private decorate: (channel: PaymentChannel) => PaymentChannel = (channel) => channel;
 
   constructor(channels: readonly PaymentChannel[] = []) {
     for (const channel of channels) this.register(channel);
   }
 
+  /** Wraps every channel registered from now on (the metrics count and time each provider call here). */
+  decorateWith(decorate: (channel: PaymentChannel) => PaymentChannel): void {
+    this.decorate = decorate;
+  }
+
   register(channel: PaymentChannel): void {
-    this.channels.set(channel.id, channel);
+    this.channels.set(channel.id, this.decorate(channel));
   }
 
   get(channelId: string): PaymentChannel | undefined {

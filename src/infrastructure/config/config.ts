@@ -57,7 +57,14 @@ export interface AppConfig {
   readonly alipay: AlipayConfig | null;
   /** Null: WECHATPAY_* is not set, and the wechatpay channel is not offered. */
   readonly wechatpay: WechatpayConfig | null;
+  /** LOG_LEVEL: the least severe JSON log line written (`info` writes the access log, `warn` does not). */
+  readonly logLevel: LogLevelName;
+  /** METRICS_ENABLED=false: no request, channel or business metrics are kept (/metrics serves process metrics only). */
+  readonly metricsEnabled: boolean;
 }
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
 
 export interface AlipayConfig {
   readonly appId: string;
@@ -129,7 +136,22 @@ export function loadConfig(env: Env = process.env): AppConfig {
     webhookAllowPrivate: webhookAllowPrivate(env),
     alipay: alipayConfig(env),
     wechatpay: wechatpayConfig(env),
+    logLevel: logLevel(env),
+    metricsEnabled: flag(env, 'METRICS_ENABLED', true),
   };
+}
+
+function logLevel(env: Env): LogLevelName {
+  const raw = env.LOG_LEVEL?.trim().toLowerCase() || 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not ${env.LOG_LEVEL}`);
+  return raw as LogLevelName;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim() ?? '';
+  if (raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, not ${raw}`);
+  return raw === 'true';
 }
 
 /** The sandbox's public development secret: with it anyone can sign sandbox notifications. */

@@ -1,19 +1,31 @@
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ID_GENERATOR, type IdGenerator } from '../../application/ports/clock.port.js';
 
 const SANE = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Every request gets a correlation id (the caller's X-Correlation-Id if sane), carried into event metadata. */
+/**
+ * The request's correlation id: the caller's X-Correlation-Id if sane, else a new one. Kept in the
+ * response header only, where CorrelationId reads it (a new property on Node's request object
+ * costs a few microseconds per request); a second call answers what the first one set, so the
+ * request log and this middleware agree whichever runs first.
+ */
+export function assignCorrelationId(request: IncomingMessage, response: ServerResponse, ids: IdGenerator): string {
+  const assigned = response.getHeader('X-Correlation-Id');
+  if (typeof assigned === 'string') return assigned;
+  const given = request.headers['x-correlation-id'];
+  const id = typeof given === 'string' && SANE.test(given) ? given : ids.uuid();
+  response.setHeader('X-Correlation-Id', id);
+  return id;
+}
+
+/** Every request gets a correlation id (see assignCorrelationId), carried into event metadata. */
 @Injectable()
 export class CorrelationIdMiddleware implements NestMiddleware {
   constructor(@Inject(ID_GENERATOR) private readonly ids: IdGenerator) {}
 
-  use(request: Request, response: Response, next: NextFunction): void {
-    const given = request.headers['x-correlation-id'];
-    // Kept in the response header only, where CorrelationId reads it: a new property on Node's
-    // request object costs a few microseconds per request.
-    response.setHeader('X-Correlation-Id', typeof given === 'string' && SANE.test(given) ? given : this.ids.uuid());
+  use(request: IncomingMessage, response: ServerResponse, next: () => void): void {
+    assignCorrelationId(request, response, this.ids);
     next();
   }
 }

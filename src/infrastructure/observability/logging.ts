@@ -1,0 +1,43 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { pino, stdTimeFunctions, type Logger } from 'pino';
+import type { LogLevelName } from '../config/config.js';
+import { sanitizeLogMessage } from '../http/log-sanitizer.js';
+
+/**
+ * The service's one pino logger: one JSON object per line on stdout (`level` as its name, `time`
+ * as an ISO instant), or pino-pretty's coloured lines when stdout is a terminal. Every string
+ * handed to it is sanitized as the console logger's were (see sanitizeLogMessage): JSON already
+ * escapes C0 controls, but not C1 controls, bidirectional overrides or U+2028, and pino-pretty
+ * prints a message as it is.
+ */
+export function createRootLogger(level: LogLevelName, pretty = process.stdout.isTTY === true): Logger {
+  return pino({
+    level,
+    timestamp: stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, args.map((arg) => (typeof arg === 'string' ? sanitizeLogMessage(arg) : arg)) as Parameters<typeof method>);
+      },
+    },
+    ...(pretty && { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }),
+  });
+}
+
+@Module({})
+class JsonLogsRootModule {}
+
+/**
+ * The app with nestjs-pino as Nest's logger. The request logger is the one RequestObserver puts
+ * on `req.log` (with the correlation id); nestjs-pino keeps it in AsyncLocalStorage for the
+ * request's duration (useExisting), so every line logged while handling it carries that id.
+ * nestjs-pino keeps one root logger per process: one app per process logs JSON (the service's
+ * own main.ts); tests that start several apps in one process give StartOptions.logger.
+ */
+export function withJsonLogs(app: DynamicModule, root: Logger): DynamicModule {
+  return {
+    module: JsonLogsRootModule,
+    imports: [app, LoggerModule.forRoot({ pinoHttp: { logger: root }, useExisting: true })],
+  };
+}
