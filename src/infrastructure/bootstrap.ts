@@ -90,6 +90,7 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     expiryCloseBudgetMs: config.expiryCloseBudgetMs,
     tradeWatchSeconds: config.tradeWatchSeconds,
     refundMaxAttempts: config.refundMaxAttempts,
+    reportTimeZone: config.reportTimeZone,
   };
   const channels = new InMemoryChannelRegistry();
   const parts = {

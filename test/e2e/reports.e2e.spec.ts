@@ -31,13 +31,16 @@ function totalsFromTheLog(log: readonly LogEvent[]) {
   );
 }
 
-/** Per day, channel and currency, from the raw log: captures on the day the channel took the money, refunds on the capturing channel. */
+/** Beijing's day (UTC+8, no daylight saving) of a UTC time: the day of the reports by default (REPORT_TIMEZONE=Asia/Shanghai). */
+const beijingDay = (time: string | number): string => new Date(new Date(time).getTime() + 8 * 3_600_000).toISOString().slice(0, 10);
+
+/** Per Beijing day, channel and currency, from the raw log: captures on the day the channel took the money, refunds on the capturing channel. */
 function rowsFromTheLog(log: readonly LogEvent[]) {
   const channelOf = (paymentId: string) => log.find((event) => event.type === 'PaymentInitiated' && event.data.paymentId === paymentId)!.data.channel;
   const rows: Record<string, { capturedAmount: bigint; refundedAmount: bigint }> = {};
   for (const { type, data } of log) {
-    if (type === 'PaymentSucceeded') (rows[`${data.paidAt.slice(0, 10)}|${data.channel}|${data.currency}`] ??= { capturedAmount: 0n, refundedAmount: 0n }).capturedAmount += BigInt(data.amount);
-    if (type === 'RefundSucceeded') (rows[`${data.completedAt.slice(0, 10)}|${channelOf(data.paymentId)}|${data.currency}`] ??= { capturedAmount: 0n, refundedAmount: 0n }).refundedAmount += BigInt(data.amount);
+    if (type === 'PaymentSucceeded') (rows[`${beijingDay(data.paidAt)}|${data.channel}|${data.currency}`] ??= { capturedAmount: 0n, refundedAmount: 0n }).capturedAmount += BigInt(data.amount);
+    if (type === 'RefundSucceeded') (rows[`${beijingDay(data.completedAt)}|${channelOf(data.paymentId)}|${data.currency}`] ??= { capturedAmount: 0n, refundedAmount: 0n }).refundedAmount += BigInt(data.amount);
   }
   return Object.fromEntries(Object.entries(rows).map(([key, row]) => [key, { capturedAmount: String(row.capturedAmount), refundedAmount: String(row.refundedAmount) }]));
 }
@@ -234,10 +237,10 @@ describe('reports and the back-office order list', () => {
     });
 
     it('keeps to the days asked for, and refuses days that are not days', async () => {
-      const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+      const tomorrow = beijingDay(Date.now() + 86_400_000);
 
       expect((await audit().get(`/reports/settlement?from=${tomorrow}`)).body).toMatchObject({ rows: [], totals: [] });
-      const bad = await audit().get('/reports/settlement?from=2026-13-01&to=2026-11-01T00:00:00Z');
+      const bad = await audit().get('/reports/settlement?from=2026-13-01&to=2026-11-01T25:00:00Z');
       expect(bad.status).toBe(400);
       expect(bad.body.errors.map((error: { field: string }) => error.field)).toEqual(['from', 'to']);
     });

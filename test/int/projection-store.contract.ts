@@ -10,6 +10,7 @@ import {
   type ProjectionUpdate,
   type ReportChange,
 } from '../../src/application/ports/projection-store.port.js';
+import { describeSettlementDays } from './settlement-days.contract.js';
 
 const order = (orderId: string, change: Partial<OrderChange>): OrderChange => ({
   kind: 'order',
@@ -52,9 +53,9 @@ export function describeProjectionStoreContract(name: string, open: () => Promis
 
     it('starts every projection at checkpoint 0, never built', async () => {
       expect(await store.checkpoints()).toEqual({
-        orders: { position: 0, version: 0 },
-        anomalies: { position: 0, version: 0 },
-        settlement: { position: 0, version: 0 },
+        orders: { position: 0, version: 0, settings: '' },
+        anomalies: { position: 0, version: 0, settings: '' },
+        settlement: { position: 0, version: 0, settings: '' },
       });
     });
 
@@ -370,14 +371,15 @@ export function describeProjectionStoreContract(name: string, open: () => Promis
         { projection: 'settlement', after: 0, position: 2, changes: [captured('p1', 'sandbox-bank', 700)] },
       ]);
 
-      await store.reset('settlement', 7);
+      await store.reset('settlement', 7, 'timeZone=Asia/Shanghai');
 
       expect(await store.settlement({})).toEqual([]);
       expect(await store.rows('settlement-captures', null, 10)).toEqual([]);
       expect((await store.orders({ limit: 10 })).length).toBe(1);
-      expect(await store.checkpoints()).toMatchObject({ settlement: { position: 0, version: 7 }, orders: { position: 2 } });
+      expect(await store.checkpoints()).toMatchObject({ settlement: { position: 0, version: 7, settings: 'timeZone=Asia/Shanghai' }, orders: { position: 2 } });
     });
 
+    describeSettlementDays(() => store);
     it('gives every row of a table in key order, a page at a time', async () => {
       await store.apply([
         {

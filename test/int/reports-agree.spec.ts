@@ -11,6 +11,7 @@ import { fillLog } from '../../bench/event-log.js';
 import type { EventStore, RecordedEvent } from '../../src/application/ports/event-store.port.js';
 import type { ProjectionStore } from '../../src/application/ports/projection-store.port.js';
 import { ProjectionRunner } from '../../src/application/reporting/projection-runner.js';
+import { ReportDays } from '../../src/application/reporting/report-days.js';
 import { MemoryEventStore } from '../../src/infrastructure/event-store/memory.event-store.js';
 import { PostgresEventStore } from '../../src/infrastructure/event-store/postgres.event-store.js';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite.event-store.js';
@@ -83,7 +84,8 @@ describe.each(pairings)('the reports on %s', (_name, open) => {
       await fillLog(pairing.events, EVENTS, { seed: 7, inFlight: 40, appendsPerCommit: 200 });
     }
     // Applied in uneven batches, as a follower that restarts now and then would.
-    const runner = new ProjectionRunner(pairing.projections);
+    // Days in UTC here, so that the log's own timestamps (their first ten characters) are the oracle.
+    const runner = new ProjectionRunner(pairing.projections, new ReportDays('UTC'));
     await runner.load();
     for (let after = 0; ; ) {
       const batch = await pairing.events.readAll(after, 173);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { KeyedRow, ProjectionStore, ReportTable } from '../../src/application/ports/projection-store.port.js';
 import { ProjectionRunner } from '../../src/application/reporting/projection-runner.js';
 import { mergeChanges } from '../../src/application/reporting/report-changes.js';
+import { ReportDays } from '../../src/application/reporting/report-days.js';
 import { MemoryProjectionStore } from '../../src/infrastructure/projections/memory.projection-store.js';
 import { readFixture } from '../support/fixture-store.js';
 
@@ -19,7 +20,7 @@ async function rowsOf(store: ProjectionStore): Promise<Record<string, KeyedRow[]
 /** Applies `fixture` to fresh projections in batches of `size`. */
 async function project(fixture: string, size: number): Promise<Record<string, KeyedRow[]>> {
   const store = new MemoryProjectionStore();
-  const runner = new ProjectionRunner(store);
+  const runner = new ProjectionRunner(store, new ReportDays('Asia/Shanghai'));
   await runner.load();
   const events = readFixture(fixture);
   for (let i = 0; i < events.length; i += size) await runner.apply(events.slice(i, i + size));

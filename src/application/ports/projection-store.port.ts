@@ -64,7 +64,7 @@ export interface AnomalyChange {
   readonly refundCompletedAt: string | null;
 }
 
-/** Money captured on a channel; counted once per payment. `day` is the UTC day (YYYY-MM-DD). */
+/** Money captured on a channel; counted once per payment. `day` is the day in the report time zone (YYYY-MM-DD). */
 export interface CapturedChange {
   readonly kind: 'captured';
   readonly paymentId: string;
@@ -96,6 +96,8 @@ export interface ProjectionCheckpoint {
   readonly position: number;
   /** Version of the projection's logic that built the rows (0: never built). */
   readonly version: number;
+  /** The settings the rows were built under ('' for none; the settlement: its time zone), see projectionSettings. */
+  readonly settings: string;
 }
 
 /** One order as the back office lists it. */
@@ -131,7 +133,7 @@ export interface AnomalyRow {
 }
 
 /**
- * Money moved on one UTC day, on one channel, in one currency. The amounts are sums of many
+ * Money moved on one day (in the report time zone), on one channel, in one currency. The amounts are sums of many
  * payments, so they are exact decimal strings of minor units ("3998"), which may pass 2^53.
  */
 export interface SettlementRow {
@@ -170,7 +172,7 @@ export interface AnomaliesQuery {
 }
 
 export interface SettlementQuery {
-  /** Inclusive UTC days, YYYY-MM-DD. */
+  /** Inclusive days in the report time zone, YYYY-MM-DD. */
   readonly fromDay?: string;
   readonly toDay?: string;
 }
@@ -198,8 +200,8 @@ export interface ProjectionStore {
    * nothing of the call is applied. Resolves with every checkpoint after the call.
    */
   apply(updates: readonly ProjectionUpdate[]): Promise<Record<ProjectionName, ProjectionCheckpoint>>;
-  /** Deletes the projection's rows and sets its checkpoint to 0 with `version`, in one transaction. */
-  reset(projection: ProjectionName, version: number): Promise<void>;
+  /** Deletes the projection's rows and sets its checkpoint to 0 with `version` and `settings`, in one transaction. */
+  reset(projection: ProjectionName, version: number, settings: string): Promise<void>;
   orders(query: OrdersQuery): Promise<OrderRow[]>;
   anomalies(query: AnomaliesQuery): Promise<AnomalyRow[]>;
   /** Sorted by day, channel, currency. */

@@ -13,6 +13,8 @@ export interface PayguardSettings {
   readonly tradeWatchSeconds: number;
   /** Transient refund failures before a refund is given up as failed. */
   readonly refundMaxAttempts: number;
+  /** The IANA zone whose days the reports are by (REPORT_TIMEZONE). */
+  readonly reportTimeZone: string;
 }
 
 export const SETTINGS = Symbol('PayguardSettings');

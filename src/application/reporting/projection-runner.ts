@@ -8,7 +8,8 @@ import {
   type ProjectionUpdate,
   type ReportChange,
 } from '../ports/projection-store.port.js';
-import { changesFor, mergeChanges, PROJECTION_VERSIONS } from './report-changes.js';
+import { changesFor, mergeChanges, projectionSettings, PROJECTION_VERSIONS } from './report-changes.js';
+import type { ReportDays } from './report-days.js';
 
 /**
  * Applies the log to the reporting projections: each batch becomes one call to the projection
@@ -21,20 +22,24 @@ export class ProjectionRunner {
   /** Changes read but not yet committed, per projection: from `after` (its checkpoint) to `position`. */
   private readonly staged = new Map<ProjectionName, { after: number; position: number; changes: ReportChange[] }>();
 
+  /** `days`: the report time zone's days (REPORT_TIMEZONE), which the settlement is by. */
   constructor(
     private readonly projections: ProjectionStore,
+    private readonly days: ReportDays,
     private readonly names: readonly ProjectionName[] = PROJECTION_NAMES,
   ) {}
 
   /**
-   * Reads the checkpoints, resets any projection built by another version of its logic, and
-   * returns the lowest checkpoint (where following the log must start).
+   * Reads the checkpoints, resets any projection built by another version of its logic or under
+   * other settings (another report time zone), and returns the lowest checkpoint (where following
+   * the log must start).
    */
   async load(): Promise<number> {
     const stored = await this.projections.checkpoints();
     for (const name of this.names) {
-      if (stored[name].version !== PROJECTION_VERSIONS[name]) {
-        await this.projections.reset(name, PROJECTION_VERSIONS[name]);
+      const settings = projectionSettings(name, this.days);
+      if (stored[name].version !== PROJECTION_VERSIONS[name] || stored[name].settings !== settings) {
+        await this.projections.reset(name, PROJECTION_VERSIONS[name], settings);
         this.positions.set(name, 0);
       } else {
         this.positions.set(name, stored[name].position);
@@ -69,7 +74,7 @@ export class ProjectionRunner {
       if (until <= after) continue;
       const changes = staged?.changes ?? [];
       for (const event of events) {
-        if (event.position > after && event.position <= until) changes.push(...changesFor(projection, event));
+        if (event.position > after && event.position <= until) changes.push(...changesFor(projection, event, this.days));
       }
       this.staged.set(projection, { after: staged?.after ?? after, position: until, changes });
     }
@@ -113,7 +118,13 @@ export class ProjectionRunner {
    */
   async catchUp(
     store: EventStore,
-    options: { targets?: Partial<Record<ProjectionName, number>>; batchSize?: number; commitEvery?: number } = {},
+    options: {
+      targets?: Partial<Record<ProjectionName, number>>;
+      batchSize?: number;
+      commitEvery?: number;
+      /** Told after each batch read: events read so far, and the position reached (a progress line). */
+      onProgress?: (read: number, position: number) => void;
+    } = {},
   ): Promise<number> {
     const head = await store.headPosition();
     const targets = Object.fromEntries(this.names.map((name) => [name, options.targets?.[name] ?? head])) as Record<ProjectionName, number>;
@@ -134,6 +145,7 @@ export class ProjectionRunner {
         read += batch.length;
         uncommitted += batch.length;
         after = batch[batch.length - 1].position;
+        options.onProgress?.(read, after);
         if (uncommitted >= commitEvery) {
           await inFlight;
           inFlight = this.commit();

@@ -7,6 +7,7 @@ import type { AnomalyDetected, OrderClosed, OrderExpired, OrderPaid, OrderPlaced
 import type { PaymentSucceeded, RefundFailed, RefundRequested, RefundResolved, RefundSucceeded } from '../../domain/payment/payment.events.js';
 import { orderKey, orderKeyOf } from '../../domain/shared/stream-names.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
+import type { ReportDays } from './report-days.js';
 import type { AnomalyChange, OrderChange, ProjectionName, ReportChange } from '../ports/projection-store.port.js';
 
 /**
@@ -16,18 +17,29 @@ import type { AnomalyChange, OrderChange, ProjectionName, ReportChange } from '.
 // anomalies 2: a transient refund failure leaves the refund requested; final failures, partial refunds and resolutions.
 // settlement 2: sums stored as exact decimals (SQLite TEXT, PostgreSQL numeric), so they never round past 2^53.
 // orders 2: rows keyed by the order's key (merchantId.orderId for a merchant's order), so merchants' orders of one id are two rows.
-export const PROJECTION_VERSIONS: Readonly<Record<ProjectionName, number>> = { orders: 2, anomalies: 2, settlement: 2 };
+// settlement 3: days in REPORT_TIMEZONE (the providers' statement day), not UTC.
+export const PROJECTION_VERSIONS: Readonly<Record<ProjectionName, number>> = { orders: 2, anomalies: 2, settlement: 3 };
+
+/**
+ * The settings a projection's rows depend on besides its logic, stored with its checkpoint: rows
+ * built under other settings are reset and rebuilt, like rows of another version. The settlement's
+ * days depend on the report time zone.
+ */
+export function projectionSettings(projection: ProjectionName, days: ReportDays): string {
+  return projection === 'settlement' ? `timeZone=${days.timeZone}` : '';
+}
 
 type Data<E extends { data: object }> = E['data'];
 
-export function changesFor(projection: ProjectionName, event: RecordedEvent): ReportChange[] {
+/** `days`: the report time zone's days, which the settlement's rows are by. */
+export function changesFor(projection: ProjectionName, event: RecordedEvent, days: ReportDays): ReportChange[] {
   switch (projection) {
     case 'orders':
       return orderChanges(event);
     case 'anomalies':
       return anomalyChanges(event);
     case 'settlement':
-      return settlementChanges(event);
+      return settlementChanges(event, days);
   }
 }
 
@@ -101,30 +113,23 @@ function anomalyChanges({ type, data }: RecordedEvent): ReportChange[] {
   }
 }
 
-/** Captures count on the channel's day of payment, refunds on the day the refund completed (UTC). */
-function settlementChanges({ type, data, metadata }: RecordedEvent): ReportChange[] {
+/**
+ * Captures count on the channel's day of payment, refunds on the day the refund completed, days in
+ * the report time zone; the service's own record time when the channel's time can't be read.
+ */
+function settlementChanges({ type, data, metadata }: RecordedEvent, days: ReportDays): ReportChange[] {
   switch (type) {
     case 'PaymentSucceeded': {
       const { paymentId, channel, currency, amount, paidAt } = data as Data<PaymentSucceeded>;
-      return [{ kind: 'captured', paymentId, channel, currency, amount, day: utcDay(paidAt, metadata.occurredAt) }];
+      return [{ kind: 'captured', paymentId, channel, currency, amount, day: days.dayOfTime(paidAt, metadata.occurredAt) }];
     }
     case 'RefundSucceeded': {
       const { paymentId, currency, amount, completedAt } = data as Data<RefundSucceeded>;
-      return [{ kind: 'refunded', paymentId, currency, amount, day: utcDay(completedAt, metadata.occurredAt) }];
+      return [{ kind: 'refunded', paymentId, currency, amount, day: days.dayOfTime(completedAt, metadata.occurredAt) }];
     }
     default:
       return [];
   }
-}
-
-const UTC_TIME = /^\d{4}-\d{2}-\d{2}T[^+]*Z$/;
-
-/** The UTC day of a channel-given time; the service's own record time when the channel's can't be read. */
-export function utcDay(time: string, fallback: string): string {
-  // Already UTC (as every time Payguard writes): its first ten characters are its day.
-  if (UTC_TIME.test(time)) return time.slice(0, 10);
-  const ms = Date.parse(time);
-  return new Date(Number.isNaN(ms) ? Date.parse(fallback) : ms).toISOString().slice(0, 10);
 }
 
 /**

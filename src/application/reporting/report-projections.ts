@@ -3,7 +3,9 @@ import { LogFollower } from '../log-follower.js';
 import type { CheckpointStore, RecordedEvent } from '../ports/event-store.port.js';
 import { SharedLogReader } from '../shared-log-reader.js';
 import { PROJECTION_NAMES, PROJECTION_STORE, ProjectionOutOfStepError, type ProjectionName, type ProjectionStore } from '../ports/projection-store.port.js';
+import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { ProjectionRunner } from './projection-runner.js';
+import { ReportDays } from './report-days.js';
 
 /**
  * The reporting projections (orders, anomalies, settlement), kept current by one log follower
@@ -21,8 +23,9 @@ export class ReportProjections implements BeforeApplicationShutdown, OnApplicati
   constructor(
     log: SharedLogReader,
     @Inject(PROJECTION_STORE) private readonly projections: ProjectionStore,
+    @Inject(SETTINGS) settings: PayguardSettings,
   ) {
-    this.runner = new ProjectionRunner(projections);
+    this.runner = new ProjectionRunner(projections, new ReportDays(settings.reportTimeZone));
     const checkpoints: CheckpointStore = {
       load: async () => ({ position: await this.runner.load(), state: null }),
       save: async () => undefined,

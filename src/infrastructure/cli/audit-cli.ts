@@ -12,9 +12,10 @@ import { openExistingStore } from './cli-stores.js';
 export const USAGE = `payguard: audit a Payguard event store (the one the service uses: same EVENT_STORE,
 DATA_DIR, DATABASE_URL, DATABASE_SCHEMA; or say so with the options below).
 
-  payguard export [--stream <order-id|payment-id>] [--after <position>] [--since <ISO time>] [--raw]
+  payguard export [--stream <orderId | order-{orderId} | payment-{paymentId}>] [--after <position>] [--since <ISO time>] [--raw]
       The global log (or one stream) as NDJSON, one event a line, in commit order. Data is in the
-      current shape (older shapes upcast); --raw gives it as stored.
+      current shape (older shapes upcast); --raw gives it as stored. --stream takes a stream name,
+      or an order's id (demo-1, or merchantId.orderId): its stream, else the payment of that id.
   payguard verify [--grace <seconds>] [--file <export.ndjson> [--positions gap-free|increasing]] [--json]
       Replays all history through the domain and checks the money invariants (docs/reports.md).
       Exit code 1 when any is broken. --grace (default 300): a repair younger than this, against
@@ -31,15 +32,20 @@ DATA_DIR, DATABASE_URL, DATABASE_SCHEMA; or say so with the options below).
   payguard replay [--projection orders|anomalies|settlement] [--keep] [--json]
       Rebuilds the reporting projections from zero into a scratch place (a temporary SQLite file,
       or a scratch PostgreSQL schema) and compares them row by row with the live ones. Exit code 1
-      when they differ. --keep leaves the scratch copy for inspection.
+      when they differ. --keep leaves the scratch copy for inspection. Safe with the service running.
+      The settlement's days are in REPORT_TIMEZONE (default Asia/Shanghai): set it as the service has it.
   payguard rebuild [--projection ...] [--json]
-      Resets the live projections and rebuilds them from the log. Stop the service first.
+      Resets the live projections and rebuilds them from the log. Refused while a service holds
+      the store (SQLite: the DATA_DIR lock; PostgreSQL: the schema's leader lock): stop it first.
   payguard show order <orderId | merchantId.orderId> [--at <ISO time>]
       The order with its payments and refunds as they stood at that moment (JSON). An order
       placed with a merchant key is named merchantId.orderId (its stream is order-{merchantId}.{orderId}).
 
 Store options (override the environment):
   --store sqlite|postgres   --data-dir <dir>   --database-url <url>   --schema <name>
+
+On a terminal, verify, export, replay and rebuild draw a progress line on stderr (events, rate,
+time left); piped or redirected, stderr gets none.
 
 Exit codes: 0 all good, 1 violations or differences found, 2 usage or store error.
 `;
@@ -93,15 +99,17 @@ async function exportCommand(args: readonly string[], env: Record<string, string
     options: { ...STORE_OPTIONS, stream: { type: 'string' }, after: { type: 'string' }, since: { type: 'string' }, raw: { type: 'boolean' } },
   });
   if (values.help) return help(io);
+  const stream = values.stream === undefined ? undefined : streamCandidates(values.stream);
   const options = {
-    streamName: values.stream === undefined ? undefined : streamName(values.stream),
     after: values.after === undefined ? undefined : nonNegative('--after', values.after),
     since: values.since === undefined ? undefined : time('--since', values.since),
     raw: values.raw ?? false,
   };
   const { exportLog } = await import('./export.command.js');
   return withStore(values, env, async (store) => {
-    await exportLog(store, options, io);
+    const streamName = stream === undefined ? undefined : await firstStreamFound(store, stream);
+    const range = streamName === undefined ? { from: options.after ?? 0, to: await store.headPosition() } : null;
+    await exportLog(store, { ...options, streamName, range }, io);
     return 0;
   });
 }
@@ -124,7 +132,7 @@ async function verifyCommand(args: readonly string[], env: Record<string, string
   return withStore(values, env, async (store, config) => {
     // EventStoreDB's positions are its commit positions: increasing, with gaps.
     const positions = config.eventStore === 'eventstoredb' ? 'increasing' : 'gap-free';
-    const outcome = await verify(storeSource(store), { ...options, positions }, io);
+    const outcome = await verify(storeSource(store), { ...options, positions, range: { from: 0, to: await store.headPosition() } }, io);
     return outcome.violationCount === 0 ? 0 : 1;
   });
 }
@@ -163,16 +171,22 @@ async function projectionsCommand(
   });
   const { openLiveProjections, openScratchProjections } = await import('./cli-stores.js');
   const { rebuild, replay } = await import('./replay.command.js');
+  const { ReportDays } = await import('../../application/reporting/report-days.js');
   return withStore(values, env, async (store, config) => {
-    const live = await openLiveProjections(config, store);
+    const hold = command === 'rebuild' ? await (await import('./rebuild-guard.js')).holdForRebuild(config) : null;
+    const options = { projections, json: values.json ?? false, days: new ReportDays(config.reportTimeZone) };
+    const live = await openLiveProjections(config, store).catch(async (error: unknown) => {
+      await hold?.release();
+      throw error;
+    });
     try {
       if (command === 'rebuild') {
-        await rebuild(store, live, { projections, json: values.json ?? false }, io);
+        await rebuild(store, live, options, io);
         return 0;
       }
       const scratch = await openScratchProjections(config);
       try {
-        const outcome = await replay(store, live, scratch, { projections, json: values.json ?? false }, io);
+        const outcome = await replay(store, live, scratch, { ...options, keep: values.keep ?? false }, io);
         if (values.keep) io.err(`the rebuilt projections are kept in ${scratch.where}\n`);
         return outcome.differences === 0 ? 0 : 1;
       } finally {
@@ -180,6 +194,7 @@ async function projectionsCommand(
       }
     } finally {
       await live.close();
+      await hold?.release();
     }
   });
 }
@@ -226,11 +241,25 @@ async function help(io: CliIo): Promise<number> {
   return 0;
 }
 
-function streamName(raw: string): string {
-  if (orderKeyOf(raw) === null && !/^payment-[A-Za-z0-9_-]{1,64}$/.test(raw)) {
-    throw new CliError('--stream must be order-{orderId}, order-{merchantId}.{orderId} or payment-{paymentId}');
+const PAYMENT_STREAM = /^payment-[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The streams `--stream` may mean, in the order tried: a stream name as given; else an order's id
+ * (demo-1, or merchantId.orderId), and then a payment's id.
+ */
+function streamCandidates(raw: string): string[] {
+  if (orderKeyOf(raw) !== null || PAYMENT_STREAM.test(raw)) return [raw];
+  const candidates = [`order-${raw}`, `payment-${raw}`].filter((name) => orderKeyOf(name) !== null || PAYMENT_STREAM.test(name));
+  if (candidates.length === 0) {
+    throw new CliError('--stream must be a stream name (order-{orderId}, order-{merchantId}.{orderId}, payment-{paymentId}) or an order id: 1-64 characters of [A-Za-z0-9_-]');
   }
-  return raw;
+  return candidates;
+}
+
+/** The first of `candidates` that has events (the first when none has: an empty export). */
+async function firstStreamFound(store: EventStore, candidates: readonly string[]): Promise<string> {
+  for (const name of candidates) if ((await store.readStream(name)).length > 0) return name;
+  return candidates[0];
 }
 
 function nonNegative(name: string, raw: string): number {

@@ -1,10 +1,19 @@
 import { compareProjections, type RowDifference } from '../../application/audit/projection-diff.js';
 import type { EventStore } from '../../application/ports/event-store.port.js';
 import type { ProjectionName, ProjectionStore } from '../../application/ports/projection-store.port.js';
-import { PROJECTION_VERSIONS } from '../../application/reporting/report-changes.js';
+import { projectionSettings, PROJECTION_VERSIONS } from '../../application/reporting/report-changes.js';
 import { ProjectionRunner } from '../../application/reporting/projection-runner.js';
+import type { ReportDays } from '../../application/reporting/report-days.js';
 import { peakRssMiB, secondsSince, type CliIo } from './cli-io.js';
+import { NO_PROGRESS, type Progress } from './progress.js';
 import type { ScratchProjections } from './cli-stores.js';
+
+export interface ProjectionsOptions {
+  readonly projections: readonly ProjectionName[];
+  readonly json: boolean;
+  /** The report time zone's days (REPORT_TIMEZONE), which the settlement is by. */
+  readonly days: ReportDays;
+}
 
 export interface ReplayOutcome {
   readonly projections: readonly ProjectionName[];
@@ -40,10 +49,10 @@ export async function replay(
   store: EventStore,
   live: ProjectionStore,
   scratch: ScratchProjections,
-  options: { projections: readonly ProjectionName[]; json: boolean },
+  options: ProjectionsOptions & { readonly keep: boolean },
   io: CliIo,
 ): Promise<ReplayOutcome> {
-  const runner = new ProjectionRunner(scratch.store, options.projections);
+  const runner = new ProjectionRunner(scratch.store, options.days, options.projections);
   await runner.load();
   let eventsRead = 0;
   let rebuildSeconds = 0;
@@ -57,10 +66,14 @@ export async function replay(
     for (const name of options.projections) {
       if (checkpoints[name].version !== PROJECTION_VERSIONS[name] && checkpoints[name].version !== 0) {
         io.err(`note: live projection ${name} was built by version ${checkpoints[name].version} of its logic (this build: ${PROJECTION_VERSIONS[name]}); the service rebuilds it when it starts\n`);
+      } else if (checkpoints[name].version !== 0 && checkpoints[name].settings !== projectionSettings(name, options.days)) {
+        io.err(`note: live projection ${name} was built with ${checkpoints[name].settings || 'other settings'} (this run: ${projectionSettings(name, options.days)}); set REPORT_TIMEZONE as the service has it\n`);
       }
     }
     const start = process.hrtime.bigint();
-    eventsRead += await runner.catchUp(store, { targets: positions, ...READING });
+    const progress = io.progress?.('replay', { from: 0, to: Math.max(0, ...Object.values(positions)) }) ?? NO_PROGRESS;
+    eventsRead += await runner.catchUp(store, { targets: positions, ...READING, onProgress: (read, position) => progress.update(read, position) });
+    progress.end();
     rebuildSeconds += secondsSince(start);
     differences = [];
     differenceCount = 0;
@@ -91,11 +104,13 @@ export async function replay(
     eventsPerSecond: rebuildSeconds > 0 ? Math.round(eventsRead / rebuildSeconds) : eventsRead,
     peakRssMiB: peakRssMiB(),
   };
+  // The scratch copy is deleted once compared unless kept: its place is named only when it stays.
   if (options.json) {
-    await io.out(`${JSON.stringify({ summary: { ...outcome, scratch: scratch.where } })}\n`);
+    await io.out(`${JSON.stringify({ summary: { ...outcome, scratch: scratch.where, scratchKept: options.keep } })}\n`);
   } else {
     const where = options.projections.map((name) => `${name} at ${positions[name]}`).join(', ');
-    await io.out(`${differenceCount === 0 ? 'OK' : 'FAILED'}: rebuilt ${where} from the log into ${scratch.where}; ${rowsCompared} rows compared, ${differenceCount} difference(s)\n`);
+    const into = options.keep ? `into ${scratch.where} (kept)` : 'into a scratch copy (deleted after the comparison; --keep keeps it)';
+    await io.out(`${differenceCount === 0 ? 'OK' : 'FAILED'}: rebuilt ${where} from the log ${into}; ${rowsCompared} rows compared, ${differenceCount} difference(s)\n`);
     io.err(`rebuilt ${eventsRead} events in ${outcome.rebuildSeconds} s (${outcome.eventsPerSecond} events/s), peak RSS ${outcome.peakRssMiB} MiB\n`);
   }
   return outcome;
@@ -105,15 +120,17 @@ export async function replay(
 export async function rebuild(
   store: EventStore,
   live: ProjectionStore,
-  options: { projections: readonly ProjectionName[]; json: boolean },
+  options: ProjectionsOptions,
   io: CliIo,
 ): Promise<{ eventsRead: number; seconds: number; eventsPerSecond: number; peakRssMiB: number; head: number }> {
   // Timed from the reset: emptying the old rows is part of rebuilding.
   const start = process.hrtime.bigint();
-  for (const name of options.projections) await live.reset(name, PROJECTION_VERSIONS[name]);
-  const runner = new ProjectionRunner(live, options.projections);
+  for (const name of options.projections) await live.reset(name, PROJECTION_VERSIONS[name], projectionSettings(name, options.days));
+  const runner = new ProjectionRunner(live, options.days, options.projections);
   await runner.load();
-  const eventsRead = await runner.catchUp(store, READING);
+  const progress: Progress = io.progress?.('rebuild', { from: 0, to: await store.headPosition() }) ?? NO_PROGRESS;
+  const eventsRead = await runner.catchUp(store, { ...READING, onProgress: (read, position) => progress.update(read, position) });
+  progress.end();
   const seconds = secondsSince(start);
   const outcome = {
     eventsRead,

@@ -4,11 +4,14 @@ import { LedgerVerifier, type Violation, type VerifyReport } from '../../applica
 import { readLog } from '../../application/audit/log-reader.js';
 import type { EventStore, RecordedEvent } from '../../application/ports/event-store.port.js';
 import { CliError, peakRssMiB, secondsSince, type CliIo } from './cli-io.js';
+import { NO_PROGRESS } from './progress.js';
 
 export interface VerifyCommandOptions {
   readonly graceSeconds: number;
   readonly json: boolean;
   readonly positions: 'gap-free' | 'increasing';
+  /** The log positions the source goes through, for the progress line (null: unknown, e.g. a file). */
+  readonly range?: { readonly from: number; readonly to: number } | null;
 }
 
 export interface VerifyOutcome extends VerifyReport {
@@ -32,10 +35,15 @@ export async function verify(source: AsyncIterable<readonly RecordedEvent[]>, op
     const lines = pending.splice(0).map((violation) => (options.json ? `${JSON.stringify({ violation })}\n` : describe(violation)));
     await io.out(lines.join(''));
   };
+  const progress = io.progress?.('verify', options.range ?? null) ?? NO_PROGRESS;
+  let events = 0;
   for await (const batch of source) {
     for (const event of batch) verifier.add(event);
     await flush();
+    events += batch.length;
+    if (batch.length > 0) progress.update(events, batch[batch.length - 1].position);
   }
+  progress.end();
   const report = verifier.finish();
   await flush();
   const seconds = secondsSince(start);

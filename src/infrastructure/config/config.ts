@@ -1,6 +1,7 @@
 /** Configuration from the environment (the table in API.md), checked once at start-up. */
 import { resolve } from 'node:path';
 import { DEFAULT_RETURN_URL_ORIGINS, OriginList } from './origins.js';
+import { canonicalTimeZone } from '../../application/reporting/report-days.js';
 
 export type EventStoreKind = 'sqlite' | 'memory' | 'postgres' | 'eventstoredb';
 
@@ -53,6 +54,8 @@ export interface AppConfig {
   readonly checkoutGraceSeconds: number;
   /** WEBHOOK_ALLOW_PRIVATE: webhooks may go to private, loopback and link-local addresses (development, tests). */
   readonly webhookAllowPrivate: boolean;
+  /** REPORT_TIMEZONE: the IANA zone whose days the reports are by (the providers' statement day). */
+  readonly reportTimeZone: string;
   /** Null: ALIPAY_* is not set, and the alipay channel is not offered. */
   readonly alipay: AlipayConfig | null;
   /** Null: WECHATPAY_* is not set, and the wechatpay channel is not offered. */
@@ -134,6 +137,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     checkoutSecret: checkoutSecret(env),
     checkoutGraceSeconds: integer(env, 'CHECKOUT_GRACE_SECONDS', 1800, 0, 7 * 86_400),
     webhookAllowPrivate: webhookAllowPrivate(env),
+    reportTimeZone: timeZone(env, 'REPORT_TIMEZONE', 'Asia/Shanghai'),
     alipay: alipayConfig(env),
     wechatpay: wechatpayConfig(env),
     logLevel: logLevel(env),
@@ -186,6 +190,14 @@ function checkoutSecret(env: Env): string | null {
   const secret = env.CHECKOUT_SECRET?.trim() || null;
   if (secret !== null && secret.length < 32) throw new ConfigError('CHECKOUT_SECRET must be at least 32 characters (e.g. openssl rand -hex 32)');
   return secret;
+}
+
+/** An IANA time zone the runtime knows (Intl), in its canonical spelling. */
+function timeZone(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  const zone = canonicalTimeZone(raw);
+  if (zone === null) throw new ConfigError(`${name} must be an IANA time zone such as Asia/Shanghai or UTC, not ${raw}`);
+  return zone;
 }
 
 function origins(env: Env, name: string, fallback: string): OriginList {

@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import type { Leadership } from '../../application/ports/leadership.port.js';
 
-/** First key of the leader lock; the second is the hash of the schema, so each log has one leader. */
-const LEADER_LOCK = 0x70_67_6c_64; // 'pgld'
+/** First key of the leader lock; the second is the hash of the schema, so each log has one leader (the audit CLI's rebuild takes it too). */
+export const LEADER_LOCK = 0x70_67_6c_64; // 'pgld'
 
 export interface PostgresLeadershipOptions {
   readonly connectionString: string;

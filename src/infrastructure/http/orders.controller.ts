@@ -32,8 +32,8 @@ export class OrdersController {
   @ApiOperation({ summary: 'List orders, newest first, with cursor paging (a merchant key sees its own orders)' })
   @ApiQuery({ name: 'status', required: false, enum: ['pending', 'paid', 'expired', 'closed'] })
   @ApiQuery({ name: 'merchant', required: false, description: 'auditor keys: one merchant only' })
-  @ApiQuery({ name: 'from', required: false, description: 'created at or after (ISO 8601)' })
-  @ApiQuery({ name: 'to', required: false, description: 'created before (ISO 8601)' })
+  @ApiQuery({ name: 'from', required: false, description: 'created at or after (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)' })
+  @ApiQuery({ name: 'to', required: false, description: 'created before (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)' })
   @ApiQuery({ name: 'cursor', required: false, description: '`next` of the previous page' })
   @ApiQuery({ name: 'limit', required: false, description: '1-1000 (default 100)' })
   async list(
@@ -49,7 +49,6 @@ export class OrdersController {
       cursor: read.string('cursor'),
       limit: read.integer('limit', 100, 1, 1000),
     };
-    read.ordered(parsed.from, parsed.to, 'must not be before from');
     read.done();
     const { items, next, position } = await this.reports.orders(viewer, parsed);
     return { orders: items, next, position };

@@ -1,10 +1,12 @@
 /** Query-string parsing for the report endpoints: every parameter checked, unknown ones refused. */
 import type { FieldError } from './problem.js';
 import { ID_PATTERN, validationFailed } from './validation.js';
+import { isDay } from '../../application/reporting/report-days.js';
 
 type Query = Record<string, unknown>;
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export class QueryReader {
   private readonly errors: FieldError[] = [];
@@ -27,22 +29,21 @@ export class QueryReader {
     return undefined;
   }
 
-  /** An ISO 8601 time (or a YYYY-MM-DD day, meaning its UTC midnight), normalised to UTC milliseconds. */
+  /**
+   * A bound of a report: a day, YYYY-MM-DD (a day in REPORT_TIMEZONE, given as written), or an
+   * ISO 8601 instant with its zone (normalised to UTC). The reports reader says what each means.
+   */
   time(name: string): string | undefined {
-    const raw = this.string(name);
+    // An unencoded + in a query string arrives as a space: 2026-11-30T08:00:00+08:00 is meant.
+    const raw = this.string(name)?.replace(/ (\d{2}:\d{2})$/, '+$1');
     if (raw === undefined) return undefined;
-    const ms = Date.parse(raw);
-    if (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(raw) && !Number.isNaN(ms)) return new Date(ms).toISOString();
-    this.errors.push({ field: name, message: 'must be an ISO 8601 time, e.g. 2026-11-26T10:00:00.000Z, or a day, e.g. 2026-11-26' });
-    return undefined;
-  }
-
-  /** A UTC day, YYYY-MM-DD. */
-  day(name: string): string | undefined {
-    const raw = this.string(name);
-    if (raw === undefined) return undefined;
-    if (DAY.test(raw) && !Number.isNaN(Date.parse(raw)) && new Date(Date.parse(raw)).toISOString().startsWith(raw)) return raw;
-    this.errors.push({ field: name, message: 'must be a day, YYYY-MM-DD (UTC)' });
+    if (DAY.test(raw)) {
+      if (isDay(raw)) return raw;
+    } else {
+      const ms = Date.parse(raw);
+      if (INSTANT.test(raw) && !Number.isNaN(ms)) return new Date(ms).toISOString();
+    }
+    this.errors.push({ field: name, message: 'must be a day, e.g. 2026-11-30 (in REPORT_TIMEZONE), or an ISO 8601 time with its zone, e.g. 2026-11-30T00:00:00Z' });
     return undefined;
   }
 
@@ -68,11 +69,6 @@ export class QueryReader {
     if (typeof raw === 'string' && raw.length <= 512) return raw;
     this.errors.push({ field: name, message: 'must be given once, as text' });
     return undefined;
-  }
-
-  /** Checks `from` < `to` when both are given. */
-  ordered(from: string | undefined, to: string | undefined, message: string): void {
-    if (from !== undefined && to !== undefined && from > to) this.errors.push({ field: 'to', message });
   }
 
   /** Throws `400 validation` with every error found. */

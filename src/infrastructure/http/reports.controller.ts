@@ -18,8 +18,8 @@ export class ReportsController {
   @Get('anomalies')
   @ApiOperation({ summary: 'Every detected anomaly: kind, detection time, time to refund request, refund status (newest first)' })
   @ApiQuery({ name: 'kind', required: false, enum: ANOMALY_KINDS })
-  @ApiQuery({ name: 'from', required: false, description: 'detected at or after (ISO 8601)' })
-  @ApiQuery({ name: 'to', required: false, description: 'detected before (ISO 8601)' })
+  @ApiQuery({ name: 'from', required: false, description: 'detected at or after (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)' })
+  @ApiQuery({ name: 'to', required: false, description: 'detected before (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)' })
   @ApiQuery({ name: 'cursor', required: false })
   @ApiQuery({ name: 'limit', required: false, description: '1-1000 (default 100)' })
   async anomalies(
@@ -34,17 +34,16 @@ export class ReportsController {
       cursor: read.string('cursor'),
       limit: read.integer('limit', 100, 1, 1000),
     };
-    read.ordered(parsed.from, parsed.to, 'must not be before from');
     read.done();
     const { items, next, position } = await this.reports.anomalies(viewer, parsed);
     return { anomalies: items, next, position };
   }
 
   @Get('settlement')
-  @ApiOperation({ summary: 'Captured, refunded and net money by UTC day, channel and currency (JSON, or CSV with Accept: text/csv)' })
+  @ApiOperation({ summary: 'Captured, refunded and net money by day in REPORT_TIMEZONE, channel and currency (JSON, or CSV with Accept: text/csv)' })
   @ApiProduces('application/json', 'text/csv')
-  @ApiQuery({ name: 'from', required: false, description: 'first UTC day, YYYY-MM-DD (inclusive)' })
-  @ApiQuery({ name: 'to', required: false, description: 'last UTC day, YYYY-MM-DD (inclusive)' })
+  @ApiQuery({ name: 'from', required: false, description: 'first day, YYYY-MM-DD in REPORT_TIMEZONE (inclusive), or an ISO 8601 time: from the day it falls on' })
+  @ApiQuery({ name: 'to', required: false, description: 'last day, YYYY-MM-DD in REPORT_TIMEZONE (inclusive), or an ISO 8601 time (exclusive): to the day before it' })
   async settlement(
     @Query() query: Record<string, unknown>,
     @CurrentViewer() viewer: Viewer,
@@ -52,14 +51,13 @@ export class ReportsController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<SettlementReport | string> {
     const read = new QueryReader(query, ['from', 'to']);
-    const parsed = { from: read.day('from'), to: read.day('to') };
-    read.ordered(parsed.from, parsed.to, 'must not be before from');
+    const parsed = { from: read.time('from'), to: read.time('to') };
     read.done();
     const report = await this.reports.settlement(viewer, parsed);
     response.setHeader('Vary', 'Accept');
     if (!wantsCsv(request.headers.accept)) return report;
     response.type('text/csv; charset=utf-8');
-    response.setHeader('Content-Disposition', `attachment; filename="settlement${parsed.from ? `-${parsed.from}` : ''}${parsed.to ? `-${parsed.to}` : ''}.csv"`);
+    response.setHeader('Content-Disposition', `attachment; filename="settlement${report.from ? `-${report.from}` : ''}${report.to ? `-${report.to}` : ''}.csv"`);
     response.setHeader('X-Projection-Position', String(report.position));
     const lines = [SETTLEMENT_COLUMNS.join(','), ...report.rows.map((row) => SETTLEMENT_COLUMNS.map((column) => csvField(row[column])).join(','))];
     return `${lines.join('\r\n')}\r\n`;

@@ -34,7 +34,7 @@ interface Tables {
 export class MemoryProjectionStore implements ProjectionStore {
   private readonly tables: Tables = { orders: new Map(), anomalies: new Map(), settlement: new Map(), captures: new Map() };
   private readonly checkpointsByName = new Map<ProjectionName, ProjectionCheckpoint>(
-    PROJECTION_NAMES.map((name) => [name, { position: 0, version: 0 }]),
+    PROJECTION_NAMES.map((name) => [name, { position: 0, version: 0, settings: '' }]),
   );
 
   async checkpoints(): Promise<Record<ProjectionName, ProjectionCheckpoint>> {
@@ -62,20 +62,20 @@ export class MemoryProjectionStore implements ProjectionStore {
       }
     }
     for (const update of due) {
-      const { version } = this.checkpointsByName.get(update.projection)!;
-      this.checkpointsByName.set(update.projection, { position: update.position, version });
+      const stored = this.checkpointsByName.get(update.projection)!;
+      this.checkpointsByName.set(update.projection, { ...stored, position: update.position });
     }
     return this.checkpoints();
   }
 
-  async reset(projection: ProjectionName, version: number): Promise<void> {
+  async reset(projection: ProjectionName, version: number, settings: string): Promise<void> {
     if (projection === 'orders') this.tables.orders.clear();
     if (projection === 'anomalies') this.tables.anomalies.clear();
     if (projection === 'settlement') {
       this.tables.settlement.clear();
       this.tables.captures.clear();
     }
-    this.checkpointsByName.set(projection, { position: 0, version });
+    this.checkpointsByName.set(projection, { position: 0, version, settings });
   }
 
   async orders(query: OrdersQuery): Promise<OrderRow[]> {

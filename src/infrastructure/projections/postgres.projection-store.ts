@@ -99,6 +99,8 @@ const MIGRATIONS: readonly ((S: string) => string)[] = [
     ALTER TABLE ${S}.report_settlement
       ALTER COLUMN captured_amount TYPE numeric USING captured_amount::numeric,
       ALTER COLUMN refunded_amount TYPE numeric USING refunded_amount::numeric;`,
+  // 3: the settings rows were built under (the settlement's time zone); '' until a projection is rebuilt with them.
+  (S) => `ALTER TABLE ${S}.report_checkpoints ADD COLUMN settings text NOT NULL DEFAULT '';`,
 ];
 
 /** The columns of `orderCreate`, in the order of its parameters (see report-sql.ts, changeStatement). */
@@ -250,12 +252,12 @@ export class PostgresProjectionStore implements ProjectionStore {
     }
   }
 
-  async reset(projection: ProjectionName, version: number): Promise<void> {
+  async reset(projection: ProjectionName, version: number, settings: string): Promise<void> {
     const S = escapeIdentifier(this.schema);
     await inTransaction(this.pool, async (client) => {
       await client.query(`${numbered(this.sql.checkpointOf)} FOR UPDATE`, [projection]);
       for (const table of TABLES_OF_PROJECTION[projection]) await client.query(`DELETE FROM ${S}.${table}`);
-      await client.query(numbered(this.sql.resetCheckpoint), [version, projection]);
+      await client.query(numbered(this.sql.resetCheckpoint), [version, settings, projection]);
     });
   }
 
@@ -285,8 +287,8 @@ export class PostgresProjectionStore implements ProjectionStore {
   }
 
   private async readCheckpoints(client: Pick<PoolClient, 'query'>): Promise<Record<ProjectionName, ProjectionCheckpoint>> {
-    const { rows } = await client.query<{ name: ProjectionName; position: string; version: number }>(this.sql.checkpoints);
-    return Object.fromEntries(rows.map(({ name, position, version }) => [name, { position: Number(position), version }])) as Record<
+    const { rows } = await client.query<{ name: ProjectionName; position: string; version: number; settings: string }>(this.sql.checkpoints);
+    return Object.fromEntries(rows.map(({ name, position, version, settings }) => [name, { position: Number(position), version, settings }])) as Record<
       ProjectionName,
       ProjectionCheckpoint
     >;

@@ -47,11 +47,11 @@ export function reportStatements(t: (table: string) => string) {
   const captures = t('report_settlement_captures');
   const checkpoints = t('report_checkpoints');
   return {
-    checkpoints: `SELECT name, position, version FROM ${checkpoints}`,
+    checkpoints: `SELECT name, position, version, settings FROM ${checkpoints}`,
     checkpointOf: `SELECT position FROM ${checkpoints} WHERE name = ?`,
     ensureCheckpoint: `INSERT INTO ${checkpoints} (name, position, version) VALUES (?, 0, 0) ON CONFLICT (name) DO NOTHING`,
     setCheckpoint: `UPDATE ${checkpoints} SET position = ? WHERE name = ?`,
-    resetCheckpoint: `UPDATE ${checkpoints} SET position = 0, version = ? WHERE name = ?`,
+    resetCheckpoint: `UPDATE ${checkpoints} SET position = 0, version = ?, settings = ? WHERE name = ?`,
     /** A change, by kind (and whether it creates its row): see `changeStatement`. */
     orderCreate: `INSERT INTO ${orders} AS o (order_id, merchant_id, status, amount, currency, created_at, expires_at, ended_at, paid_by, payments, anomalies, refunded_amount)
                   VALUES (?, ?, coalesce(?, 'pending'), ?, ?, ?, ?, ?, ?, ?, ?, ?)

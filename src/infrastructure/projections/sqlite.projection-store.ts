@@ -102,6 +102,8 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT, WITHOUT ROWID;
    DELETE FROM report_settlement_captures;
    UPDATE report_checkpoints SET position = 0, version = 0 WHERE name = 'settlement';`,
+  // 3: the settings rows were built under (the settlement's time zone); '' until a projection is rebuilt with them.
+  `ALTER TABLE report_checkpoints ADD COLUMN settings TEXT NOT NULL DEFAULT '';`,
 ];
 
 /**
@@ -175,11 +177,11 @@ export class SqliteProjectionStore implements ProjectionStore {
     return this.readCheckpoints();
   }
 
-  async reset(projection: ProjectionName, version: number): Promise<void> {
+  async reset(projection: ProjectionName, version: number, settings: string): Promise<void> {
     this.db
       .transaction(() => {
         for (const table of TABLES_OF_PROJECTION[projection]) this.db.exec(`DELETE FROM ${table}`);
-        this.run(this.sql.resetCheckpoint, [version, projection]);
+        this.run(this.sql.resetCheckpoint, [version, settings, projection]);
       })
       .immediate();
   }
@@ -205,8 +207,8 @@ export class SqliteProjectionStore implements ProjectionStore {
   }
 
   private readCheckpoints(): Record<ProjectionName, ProjectionCheckpoint> {
-    const rows = this.statement(this.sql.checkpoints).all() as { name: ProjectionName; position: number; version: number }[];
-    return Object.fromEntries(rows.map(({ name, position, version }) => [name, { position, version }])) as Record<
+    const rows = this.statement(this.sql.checkpoints).all() as { name: ProjectionName; position: number; version: number; settings: string }[];
+    return Object.fromEntries(rows.map(({ name, position, version, settings }) => [name, { position, version, settings }])) as Record<
       ProjectionName,
       ProjectionCheckpoint
     >;

@@ -63,8 +63,8 @@ export class ThreadedProjectionStore implements ProjectionStore {
     return this.call('apply', updates);
   }
 
-  reset(projection: ProjectionName, version: number): Promise<void> {
-    return this.call('reset', projection, version);
+  reset(projection: ProjectionName, version: number, settings: string): Promise<void> {
+    return this.call('reset', projection, version, settings);
   }
 
   orders(query: OrdersQuery): Promise<OrderRow[]> {
