@@ -21,7 +21,7 @@ export interface Received {
   /** The signature checked against the secret the receiver was given (false when it had none). */
   readonly signed: boolean;
   readonly eventIdHeader: string | undefined;
-  /** What the receiver answered. */
+  /** What the receiver answered (0: the sender was gone before it could). */
   readonly answered: number;
 }
 
@@ -42,8 +42,10 @@ export async function startReceiver(answer: (body: Received, count: number) => n
     const signed = secret !== null && typeof header === 'string' && verifyPayguardSignature(secret, header, raw);
     const pending = { ...event, signed, eventIdHeader: request.headers['payguard-event-id'] as string | undefined, answered: 0 };
     const status = await answer(pending, ++count);
-    received.push({ ...pending, answered: status });
-    if (!response.destroyed) response.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'no');
+    // The sender went away (killed) before the answer: nothing was acknowledged.
+    const gone = response.destroyed || request.socket.destroyed;
+    received.push({ ...pending, answered: gone ? 0 : status });
+    if (!gone) response.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'no');
   });
   return {
     url: `${origin}/hooks/payguard`,
