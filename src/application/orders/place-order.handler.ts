@@ -1,12 +1,12 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { orderDecider, type OrderCommand, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import { ORDER_VALIDITY_SECONDS } from '../../domain/order/order.events.js';
 import { orderStream } from '../../domain/shared/stream-names.js';
 import { OrderLocator } from './order-locator.js';
 import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
 import { InvalidRequest } from '../errors.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
-import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { OrderReader } from '../queries/order-reader.js';
 import { toOrderView, type OrderView } from '../queries/views.js';
 import { merchantOf, type Viewer } from '../viewer.js';
@@ -39,7 +39,6 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrderCommand> {
     private readonly locator: OrderLocator,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
-    @Inject(SETTINGS) private readonly settings: PayguardSettings,
   ) {}
 
   async execute({ input, viewer, correlationId }: PlaceOrderCommand): Promise<{ created: boolean; order: OrderView }> {
@@ -72,7 +71,7 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrderCommand> {
   }
 
   private requestedExpiry(input: PlaceOrderInput): { expiresInSeconds: number } | { expiresAt: string } {
-    const { minimum, maximum } = { minimum: 1, maximum: this.settings.maxOrderValiditySeconds };
+    const { minimum, maximum } = ORDER_VALIDITY_SECONDS;
     if (input.expiresInSeconds !== undefined && input.expiresAt !== undefined) {
       throw new InvalidRequest([{ field: 'expiresAt', message: 'give either expiresInSeconds or expiresAt, not both' }]);
     }
@@ -83,7 +82,7 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrderCommand> {
       }
       return { expiresAt: new Date(input.expiresAt).toISOString() };
     }
-    return { expiresInSeconds: input.expiresInSeconds ?? this.settings.defaultOrderValiditySeconds };
+    return { expiresInSeconds: input.expiresInSeconds ?? ORDER_VALIDITY_SECONDS.default };
   }
 
   private expiresAt(requested: { expiresInSeconds: number } | { expiresAt: string }, now: Date): string {

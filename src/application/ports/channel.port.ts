@@ -143,4 +143,3 @@ export interface PaymentChannel {
   verifyReturn?(params: Readonly<Record<string, string>>): { readonly paymentId: string } | undefined;
 }
 
-export const PAYMENT_CHANNELS = Symbol('PaymentChannels');

@@ -111,7 +111,3 @@ export function toOrderView(order: PlacedOrderState, payments: readonly PaymentS
     anomalies: order.anomalies.map(({ kind, paymentId, detectedAt }) => ({ kind, paymentId, detectedAt })),
   };
 }
-
-export function isPlaced(state: OrderState): state is PlacedOrderState {
-  return state.status !== 'none';
-}

@@ -74,3 +74,6 @@ const ORDER_EVENT_TYPE_LIST = {
 } as const satisfies Record<OrderEvent['type'], true>;
 
 export const ORDER_EVENT_TYPES: ReadonlySet<OrderEvent['type']> = new Set(Object.keys(ORDER_EVENT_TYPE_LIST) as OrderEvent['type'][]);
+
+/** How long an order may be valid, in seconds: the API's rule (API.md: default 1800, 1 s to 7 days). */
+export const ORDER_VALIDITY_SECONDS = { default: 1800, minimum: 1, maximum: 7 * 24 * 3600 } as const;

@@ -1,18 +1,7 @@
-import { isCurrency } from './currencies.js';
-
 /** An amount in integer minor units (1999 = 19.99) of an ISO 4217 currency. Never a float. */
 export interface Money {
   readonly amount: number;
   readonly currency: string;
-}
-
-/** A positive safe integer of minor units, in an active ISO 4217 currency (see currencies.ts). */
-export function isValidMoney(money: Money): boolean {
-  return Number.isSafeInteger(money.amount) && money.amount > 0 && isCurrency(money.currency);
-}
-
-export function sameMoney(a: Money, b: Money): boolean {
-  return a.amount === b.amount && a.currency === b.currency;
 }
 
 /**

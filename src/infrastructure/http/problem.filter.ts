@@ -26,15 +26,8 @@ export class ProblemFilter implements ExceptionFilter {
   }
 
   private toProblem(error: unknown, request: Request): Problem {
-    if (error instanceof DomainError) return problem(error.code, error.message, error.details);
-    if (error instanceof InvalidRequest) return problem('validation', error.message, { errors: error.errors });
-    if (error instanceof NotFound) return problem('not-found', error.message);
-    if (error instanceof Forbidden) return problem('forbidden', error.message);
-    if (error instanceof NotificationRejectedError) {
-      return error.code === 'bad-signature' ? problem('bad-signature', error.message) : problem('validation', error.message);
-    }
-    if (error instanceof ChannelUnavailableError) return problem('channel-unavailable', error.message);
-    if (error instanceof ConcurrencyError) return problem('concurrency-conflict', 'the resource changed under too many concurrent requests');
+    const known = problemOf(error);
+    if (known !== undefined) return known;
     if (error instanceof HttpException) return fromHttpException(error, request);
     const status = (error as { status?: number; type?: string })?.status;
     // body-parser's own errors: a body too large, or not JSON at all.
@@ -44,6 +37,23 @@ export class ProblemFilter implements ExceptionFilter {
     }
     return problem('internal', 'an unexpected error occurred; it has been logged');
   }
+}
+
+/**
+ * The problem an error of the domain or the application amounts to; undefined for any other
+ * error. The one mapping: the filter answers with it, and a channel's notification answer too.
+ */
+export function problemOf(error: unknown): Problem | undefined {
+  if (error instanceof DomainError) return problem(error.code, error.message, error.details);
+  if (error instanceof InvalidRequest) return problem('validation', error.message, { errors: error.errors });
+  if (error instanceof NotFound) return problem('not-found', error.message);
+  if (error instanceof Forbidden) return problem('forbidden', error.message);
+  if (error instanceof NotificationRejectedError) {
+    return error.code === 'bad-signature' ? problem('bad-signature', error.message) : problem('validation', error.message);
+  }
+  if (error instanceof ChannelUnavailableError) return problem('channel-unavailable', error.message);
+  if (error instanceof ConcurrencyError) return problem('concurrency-conflict', 'the resource changed under too many concurrent requests');
+  return undefined;
 }
 
 function fromHttpException(error: HttpException, request: Request): Problem {
