@@ -78,7 +78,8 @@ export function requestObserver({ ids, logger, accessLog, metrics }: RequestObse
   };
 }
 
+/** A wildcard is where a middleware was mounted (`*path`, `{/*splat}`), not a route: no controller took the request. */
 function routeOf(request: Request): string {
   const path = (request.route as { path?: unknown } | undefined)?.path;
-  return typeof path === 'string' ? `${request.baseUrl}${path}` : 'unmatched';
+  return typeof path === 'string' && !path.includes('*') ? `${request.baseUrl}${path}` : 'unmatched';
 }
