@@ -3,7 +3,7 @@ import { Logger, type INestApplication, type LoggerService, type LogLevel } from
 import { NestFactory } from '@nestjs/core';
 import { Logger as JsonLogger } from 'nestjs-pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../app.module.js';
 import { BackgroundWorkers } from '../application/background-workers.js';
@@ -18,6 +18,7 @@ import { EventStoreDbEventStore } from './event-store/eventstoredb.event-store.j
 import { EventStoreDbLeadership } from './event-store/eventstoredb.leadership.js';
 import { openServiceStore } from './event-store/open-service-store.js';
 import { bodyShapeGuard } from './http/body-limits.js';
+import { buildApiDocument, DOCS_OPTIONS } from './http/openapi-document.js';
 import { serviceLogger } from './http/log-sanitizer.js';
 import { Metrics } from './http/metrics.js';
 import { createRootLogger, withJsonLogs } from './observability/logging.js';
@@ -127,16 +128,7 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   app.useGlobalPipes(createValidationPipe());
   app.disable('x-powered-by');
   configureServer(app.getHttpServer());
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Payguard')
-      .setDescription('Prevents and repairs duplicate payments and payments after order expiry. Contract: API.md.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json' });
+  SwaggerModule.setup('docs', app, buildApiDocument(app), DOCS_OPTIONS);
 
   // Channels are offered before the first request can arrive; only with PORT=0 (tests) is the
   // in-process gateway's address known no earlier than the socket is bound.

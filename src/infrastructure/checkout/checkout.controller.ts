@@ -1,12 +1,13 @@
 import { Body, Controller, Get, HttpCode, Logger, Options, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CheckoutSessionEnded, CheckoutSessions, type CheckoutState, type StartedCheckoutPayment } from '../../application/checkout/checkout-sessions.js';
 import { NotFound } from '../../application/errors.js';
 import { CorrelationId } from '../http/auth.guard.js';
+import { ApiProblems, ApiPublic } from '../http/openapi.js';
 import { checkoutPageScript } from './checkout-page.script.js';
 import { checkoutPage, sessionProblemPage } from './checkout.pages.js';
-import { CheckoutPaymentDto } from './checkout.dtos.js';
+import { CheckoutPaymentDto, CheckoutStateDto, StartedCheckoutPaymentDto } from './checkout.dtos.js';
 import { CHECKOUT_CSS } from './checkout.styles.js';
 import { guardScript } from './guard.script.js';
 import { chooseLocale } from './i18n.js';
@@ -28,6 +29,7 @@ const GUARD = asScript(guardScript);
  * path is the only thing that grants anything, and a shop's page calls them with guard.js.
  */
 @ApiTags('checkout')
+@ApiPublic()
 @Controller('checkout')
 export class CheckoutController {
   private readonly logger = new Logger(CheckoutController.name);
@@ -36,7 +38,9 @@ export class CheckoutController {
 
   /** Declared before `:token`, which would otherwise take the name. */
   @Get('guard.js')
-  @ApiOperation({ summary: "The checkout's guard for a shop's own payment page (see docs/api.md)" })
+  @ApiOperation({ operationId: 'getCheckoutGuardScript', summary: "The checkout's guard for a shop's own payment page (see docs/api.md)" })
+  @ApiProduces('text/javascript')
+  @ApiOkResponse({ schema: { type: 'string' } })
   guard(@Res() response: Response): void {
     // Loaded by shops' pages from their own origin.
     response.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Access-Control-Allow-Origin': '*' });
@@ -44,7 +48,10 @@ export class CheckoutController {
   }
 
   @Get('assets/:name')
-  @ApiExcludeEndpoint()
+  @ApiOperation({ operationId: 'getCheckoutAsset', summary: "The hosted page's script and stylesheet" })
+  @ApiParam({ name: 'name', enum: Object.keys(ASSETS) })
+  @ApiResponse({ status: 200, content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } })
+  @ApiProblems('not-found')
   asset(@Param('name') name: string, @Res() response: Response): void {
     const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
     if (asset === undefined) throw new NotFound(`no asset ${name}`);
@@ -52,7 +59,11 @@ export class CheckoutController {
   }
 
   @Get(':token')
-  @ApiOperation({ summary: "The hosted checkout page (HTML, no API key: the session's token is in the path)" })
+  @ApiOperation({ operationId: 'getCheckoutPage', summary: "The hosted checkout page (HTML, no API key: the session's token is in the path)" })
+  @ApiQuery({ name: 'lang', required: false, schema: { type: 'string', enum: ['zh-CN', 'en'] } })
+  @ApiResponse({ status: 200, content: { 'text/html': { schema: { type: 'string' } } } })
+  @ApiResponse({ status: 404, description: 'not a session token (a page for the payer)', content: { 'text/html': { schema: { type: 'string' } } } })
+  @ApiResponse({ status: 410, description: 'the session has ended (a page for the payer)', content: { 'text/html': { schema: { type: 'string' } } } })
   async page(@Param('token') token: string, @Req() request: Request, @Res() response: Response): Promise<void> {
     const chosen = (session: CheckoutState['locale']) => chooseLocale({ query: request.query.lang, session, acceptLanguage: request.get('accept-language') });
     let state: CheckoutState;
@@ -68,7 +79,9 @@ export class CheckoutController {
   }
 
   @Get(':token/state')
-  @ApiOperation({ summary: "The session's order as the page acts on it: pay, confirm-previous-attempt or show-result" })
+  @ApiOperation({ operationId: 'getCheckoutState', summary: "The session's order as the page acts on it: pay, confirm-previous-attempt or show-result" })
+  @ApiOkResponse({ type: CheckoutStateDto })
+  @ApiProblems('not-found')
   state(@Param('token') token: string, @Res({ passthrough: true }) response: Response): Promise<CheckoutState> {
     answerAnyOrigin(response);
     return this.sessions.state(token);
@@ -76,7 +89,9 @@ export class CheckoutController {
 
   @Post(':token/payments')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Start paying on a channel (an attempt in flight on another channel is closed first); go to payUrl in the same window' })
+  @ApiOperation({ operationId: 'startCheckoutPayment', summary: 'Start paying on a channel (an attempt in flight on another channel is closed first); go to payUrl in the same window' })
+  @ApiCreatedResponse({ type: StartedCheckoutPaymentDto })
+  @ApiProblems('validation', 'not-found', 'order-not-payable', 'validity-too-short', 'concurrency-conflict', 'payload-too-large', 'channel-unavailable')
   pay(
     @Param('token') token: string,
     @Body() body: CheckoutPaymentDto,
@@ -90,7 +105,9 @@ export class CheckoutController {
 
   @Post(':token/confirm')
   @HttpCode(200)
-  @ApiOperation({ summary: '"Yes, I have paid": ask the channel of the attempt in flight, then answer the state' })
+  @ApiOperation({ operationId: 'confirmCheckoutPayment', summary: '"Yes, I have paid": ask the channel of the attempt in flight, then answer the state' })
+  @ApiOkResponse({ type: CheckoutStateDto })
+  @ApiProblems('not-found', 'concurrency-conflict', 'channel-unavailable')
   confirm(@Param('token') token: string, @CorrelationId() correlationId: string, @Res({ passthrough: true }) response: Response): Promise<CheckoutState> {
     answerAnyOrigin(response);
     return this.sessions.confirm(token, correlationId);

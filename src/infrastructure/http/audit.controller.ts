@@ -1,7 +1,9 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { upcast } from '../../application/event-sourcing/upcaster.js';
 import { EVENT_STORE, type EventStore, type RecordedEvent } from '../../application/ports/event-store.port.js';
+import { ApiLimitQuery, ApiProblems } from './openapi.js';
+import { AuditEventPageDto, AuditStreamDto } from './responses.dtos.js';
 import { validationFailed } from './validation.js';
 import { orderKeyOf } from '../../domain/shared/stream-names.js';
 
@@ -10,14 +12,17 @@ const isStreamName = (name: string): boolean => orderKeyOf(name) !== null || /^p
 
 /** The event log as auditors read it: commit order, every event with its metadata. */
 @ApiTags('audit')
+@ApiProblems('unauthorized', 'forbidden')
 @Controller('audit')
 export class AuditController {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
   @Get('events')
-  @ApiOperation({ summary: 'The global log in commit order, from a position' })
-  @ApiQuery({ name: 'after', required: false, description: 'position to read after (default 0)' })
-  @ApiQuery({ name: 'limit', required: false, description: '1-1000 (default 100)' })
+  @ApiOperation({ operationId: 'listAuditEvents', summary: 'The global log in commit order, from a position (auditor and operator keys)' })
+  @ApiQuery({ name: 'after', required: false, description: 'the position to read after (`next` of the previous page)', schema: { type: 'integer', minimum: 0, default: 0 } })
+  @ApiLimitQuery()
+  @ApiOkResponse({ type: AuditEventPageDto })
+  @ApiProblems('validation')
   async events(@Query('after') after?: string, @Query('limit') limit?: string): Promise<{ events: AuditEvent[]; next: number }> {
     const from = integer('after', after, 0, 0, Number.MAX_SAFE_INTEGER);
     const count = integer('limit', limit, 100, 1, 1000);
@@ -26,7 +31,10 @@ export class AuditController {
   }
 
   @Get('streams/:streamName')
-  @ApiOperation({ summary: 'Every event of one stream (order-{orderId}, order-{merchantId}.{orderId} or payment-{paymentId})' })
+  @ApiOperation({ operationId: 'getAuditStream', summary: 'Every event of one stream (order-{orderId}, order-{merchantId}.{orderId} or payment-{paymentId})' })
+  @ApiParam({ name: 'streamName', schema: { type: 'string', pattern: '^(order-[A-Za-z0-9_-]{1,64}(\\.[A-Za-z0-9_-]{1,64})?|payment-[A-Za-z0-9_-]{1,64})$', example: 'order-order-1001' } })
+  @ApiOkResponse({ type: AuditStreamDto, description: 'empty for a stream that does not exist' })
+  @ApiProblems('validation')
   async stream(@Param('streamName') streamName: string): Promise<{ events: AuditEvent[] }> {
     if (!isStreamName(streamName)) {
       throw validationFailed([{ field: 'streamName', message: 'must be order-{orderId}, order-{merchantId}.{orderId} or payment-{paymentId}' }]);

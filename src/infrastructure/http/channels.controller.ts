@@ -1,6 +1,6 @@
 import { BadRequestException, Controller, Get, HttpCode, Inject, Logger, Param, Post, Req, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { InvalidRequest, NotFound } from '../../application/errors.js';
 import { HandleNotificationCommand } from '../../application/payments/handle-notification.handler.js';
@@ -16,10 +16,14 @@ import { chooseLocale } from '../checkout/i18n.js';
 import { sendPage } from '../checkout/layout.js';
 import { returnErrorPage, returnPage, unknownPaymentPage } from '../checkout/return.page.js';
 import { CorrelationId } from './auth.guard.js';
+import { ApiProblems, ApiPublic } from './openapi.js';
 import { problem } from './problem.js';
+import { NotificationReceivedDto } from './responses.dtos.js';
 import { checkId } from './validation.js';
 
 @ApiTags('channels')
+@ApiPublic()
+@ApiExtraModels(NotificationReceivedDto)
 @Controller('channels')
 export class ChannelsController {
   private readonly logger = new Logger(ChannelsController.name);
@@ -37,7 +41,18 @@ export class ChannelsController {
    */
   @Post(':channel/notifications')
   @HttpCode(200)
-  @ApiOperation({ summary: "A channel's asynchronous result (signed)" })
+  @ApiOperation({
+    operationId: 'receiveChannelNotification',
+    summary: "A channel's asynchronous result, signed (sandbox: Sandbox-Signature; alipay and wechatpay: their own formats and answers, docs/channels.md)",
+  })
+  @ApiParam({ name: 'channel', schema: { type: 'string', example: 'sandbox-bank' } })
+  @ApiResponse({
+    status: 200,
+    description: 'recorded (or already recorded); alipay is answered `success` (text/plain)',
+    content: { 'application/json': { schema: { $ref: getSchemaPath(NotificationReceivedDto) } }, 'text/plain': { schema: { type: 'string', enum: ['success', 'fail'] } } },
+  })
+  @ApiResponse({ status: 204, description: 'wechatpay: recorded' })
+  @ApiProblems('validation', 'bad-signature', 'not-found', 'amount-mismatch', 'concurrency-conflict', 'payload-too-large', 'channel-unavailable')
   async notify(
     @Param('channel') channelId: string,
     @Req() request: Request & { rawBody?: Buffer },
@@ -73,7 +88,13 @@ export class ChannelsController {
    * anything paid), then sends the payer on to the merchant's returnUrl or shows the result.
    */
   @Get(':channel/return')
-  @ApiExcludeEndpoint()
+  @ApiOperation({ operationId: 'returnFromChannel', summary: "Where the channel sends the payer back: syncs the payment, then redirects to the payment's returnUrl or shows the result (HTML)" })
+  @ApiParam({ name: 'channel', schema: { type: 'string', example: 'sandbox-bank' } })
+  @ApiQuery({ name: 'paymentId', required: false, description: 'the payment (a channel that signs its return names it in its own parameters)', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } })
+  @ApiQuery({ name: 'lang', required: false, schema: { type: 'string', enum: ['zh-CN', 'en'] } })
+  @ApiResponse({ status: 200, description: 'the result page', content: { 'text/html': { schema: { type: 'string' } } } })
+  @ApiResponse({ status: 302, description: "to the payment's returnUrl, with orderId, paymentId and status" })
+  @ApiResponse({ status: 404, description: 'unknown payment (a page, not a problem document)', content: { 'text/html': { schema: { type: 'string' } } } })
   async return(
     @Param('channel') channel: string,
     @Req() request: Request,

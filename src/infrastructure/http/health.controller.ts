@@ -1,10 +1,13 @@
 import { Controller, Get, HttpException } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { BackgroundWorkers } from '../../application/background-workers.js';
 import { StoreHealth } from '../event-store/store-health.js';
+import { ApiProblems, ApiPublic } from './openapi.js';
 import { problem } from './problem.js';
+import { LiveDto, ReadyDto } from './responses.dtos.js';
 
 @ApiTags('operations')
+@ApiPublic()
 @Controller('health')
 export class HealthController {
   constructor(
@@ -13,13 +16,17 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @ApiOperation({ summary: 'The process is up' })
+  @ApiOperation({ operationId: 'getLiveness', summary: 'The process is up' })
+  @ApiOkResponse({ type: LiveDto })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
+  @ApiOkResponse({ type: ReadyDto })
+  @ApiProblems('not-ready')
   @ApiOperation({
+    operationId: 'getReadiness',
     summary: "The store can be written and read now (a real write and read, within a budget, and no write failure seen since), and the log's followers are running; their lag in events",
   })
   async ready(): Promise<{ status: 'ok'; store: 'ok'; role: 'leader' | 'standby'; head: number; lag: Record<string, number> }> {

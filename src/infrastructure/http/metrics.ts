@@ -1,9 +1,10 @@
 import { Controller, Get, Header, Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BackgroundWorkers } from '../../application/background-workers.js';
 import { OpenWorkIndex } from '../../application/open-work/open-work.index.js';
+import { ApiProblems } from './openapi.js';
 import { ChannelUnavailableError, type PaymentChannel } from '../../application/ports/channel.port.js';
 import { CLOCK, type Clock } from '../../application/ports/clock.port.js';
 import type { OperationsMetrics, OrderOutcome, RefundOutcome } from '../../application/ports/metrics.port.js';
@@ -215,7 +216,10 @@ export class MetricsController {
 
   @Get()
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
-  @ApiOperation({ summary: 'Prometheus metrics' })
+  @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics (auditor and operator keys)' })
+  @ApiProduces('text/plain')
+  @ApiOkResponse({ schema: { type: 'string' }, description: 'Prometheus text exposition format 0.0.4' })
+  @ApiProblems('unauthorized', 'forbidden')
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();
   }

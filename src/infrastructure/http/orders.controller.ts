@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiCreatedResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CloseOrderCommand } from '../../application/orders/close-order.handler.js';
 import { PlaceOrderCommand } from '../../application/orders/place-order.handler.js';
@@ -14,10 +14,14 @@ import { ReportsReader } from '../../application/reporting/reports.reader.js';
 import type { Viewer } from '../../application/viewer.js';
 import { CorrelationId, CurrentViewer } from './auth.guard.js';
 import { CloseOrderDto, CreateOrderDto, StartPaymentDto } from './dtos.js';
+import { ApiIdempotencyKey } from '../idempotency/api-idempotency-key.js';
+import { ApiCursorQuery, ApiIdParam, ApiLimitQuery, ApiOrderRefParam, ApiProblems, ApiTimeQuery } from './openapi.js';
+import { OrderCheckoutDto, OrderDto, OrderListDto, PaymentDto } from './responses.dtos.js';
 import { QueryReader } from './report-query.js';
 import { checkId, checkOrderRef } from './validation.js';
 
 @ApiTags('orders')
+@ApiProblems('unauthorized')
 @Controller('orders')
 export class OrdersController {
   constructor(
@@ -29,13 +33,15 @@ export class OrdersController {
 
   /** The back office's list, from the orders projection (eventually consistent: `position` says how far). */
   @Get()
-  @ApiOperation({ summary: 'List orders, newest first, with cursor paging (a merchant key sees its own orders)' })
+  @ApiOperation({ operationId: 'listOrders', summary: 'List orders, newest first, with cursor paging (a merchant key sees its own orders)' })
   @ApiQuery({ name: 'status', required: false, enum: ['pending', 'paid', 'expired', 'closed'] })
-  @ApiQuery({ name: 'merchant', required: false, description: 'auditor keys: one merchant only' })
-  @ApiQuery({ name: 'from', required: false, description: 'created at or after (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)' })
-  @ApiQuery({ name: 'to', required: false, description: 'created before (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)' })
-  @ApiQuery({ name: 'cursor', required: false, description: '`next` of the previous page' })
-  @ApiQuery({ name: 'limit', required: false, description: '1-1000 (default 100)' })
+  @ApiQuery({ name: 'merchant', required: false, description: 'auditor and operator keys: one merchant only', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } })
+  @ApiTimeQuery('from', 'created at or after (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)')
+  @ApiTimeQuery('to', 'created before (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)')
+  @ApiCursorQuery()
+  @ApiLimitQuery()
+  @ApiOkResponse({ type: OrderListDto })
+  @ApiProblems('validation', 'forbidden')
   async list(
     @Query() query: Record<string, unknown>,
     @CurrentViewer() viewer: Viewer,
@@ -55,7 +61,18 @@ export class OrdersController {
   }
 
   @Post()
-  @ApiOperation({ summary: 'Place an order (idempotent by orderId)' })
+  @ApiOperation({ operationId: 'placeOrder', summary: 'Place an order (idempotent by orderId)' })
+  @ApiBody({
+    type: CreateOrderDto,
+    examples: {
+      order: { summary: 'valid for 30 minutes', value: { orderId: 'order-1001', amount: 1999, currency: 'CNY', expiresInSeconds: 1800, description: 'Tea set' } },
+      minimal: { summary: 'the service makes the orderId; default validity 1800 s', value: { amount: 500, currency: 'USD' } },
+    },
+  })
+  @ApiCreatedResponse({ type: OrderDto, description: 'placed' })
+  @ApiOkResponse({ type: OrderDto, description: 'the same orderId and body again: the same order' })
+  @ApiIdempotencyKey()
+  @ApiProblems('validation', 'forbidden', 'order-conflict', 'concurrency-conflict', 'idempotency-conflict', 'idempotency-in-flight', 'payload-too-large')
   async place(
     @Body() body: CreateOrderDto,
     @CurrentViewer() viewer: Viewer,
@@ -68,14 +85,21 @@ export class OrdersController {
   }
 
   @Get(':orderId')
-  @ApiOperation({ summary: 'The order with its payments, refunds and anomalies' })
+  @ApiOperation({ operationId: 'getOrder', summary: 'The order with its payments, refunds and anomalies' })
+  @ApiOrderRefParam()
+  @ApiOkResponse({ type: OrderDto })
+  @ApiProblems('validation', 'not-found')
   get(@Param('orderId') orderId: string, @CurrentViewer() viewer: Viewer): Promise<OrderView> {
     return this.reader.orderView(checkOrderRef(orderId), viewer);
   }
 
   @Post(':orderId/close')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Close a pending order (its open channel trades are closed too)' })
+  @ApiOperation({ operationId: 'closeOrder', summary: 'Close a pending order (its open channel trades are closed too); a closed or expired one is answered unchanged' })
+  @ApiIdParam('orderId', 'the orderId', 'order-1001')
+  @ApiOkResponse({ type: OrderDto })
+  @ApiIdempotencyKey()
+  @ApiProblems('validation', 'forbidden', 'not-found', 'order-not-closable', 'concurrency-conflict', 'idempotency-conflict', 'idempotency-in-flight', 'payload-too-large')
   close(
     @Param('orderId') orderId: string,
     @Body() body: CloseOrderDto,
@@ -86,14 +110,33 @@ export class OrdersController {
   }
 
   @Get(':orderId/checkout')
-  @ApiOperation({ summary: 'What a payment page should do before it shows itself' })
+  @ApiOperation({ operationId: 'getOrderCheckout', summary: 'What a payment page should do before it shows itself' })
+  @ApiOrderRefParam()
+  @ApiOkResponse({ type: OrderCheckoutDto })
+  @ApiProblems('validation', 'not-found')
   async checkout(@Param('orderId') orderId: string, @CurrentViewer() viewer: Viewer): Promise<CheckoutView> {
     const order = await this.reader.order(checkOrderRef(orderId), viewer);
     return checkout(order, await this.reader.paymentsOf(order), this.clock.now());
   }
 
   @Post(':orderId/payments')
-  @ApiOperation({ summary: 'Start paying on a channel, or get the attempt already open there' })
+  @ApiOperation({ operationId: 'startPayment', summary: 'Start paying on a channel, or get the attempt already open there' })
+  @ApiIdParam('orderId', 'the orderId', 'order-1001')
+  @ApiCreatedResponse({ type: PaymentDto, description: 'a new attempt: send the payer to payUrl' })
+  @ApiOkResponse({ type: PaymentDto, description: 'the pending attempt on this channel, reused' })
+  @ApiIdempotencyKey()
+  @ApiProblems(
+    'validation',
+    'forbidden',
+    'not-found',
+    'order-not-payable',
+    'validity-too-short',
+    'concurrency-conflict',
+    'idempotency-conflict',
+    'idempotency-in-flight',
+    'payload-too-large',
+    'channel-unavailable',
+  )
   async pay(
     @Param('orderId') orderId: string,
     @Body() body: StartPaymentDto,

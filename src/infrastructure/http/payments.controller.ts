@@ -1,14 +1,18 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SyncPaymentCommand } from '../../application/payments/sync-payment.handler.js';
 import { OrderReader } from '../../application/queries/order-reader.js';
 import { toPaymentView, type PaymentView } from '../../application/queries/views.js';
 import type { Viewer } from '../../application/viewer.js';
 import { CorrelationId, CurrentViewer } from './auth.guard.js';
+import { ApiIdempotencyKey } from '../idempotency/api-idempotency-key.js';
+import { ApiIdParam, ApiProblems } from './openapi.js';
+import { PaymentDto } from './responses.dtos.js';
 import { checkId } from './validation.js';
 
 @ApiTags('payments')
+@ApiProblems('unauthorized')
 @Controller('payments')
 export class PaymentsController {
   constructor(
@@ -17,14 +21,21 @@ export class PaymentsController {
   ) {}
 
   @Get(':paymentId')
-  @ApiOperation({ summary: 'One payment attempt' })
+  @ApiOperation({ operationId: 'getPayment', summary: 'One payment attempt' })
+  @ApiIdParam('paymentId', 'the paymentId', 'pay_3f9c2a7d1b')
+  @ApiOkResponse({ type: PaymentDto })
+  @ApiProblems('validation', 'not-found')
   async get(@Param('paymentId') paymentId: string, @CurrentViewer() viewer: Viewer): Promise<PaymentView> {
     return toPaymentView(await this.reader.visiblePayment(checkId('paymentId', paymentId), viewer));
   }
 
   @Post(':paymentId/sync')
   @HttpCode(200)
-  @ApiOperation({ summary: "Ask the channel for the trade's state now and record it" })
+  @ApiOperation({ operationId: 'syncPayment', summary: "Ask the channel for the trade's state now and record it" })
+  @ApiIdParam('paymentId', 'the paymentId', 'pay_3f9c2a7d1b')
+  @ApiOkResponse({ type: PaymentDto })
+  @ApiIdempotencyKey()
+  @ApiProblems('validation', 'forbidden', 'not-found', 'concurrency-conflict', 'idempotency-conflict', 'idempotency-in-flight', 'channel-unavailable')
   sync(@Param('paymentId') paymentId: string, @CurrentViewer() viewer: Viewer, @CorrelationId() correlationId: string): Promise<PaymentView> {
     return this.commands.execute(new SyncPaymentCommand(checkId('paymentId', paymentId), viewer, correlationId));
   }

@@ -1,8 +1,10 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags, getSchemaPath, ApiExtraModels } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { NotFound } from '../../application/errors.js';
+import { ApiProblems, ApiPublic } from './openapi.js';
 import { PROBLEM_BASE, PROBLEM_SLUGS, problemTitle } from './problem.js';
+import { ProblemTypeDto } from './responses.dtos.js';
 
 /** What a problem page says beyond its title and status: when it happens, and what the caller should do. */
 export interface ProblemPage {
@@ -105,12 +107,16 @@ const GENERIC_PAGE: ProblemPage = { when: 'See the Errors section of the API ref
  * identifier, and the service serves the same page at `/problems/<slug>` (public, no key).
  */
 @ApiTags('problems')
+@ApiPublic()
 @Controller('problems')
 export class ProblemsController {
   @Get(':slug')
-  @ApiOperation({ summary: 'What a problem type means: title, status, when it happens, what to do (HTML, or JSON with Accept: application/json)' })
+  @ApiOperation({ operationId: 'getProblemType', summary: 'What a problem type means: title, status, when it happens, what to do (HTML, or JSON with Accept: application/json)' })
   @ApiParam({ name: 'slug', enum: [...PROBLEM_SLUGS] })
   @ApiProduces('text/html', 'application/json')
+  @ApiExtraModels(ProblemTypeDto)
+  @ApiOkResponse({ content: { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: { $ref: getSchemaPath(ProblemTypeDto) } } } })
+  @ApiProblems('not-found')
   page(@Param('slug') slug: string, @Req() request: Request, @Res({ passthrough: true }) response: Response): Record<string, unknown> | string {
     const known = problemTitle(slug);
     if (known === undefined) throw new NotFound(`no problem type ${slug.slice(0, 64)}`);

@@ -1,27 +1,32 @@
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ANOMALY_KINDS } from '../../domain/order/order.events.js';
 import { ReportsReader, type AnomalyReportRow, type SettlementReport } from '../../application/reporting/reports.reader.js';
 import type { Viewer } from '../../application/viewer.js';
 import { CurrentViewer } from './auth.guard.js';
+import { ApiCursorQuery, ApiLimitQuery, ApiProblems, ApiTimeQuery } from './openapi.js';
 import { QueryReader } from './report-query.js';
+import { AnomalyReportDto, SettlementReportDto } from './responses.dtos.js';
 
 const SETTLEMENT_COLUMNS = ['day', 'channel', 'currency', 'capturedAmount', 'capturedCount', 'refundedAmount', 'refundedCount', 'netAmount'] as const;
 
 /** Reports read from the projections (docs/reports.md): eventually consistent, each answer says at which log position. */
 @ApiTags('reports')
+@ApiProblems('unauthorized')
 @Controller('reports')
 export class ReportsController {
   constructor(private readonly reports: ReportsReader) {}
 
   @Get('anomalies')
-  @ApiOperation({ summary: 'Every detected anomaly: kind, detection time, time to refund request, refund status (newest first)' })
+  @ApiOperation({ operationId: 'getAnomalyReport', summary: 'Every detected anomaly: kind, detection time, time to refund request, refund status (newest first; auditor and operator keys)' })
   @ApiQuery({ name: 'kind', required: false, enum: ANOMALY_KINDS })
-  @ApiQuery({ name: 'from', required: false, description: 'detected at or after (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)' })
-  @ApiQuery({ name: 'to', required: false, description: 'detected before (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)' })
-  @ApiQuery({ name: 'cursor', required: false })
-  @ApiQuery({ name: 'limit', required: false, description: '1-1000 (default 100)' })
+  @ApiTimeQuery('from', 'detected at or after (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)')
+  @ApiTimeQuery('to', 'detected before (ISO 8601 time, or a day in REPORT_TIMEZONE: its first moment)')
+  @ApiCursorQuery()
+  @ApiLimitQuery()
+  @ApiOkResponse({ type: AnomalyReportDto })
+  @ApiProblems('validation', 'forbidden')
   async anomalies(
     @Query() query: Record<string, unknown>,
     @CurrentViewer() viewer: Viewer,
@@ -40,10 +45,18 @@ export class ReportsController {
   }
 
   @Get('settlement')
-  @ApiOperation({ summary: 'Captured, refunded and net money by day in REPORT_TIMEZONE, channel and currency (JSON, or CSV with Accept: text/csv)' })
+  @ApiOperation({ operationId: 'getSettlementReport', summary: 'Captured, refunded and net money by day in REPORT_TIMEZONE, channel and currency (JSON, or CSV with Accept: text/csv); auditor and operator keys' })
   @ApiProduces('application/json', 'text/csv')
-  @ApiQuery({ name: 'from', required: false, description: 'first day, YYYY-MM-DD in REPORT_TIMEZONE (inclusive), or an ISO 8601 time: from the day it falls on' })
-  @ApiQuery({ name: 'to', required: false, description: 'last day, YYYY-MM-DD in REPORT_TIMEZONE (inclusive), or an ISO 8601 time (exclusive): to the day before it' })
+  @ApiTimeQuery('from', 'first day, YYYY-MM-DD in REPORT_TIMEZONE (inclusive), or an ISO 8601 time: from the day it falls on')
+  @ApiTimeQuery('to', 'last day, YYYY-MM-DD in REPORT_TIMEZONE (inclusive), or an ISO 8601 time (exclusive): to the day before it')
+  @ApiExtraModels(SettlementReportDto)
+  @ApiOkResponse({
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(SettlementReportDto) } },
+      'text/csv': { schema: { type: 'string', description: 'day,channel,currency,capturedAmount,capturedCount,refundedAmount,refundedCount,netAmount' } },
+    },
+  })
+  @ApiProblems('validation', 'forbidden')
   async settlement(
     @Query() query: Record<string, unknown>,
     @CurrentViewer() viewer: Viewer,

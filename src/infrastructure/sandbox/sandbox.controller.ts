@@ -5,6 +5,7 @@
  * main app's exception filters can't reshape the provider's responses.
  */
 import { Body, Controller, Get, Inject, Param, Post, Put, Req, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import {
   MAX_DUPLICATE_NOTIFICATIONS,
@@ -19,6 +20,7 @@ import {
   type SandboxTradeParams,
 } from './sandbox-gateway.js';
 import { formatMinorUnits } from '../../domain/shared/currencies.js';
+import { SandboxDocs } from './sandbox.openapi.js';
 
 /**
  * Where payers reach the gateway (`.../sandbox`): a URL, or a function read at each trade (the
@@ -57,6 +59,7 @@ interface Reply {
   readonly location?: string;
 }
 
+@ApiTags('sandbox')
 @Controller('sandbox')
 export class SandboxController {
   constructor(
@@ -66,6 +69,7 @@ export class SandboxController {
 
   /** Under `createStallMs` the trade is stored before the wait: a merchant that gives up has still opened it. */
   @Post('api/:provider/trades')
+  @SandboxDocs.createTrade()
   createTrade(@Param('provider') provider: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     return this.send(res, async () => {
       const params = readBody<SandboxTradeParams>(body, {
@@ -86,6 +90,7 @@ export class SandboxController {
 
   /** Every trade this provider holds, so a soak test can account for each one. */
   @Get('api/:provider/trades')
+  @SandboxDocs.listTrades()
   listTrades(@Param('provider') provider: string, @Res() res: Response): Promise<void> {
     return this.send(res, () => {
       const trades = this.gateway.listTrades(providerOf(provider)).map((trade) => this.view(trade));
@@ -94,6 +99,7 @@ export class SandboxController {
   }
 
   @Get('api/:provider/trades/:outTradeNo')
+  @SandboxDocs.queryTrade()
   queryTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): Promise<void> {
     return this.send(res, () => {
       const trade = this.gateway.queryTrade(providerOf(provider), outTradeNo);
@@ -102,6 +108,7 @@ export class SandboxController {
   }
 
   @Post('api/:provider/trades/:outTradeNo/close')
+  @SandboxDocs.closeTrade()
   closeTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): Promise<void> {
     return this.send(res, () => {
       const trade = this.gateway.closeTrade(providerOf(provider), outTradeNo);
@@ -110,6 +117,7 @@ export class SandboxController {
   }
 
   @Post('api/:provider/trades/:outTradeNo/refunds')
+  @SandboxDocs.refund()
   refund(
     @Param('provider') provider: string,
     @Param('outTradeNo') outTradeNo: string,
@@ -130,6 +138,7 @@ export class SandboxController {
   }
 
   @Get('pay/:paymentId')
+  @SandboxDocs.payPage()
   payPage(@Param('paymentId') paymentId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     const trade = this.gateway.findForPayer(paymentId);
     const locale = payerLocale(req);
@@ -138,6 +147,7 @@ export class SandboxController {
 
   /** The pay page's stylesheet: the page has no style block, so it works under `style-src 'self'`. */
   @Get('assets/pay.css')
+  @SandboxDocs.payPageStyles()
   payPageStyles(@Res() res: Response): void {
     res.status(200).type('text/css').set('Cache-Control', 'public, max-age=300').send(PAY_PAGE_CSS);
   }
@@ -149,6 +159,7 @@ export class SandboxController {
    * another site can't make the payer pay.
    */
   @Post('pay/:paymentId')
+  @SandboxDocs.pay()
   pay(@Param('paymentId') paymentId: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
     const wantsJson = (req.get('accept') ?? '').includes('application/json');
     return this.send(res, () => {
@@ -173,6 +184,7 @@ export class SandboxController {
 
   /** Replaces all faults; `{}` restores good behaviour. */
   @Put('faults')
+  @SandboxDocs.setFaults()
   setFaults(@Body() body: unknown, @Res() res: Response): Promise<void> {
     return this.send(res, () => {
       const faults = readBody<SandboxFaults>(body, {
@@ -191,6 +203,7 @@ export class SandboxController {
   }
 
   @Get('faults')
+  @SandboxDocs.getFaults()
   getFaults(@Res() res: Response): Promise<void> {
     return this.send(res, () => ({ status: 200, body: this.gateway.faults }));
   }
