@@ -185,6 +185,10 @@ describe('webhooks and the events feed, with merchant keys', () => {
         createdAt: expect.any(String),
       },
     ]);
+    // Every try is counted by outcome; the three 500s are this app's only retries.
+    const metrics = await app.request('GET', '/metrics', undefined, AUDITOR);
+    expect(metrics.body).toMatch(/^payguard_webhook_deliveries_total\{outcome="retry"\} 3$/m);
+    expect(metrics.body).toMatch(/^payguard_webhook_deliveries_total\{outcome="failed"\} 0$/m);
   });
 
   it("keeps each merchant's endpoints to itself", async () => {
