@@ -193,7 +193,7 @@ describe('Idempotency-Key, with API keys', () => {
   const B = { authorization: 'Bearer key-b' };
 
   beforeAll(async () => {
-    app = await startTestApp({ API_KEYS: 'key-a:shop-a,key-b:shop-b,key-o:*:operator' });
+    app = await startTestApp({ API_KEYS: 'key-a:shop-a,key-b:shop-b,key-o:*:operator', WEBHOOK_ALLOW_PRIVATE: 'true' });
   });
 
   afterAll(async () => {
@@ -213,6 +213,15 @@ describe('Idempotency-Key, with API keys', () => {
     expectReplayOf(await app.request('POST', '/orders', body, keyed('shared-key', A)), a);
     expectReplayOf(await app.request('POST', '/orders', body, keyed('shared-key', B)), b);
     expect((await app.request('GET', `/orders/${a.body.orderId}`, undefined, B)).status).toBe(404);
+  });
+
+  it('replays a webhook endpoint creation: one endpoint, the same id and secret', async () => {
+    const body = { url: 'http://127.0.0.1:9/hooks', events: ['order.paid'] };
+    const first = await app.request('POST', '/webhook-endpoints', body, keyed('hook-once', A));
+    expect(first.status).toBe(201);
+    expectReplayOf(await app.request('POST', '/webhook-endpoints', body, keyed('hook-once', A)), first);
+    const listed = await app.request('GET', '/webhook-endpoints', undefined, A);
+    expect(listed.body.endpoints.map((endpoint: any) => endpoint.id)).toEqual([first.body.id]);
   });
 
   it('keeps nothing for a request the auth guard refused: the key is still free for another request', async () => {
