@@ -28,7 +28,14 @@ export class CreateOrderDto {
   @IsIn(ACTIVE_CURRENCIES, { message: 'currency must be an active ISO 4217 code, e.g. CNY, USD, EUR, JPY' })
   currency!: string;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: MIN_VALIDITY, maximum: MAX_VALIDITY, default: DEFAULT_VALIDITY, description: 'validity in seconds, 1 s to 7 days; not with expiresAt', example: DEFAULT_VALIDITY })
+  // The default is said in words: a generated client (openapi-typescript) reads a schema `default` as always present, and would require the field.
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: MIN_VALIDITY,
+    maximum: MAX_VALIDITY,
+    description: `validity in seconds, 1 s to 7 days (default ${DEFAULT_VALIDITY}); not with expiresAt`,
+    example: DEFAULT_VALIDITY,
+  })
   @IsOptional()
   @IsInt()
   @Min(MIN_VALIDITY)

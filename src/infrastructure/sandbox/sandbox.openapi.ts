@@ -71,7 +71,7 @@ export class SandboxRefundResultDto extends SandboxRefundDto {
 
 @ApiSchema({ name: 'SandboxPayRequest' })
 export class SandboxPayRequestDto {
-  @ApiPropertyOptional({ enum: ['success', 'fail'], default: 'success' }) outcome?: 'success' | 'fail';
+  @ApiPropertyOptional({ enum: ['success', 'fail'], description: 'default success' }) outcome?: 'success' | 'fail';
   @ApiPropertyOptional({ maxLength: 128, description: "the pay page form's token (a form post; JSON needs none)" }) csrf?: string;
 }
 
