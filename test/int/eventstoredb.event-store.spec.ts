@@ -37,6 +37,7 @@ import { openEventStore } from '../../src/infrastructure/event-store/open-event-
 import { EventStoreStandIn } from '../support/eventstoredb-stand-in.js';
 import { eventually, startTestApp } from '../support/harness.js';
 import { describeEventStoreContract } from './event-store.contract.js';
+import { sleep, until } from '../support/wait.js';
 
 /**
  * The EventStoreDB adapter, in three parts:
@@ -590,17 +591,6 @@ function newEvent(overrides: Partial<NewEvent> = {}): NewEvent {
   };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function until(condition: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
 
 async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -15,6 +15,7 @@ import { SandboxChannel } from '../../src/infrastructure/channels/sandbox.channe
 import { SandboxGateway, SandboxGatewayError, type SandboxTradeParams } from '../../src/infrastructure/sandbox/sandbox-gateway.js';
 import { signSandboxBody } from '../../src/infrastructure/sandbox/sandbox-signature.js';
 import { SandboxModule, sandboxOptionsFromEnv } from '../../src/infrastructure/sandbox/sandbox.module.js';
+import { waitFor } from '../support/wait.js';
 
 const secret = 'int-test-secret';
 const start = new Date('2026-11-26T10:00:00.000Z');
@@ -59,16 +60,6 @@ class Merchant {
   }
 }
 
-/** Polls a condition until a deadline: no sleeping for luck. */
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('the sandbox gateway', () => {
   let app: INestApplication;
