@@ -20,7 +20,7 @@ DATA_DIR, DATABASE_URL, DATABASE_SCHEMA; or say so with the options below).
       Replays all history through the domain and checks the money invariants (docs/reports.md).
       Exit code 1 when any is broken. --grace (default 300): a repair younger than this, against
       the last event, is open work, not a violation. --file: verify an export instead of a store
-      (--positions increasing for an EventStoreDB export, whose positions have gaps).
+      (--positions increasing for an EventStoreDB or PostgreSQL export, whose positions have gaps).
   payguard reconcile [--all] [--grace <seconds>] [--gateway-url <url>] [--json]
       Asks the providers, which hold the money, about every trade the log does not hold final,
       every trade the log says its order keeps, and every refund not settled (--all: every trade
@@ -130,8 +130,8 @@ async function verifyCommand(args: readonly string[], env: Record<string, string
     return outcome.violationCount === 0 ? 0 : 1;
   }
   return withStore(values, env, async (store, config) => {
-    // EventStoreDB's positions are its commit positions: increasing, with gaps.
-    const positions = config.eventStore === 'eventstoredb' ? 'increasing' : 'gap-free';
+    // EventStoreDB's positions are its commit positions, PostgreSQL's come from transaction ids: increasing, with gaps.
+    const positions = config.eventStore === 'eventstoredb' || config.eventStore === 'postgres' ? 'increasing' : 'gap-free';
     const outcome = await verify(storeSource(store), { ...options, positions, range: { from: 0, to: await store.headPosition() } }, io);
     return outcome.violationCount === 0 ? 0 : 1;
   });
