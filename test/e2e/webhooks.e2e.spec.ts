@@ -2,6 +2,8 @@
  * Signed webhooks and the merchant events feed, driven over HTTP as merchants would, with real
  * receivers: every event type once per fact, retries with the same id, merchants kept apart.
  */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { eventually, startTestApp, type Answer, type TestApp } from '../support/harness.js';
 import { startReceiver, type Receiver } from './webhooks-receiver.js';
 
@@ -203,6 +205,38 @@ describe('webhooks and the events feed, with merchant keys', () => {
     expect((await app.request('POST', '/webhook-endpoints', { url: 'https://example.com/h', events: ['order.paid'] }, OPERATOR)).status).toBe(403);
     expect((await a()('DELETE', `/webhook-endpoints/${endpoint.id}`)).status).toBe(204);
     expect((await a()('GET', `/webhook-endpoints/${endpoint.id}/deliveries`)).status).toBe(404);
+  });
+
+  it('answers what /openapi.json documents, field for field', async () => {
+    const doc = (await app.request('GET', '/openapi.json')).body;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    // Closed: an object schema that names its properties refuses any other, so an undocumented field fails.
+    const closed = (node: unknown): unknown => {
+      if (Array.isArray(node)) return node.map(closed);
+      if (node === null || typeof node !== 'object') return node;
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(node)) out[key] = key === '$ref' ? `doc${value as string}` : key === 'properties' ? Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, closed(v)])) : closed(value);
+      if ('properties' in out && !('additionalProperties' in out)) out.additionalProperties = false;
+      return out;
+    };
+    ajv.addSchema({ $id: 'doc', components: closed(doc.components) });
+    const check = (method: string, path: string, answer: Answer) => {
+      const response = doc.paths[path][method].responses[String(answer.status)];
+      expect({ path, status: answer.status, documented: response !== undefined }).toEqual({ path, status: answer.status, documented: true });
+      const validate = ajv.compile(closed(response.content['application/json'].schema) as object);
+      expect({ path, errors: validate(answer.body) ? null : ajv.errorsText(validate.errors) }).toEqual({ path, errors: null });
+    };
+    const { receiver, endpoint } = await receiverFor(A, ['order.paid', 'order.closed']);
+    await place(A, 'wh-doc');
+    expect((await a()('POST', '/orders/wh-doc/close', {})).status).toBe(200);
+    await eventually(async () => receiver.acknowledged().length, (n) => n === 1, 10_000, 'the close delivered');
+    check('post', '/webhook-endpoints', await a()('POST', '/webhook-endpoints', { url: receiver.url, events: ['refund.failed'] }));
+    check('get', '/webhook-endpoints', await a()('GET', '/webhook-endpoints'));
+    const deliveries = await eventually(() => a()('GET', `/webhook-endpoints/${endpoint.id}/deliveries`), (answer) => answer.body.deliveries[0]?.status === 'succeeded', 10_000, 'recorded');
+    check('get', '/webhook-endpoints/{id}/deliveries', deliveries);
+    check('post', '/webhook-endpoints/{id}/deliveries/{eventId}/resend', await a()('POST', `/webhook-endpoints/${endpoint.id}/deliveries/${receiver.received[0].id}/resend`));
+    check('get', '/events', await a()('GET', '/events?type=order.closed'));
   });
 
   it('refuses bad endpoints and bad feed queries with validation problems', async () => {

@@ -1,12 +1,17 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { MERCHANT_EVENT_TYPES, type FeedScope, type MerchantEventType } from '../../application/ports/webhook-store.port.js';
 import { WebhookEndpoints } from '../../application/webhooks/webhook-endpoints.js';
 import type { Viewer } from '../../application/viewer.js';
 import { CurrentViewer } from '../http/auth.guard.js';
 import { QueryReader } from '../http/report-query.js';
+import { ApiLimitQuery, ApiProblems } from '../http/openapi.js';
 import { validationFailed } from '../http/validation.js';
+import { MerchantEventPageDto } from './webhook.responses.js';
 import type { EventsPage } from './webhook-views.js';
+
+/** One event type, as a regular expression (for the document's `type` parameter). */
+const ONE_TYPE = `(${MERCHANT_EVENT_TYPES.map((type) => type.replace('.', '\\.')).join('|')})`;
 
 /**
  * The merchant events feed: the events webhooks deliver, as a cursor-paged list. A merchant key
@@ -20,13 +25,17 @@ export class EventsController {
   constructor(private readonly endpoints: WebhookEndpoints) {}
 
   @Get()
-  @ApiOperation({ summary: "The caller's merchant events in log order (the same objects webhooks deliver), cursor-paged" })
-  @ApiQuery({ name: 'after', required: false, description: '`next` of the previous page (default 0: from the start)', schema: { type: 'integer', minimum: 0 } })
-  @ApiQuery({ name: 'limit', required: false, description: '1-1000 (default 100)', schema: { type: 'integer', minimum: 1, maximum: 1000 } })
-  @ApiQuery({ name: 'type', required: false, description: 'only these types (comma-separated)', example: 'order.paid,refund.failed' })
-  @ApiResponse({ status: 200, description: '{ events: [{ id, type, createdAt, data }], next }: pass `next` as `after` for the next page' })
-  @ApiResponse({ status: 400, description: 'validation: a bad after, limit or type' })
-  @ApiResponse({ status: 401, description: 'unauthorized' })
+  @ApiOperation({ operationId: 'listEvents', summary: "The caller's merchant events in log order (the same objects webhooks deliver), cursor-paged" })
+  @ApiQuery({ name: 'after', required: false, description: '`next` of the previous page (default 0: from the start)', schema: { type: 'integer', minimum: 0, default: 0 } })
+  @ApiLimitQuery()
+  @ApiQuery({
+    name: 'type',
+    required: false,
+    description: `only these types, comma-separated: ${MERCHANT_EVENT_TYPES.join(', ')}`,
+    schema: { type: 'string', pattern: `^${ONE_TYPE}(,${ONE_TYPE})*$`, example: 'order.paid,refund.failed' },
+  })
+  @ApiOkResponse({ type: MerchantEventPageDto })
+  @ApiProblems('unauthorized', 'validation')
   async list(@Query() query: Record<string, unknown>, @CurrentViewer() viewer: Viewer): Promise<EventsPage> {
     const read = new QueryReader(query, ['after', 'limit', 'type']);
     const after = read.integer('after', 0, 0, Number.MAX_SAFE_INTEGER);
