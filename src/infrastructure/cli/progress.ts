@@ -75,7 +75,8 @@ export class TerminalProgress implements Progress {
   }
 
   private draw(line: string): void {
-    const width = Math.max(20, (this.terminal.columns ?? 80) - 1);
+    // A pseudo-terminal may report 0 columns (no size set): taken as 80.
+    const width = Math.max(20, (this.terminal.columns || 80) - 1);
     this.terminal.write(`\r${line.length > width ? line.slice(0, width) : line}\x1b[K`);
     this.shown = true;
   }
