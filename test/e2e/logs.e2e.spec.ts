@@ -7,6 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startPayguard } from '../../src/infrastructure/bootstrap.js';
+import { createRootLogger } from '../../src/infrastructure/observability/logging.js';
 import { ensureBuilt, MAIN, spawnService, type ServiceProcess } from '../support/processes.js';
 import { eventually } from '../support/harness.js';
 
@@ -134,5 +136,39 @@ describe('JSON logs of the service run as users run it', () => {
     expect(lines.map((line) => line.level)).toContain('warn'); // API_KEYS is not set
     expect(lines.filter((line) => line.level === 'info' || line.level === 'debug')).toEqual([]);
     expect(accessLines(lines)).toEqual([]);
+  });
+});
+
+/** A pino destination that keeps what it is given. */
+function memoryStream(): { write(chunk: string): void; lines(): LogLine[] } {
+  let text = '';
+  return {
+    write: (chunk) => void (text += chunk),
+    lines: () => text.split('\n').slice(0, -1).map((line) => JSON.parse(line) as LogLine),
+  };
+}
+
+describe('the JSON logger', () => {
+  it('escapes what JSON leaves as it is (C1 controls, line separators, bidirectional overrides) and indents continuation lines', () => {
+    const stream = memoryStream();
+    createRootLogger('info', stream).warn('id \u009b31m \u2028forged\u202e\nfake line');
+    const [line] = stream.lines();
+    expect(line.msg).toBe('id \\x9b31m \\u2028forged\\u202e\n    fake line');
+  });
+
+  it('writes to a given stream in-process, as a benchmark comparing LOG_LEVEL=info with warn uses it', async () => {
+    const stream = memoryStream();
+    const dataDir = mkdtempSync(join(tmpdir(), 'payguard-logs-stream-'));
+    const running = await startPayguard({ env: { PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' }, host: '127.0.0.1', logStream: stream });
+    try {
+      const answer = await fetch(`${running.url}/health/live`, { headers: { 'x-correlation-id': 'corr-stream' } });
+      expect(answer.status).toBe(200);
+      const line = await eventually(async () => stream.lines().find((found) => found.correlationId === 'corr-stream'), (found) => found !== undefined, 5_000, 'the access line');
+      expect(line).toMatchObject({ msg: 'request', route: '/health/live', status: 200 });
+      expect(stream.lines().find((found) => found.msg.startsWith('listening on'))?.msg).toMatch(/^listening on 127\.0\.0\.1:\d+ /);
+    } finally {
+      await running.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

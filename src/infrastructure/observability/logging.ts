@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { pino, stdTimeFunctions, type Logger } from 'pino';
+import { pino, stdTimeFunctions, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogLevelName } from '../config/config.js';
 import { sanitizeLogMessage } from '../http/log-sanitizer.js';
 
@@ -9,10 +9,11 @@ import { sanitizeLogMessage } from '../http/log-sanitizer.js';
  * as an ISO instant), or pino-pretty's coloured lines when stdout is a terminal. Every string
  * handed to it is sanitized as the console logger's were (see sanitizeLogMessage): JSON already
  * escapes C0 controls, but not C1 controls, bidirectional overrides or U+2028, and pino-pretty
- * prints a message as it is.
+ * prints a message as it is. A given destination gets JSON, whatever it is.
  */
-export function createRootLogger(level: LogLevelName, pretty = process.stdout.isTTY === true): Logger {
-  return pino({
+export function createRootLogger(level: LogLevelName, destination?: DestinationStream): Logger {
+  const pretty = destination === undefined && process.stdout.isTTY === true;
+  const options: LoggerOptions = {
     level,
     timestamp: stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
@@ -22,7 +23,8 @@ export function createRootLogger(level: LogLevelName, pretty = process.stdout.is
       },
     },
     ...(pretty && { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }),
-  });
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 @Module({})
