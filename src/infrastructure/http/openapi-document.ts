@@ -11,6 +11,7 @@ const TAGS: Readonly<Record<string, string>> = {
   channels: "Called by providers and payers' browsers, without a key: signed notifications and the return from the channel.",
   reports: 'Projections for the back office and reconciliation (auditor and operator keys): anomalies and settlement. Eventually consistent: each answer says at which log position.',
   audit: 'The event log as recorded, for auditor and operator keys.',
+  webhooks: "A merchant's own events: signed deliveries to its endpoints (Payguard-Signature), their attempts and re-sends, and the same events as a cursor-paged feed (GET /events). Merchant keys.",
   operations: 'Health (no key) and Prometheus metrics (auditor and operator keys).',
   problems: 'What each problem type of an error answer (RFC 9457) means; the `type` URIs name these pages.',
   sandbox: "The built-in sandbox provider (SANDBOX_ENABLED): its merchant API and pay page need no key; setting its faults needs an operator key. Takes no real money.",

@@ -62,36 +62,46 @@ const EXAMPLES: Readonly<Record<string, Record<string, unknown>>> = {
 
 /**
  * The problem answers an operation (or every operation of a controller) may give, by slug of
- * problem.ts: one response per status, `application/problem+json`, an example per slug.
+ * problem.ts: one response per status, `application/problem+json`, an example per slug. Several
+ * ApiProblems on one operation add up (two slugs of one status share its response).
  */
 export function ApiProblems(...slugs: string[]): MethodDecorator & ClassDecorator {
-  const byStatus = new Map<number, string[]>();
-  for (const slug of slugs) {
+  const responses = slugs.map((slug) => {
     const known = problemTitle(slug);
     if (known === undefined) throw new Error(`ApiProblems: no problem type ${slug} in problem.ts`);
-    byStatus.set(known.status, [...(byStatus.get(known.status) ?? []), slug]);
-  }
-  const responses = [...byStatus].map(([status, group]) =>
-    ApiProblemResponse(
-      status,
-      group.map((slug) => `\`${slug}\`: ${problemTitle(slug)?.title}`).join('; '),
-      Object.fromEntries(group.map((slug) => [slug, { type: `${PROBLEM_BASE}${slug}`, title: problemTitle(slug)?.title, status, detail: problemTitle(slug)?.title, ...EXAMPLES[slug] }])),
-    ),
-  );
+    const { status, title } = known;
+    return ApiProblemResponse(status, `\`${slug}\`: ${title}`, { [slug]: { type: `${PROBLEM_BASE}${slug}`, title, status, detail: title, ...EXAMPLES[slug] } });
+  });
   return applyDecorators(...responses);
 }
 
-/** One problem+json response; for problem types outside problem.ts (the sandbox provider's own). */
+type ResponseEntry = { description?: string; content?: Record<string, { examples?: Record<string, unknown> }> };
+
+/**
+ * One problem+json response, added to what the operation already says for that status (its
+ * description and examples kept); also for problem types outside problem.ts (the sandbox's own).
+ */
 export function ApiProblemResponse(status: number, description: string, examples: Record<string, Record<string, unknown>> = {}): MethodDecorator & ClassDecorator {
-  const named = Object.entries(examples).map(([name, value]) => [name, { summary: name, value }] as const);
-  return applyDecorators(
-    ApiExtraModels(ProblemSchema),
-    ApiResponse({
-      status,
-      description,
-      content: { 'application/problem+json': { schema: { $ref: getSchemaPath(ProblemSchema) }, ...(named.length > 0 && { examples: Object.fromEntries(named) }) } },
-    }),
-  );
+  const add = (holder: object) => {
+    const responses: Record<string, ResponseEntry> = Reflect.getMetadata(DECORATORS.API_RESPONSE, holder) ?? {};
+    const before = responses[status];
+    const named = { ...before?.content?.['application/problem+json']?.examples };
+    for (const [name, value] of Object.entries(examples)) named[name] = { summary: String(value.title ?? name), value };
+    const media = { schema: { $ref: getSchemaPath(ProblemSchema) }, ...(Object.keys(named).length > 0 && { examples: named }) };
+    const text = before?.description ? `${before.description}; ${description}` : description;
+    Reflect.defineMetadata(DECORATORS.API_RESPONSE, { ...responses, [status]: { ...before, description: text, content: { ...before?.content, 'application/problem+json': media } } }, holder);
+  };
+  const models = ApiExtraModels(ProblemSchema);
+  return ((target: object, key?: string | symbol, descriptor?: PropertyDescriptor) => {
+    if (descriptor !== undefined) {
+      models(target, key!, descriptor);
+      add(descriptor.value as object);
+      return descriptor;
+    }
+    (models as ClassDecorator)(target as never);
+    add(target);
+    return undefined;
+  }) as MethodDecorator & ClassDecorator;
 }
 
 /**
