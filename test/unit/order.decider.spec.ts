@@ -1,4 +1,13 @@
-import { orderDecider, type OrderCommand } from '../../src/domain/order/order.decider.js';
+import {
+  endedAttemptsOn,
+  expiryDue,
+  orderDecider,
+  predecessorToClose,
+  requirePayable,
+  type OrderCommand,
+} from '../../src/domain/order/order.decider.js';
+import type { PaymentStatus } from '../../src/domain/payment/payment.events.js';
+import { fold } from '../../src/domain/shared/decider.js';
 import type { AnomalyKind, OrderEvent } from '../../src/domain/order/order.events.js';
 import { OrderConflict, OrderNotClosable, OrderNotFound, OrderNotPayable, ValidityTooShort } from '../../src/domain/order/order.errors.js';
 import { UnknownEventError } from '../../src/domain/shared/event.js';
@@ -155,5 +164,32 @@ describe('replaying an order', () => {
   it('refuses an unknown event type instead of skipping it', () => {
     const state = orderDecider.evolve(orderDecider.initialState, placed);
     expect(() => orderDecider.evolve(state, { type: 'OrderRefunded', data: {} } as never)).toThrow(UnknownEventError);
+  });
+});
+
+describe('what the handlers ask the order before they call a channel', () => {
+  const order = fold(orderDecider, [placed, attempt('p1', 'sandbox-bank'), attempt('p2', 'sandbox-bank'), attempt('p3', 'sandbox-wallet')]);
+  if (order.status === 'none') throw new Error('placed');
+
+  it('expiry is due from expiresAt on, and only while the order is pending', () => {
+    expect([expiryDue(order, at(1799).now), expiryDue(order, at(1800).now)]).toEqual([false, true]);
+    expect(expiryDue(fold(orderDecider, [placed, paid('p1')]), at(1800).now)).toBe(false);
+  });
+
+  it('a retry on a channel replaces its latest attempt, whose trade is closed first only when that payment failed', () => {
+    const statuses = (p2: PaymentStatus) => (id: string) => ({ p1: 'failed', p2, p3: 'pending' } as Record<string, PaymentStatus>)[id] ?? 'none';
+    expect(endedAttemptsOn(order, 'sandbox-bank', statuses('failed'))).toEqual(['p1', 'p2']);
+    expect(predecessorToClose(order, 'sandbox-bank', statuses('failed'), at(20).now)?.paymentId).toBe('p2');
+    // Closed: it was closed at the channel already. Pending: it is the open attempt, which a retry reuses.
+    expect(predecessorToClose(order, 'sandbox-bank', statuses('closed'), at(20).now)).toBeUndefined();
+    expect(predecessorToClose(order, 'sandbox-bank', statuses('pending'), at(20).now)).toBeUndefined();
+    expect(predecessorToClose(order, 'sandbox-wallet', statuses('failed'), at(20).now)).toBeUndefined();
+  });
+
+  it('refuses a payment on an order that has ended, before any channel is called', () => {
+    const expired = fold(orderDecider, [placed, { type: 'OrderExpired', data: { orderId: 'o1', expiredAt: iso(1800) } }]);
+    if (expired.status === 'none') throw new Error('placed');
+    expect(() => requirePayable(expired)).toThrow(OrderNotPayable);
+    expect(() => requirePayable(order)).not.toThrow();
   });
 });

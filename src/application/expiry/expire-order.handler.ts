@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { orderDecider, type OrderCommand } from '../../domain/order/order.decider.js';
+import { expiryDue, orderDecider, type OrderCommand } from '../../domain/order/order.decider.js';
 import { orderStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
 import { CLOCK, type Clock } from '../ports/clock.port.js';
@@ -23,7 +23,7 @@ export class ExpireOrderHandler {
   /** Expires the order with this key (see orderKey); true when this call expired it. */
   async expire(key: string, causation: Causation): Promise<boolean> {
     const { state } = await this.repository.load(orderDecider, orderStream(key));
-    if (state.status !== 'pending' || this.clock.now().getTime() < Date.parse(state.placed.expiresAt)) return false;
+    if (!expiryDue(state, this.clock.now())) return false;
     await this.trades.closeOpenTrades(key, state, causation);
     const { orderId } = state.placed;
     const { events } = await this.repository.handle(

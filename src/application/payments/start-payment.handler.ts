@@ -1,8 +1,18 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { openAttemptOn, orderDecider, type OrderCommand, type PaymentAttempt, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import {
+  endedAttemptsOn,
+  openAttemptOn,
+  orderDecider,
+  predecessorToClose,
+  requirePayable,
+  type OrderCommand,
+  type PaymentAttempt,
+  type PlacedOrderState,
+} from '../../domain/order/order.decider.js';
 import { OrderNotPayable } from '../../domain/order/order.errors.js';
 import { paymentDecider, type InitiatedPaymentState, type PaymentCommand } from '../../domain/payment/payment.decider.js';
+import type { PaymentStatus } from '../../domain/payment/payment.events.js';
 import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
 import { InvalidRequest } from '../errors.js';
@@ -68,13 +78,15 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
       throw new InvalidRequest([{ field: 'payerIp', message: `channel ${channel.id} needs the payer's IP address (payerIp)` }]);
     }
     const { key, order: before } = await this.reader.located(command.orderId, command.viewer);
-    if (before.status !== 'pending') throw new OrderNotPayable(command.orderId, before.status);
+    requirePayable(before);
     if (channel.currencies !== undefined && !channel.currencies.includes(before.placed.currency)) {
       throw new InvalidRequest([{ field: 'channel', message: `${channel.id} takes ${channel.currencies.join(', ')} only, not ${before.placed.currency}` }]);
     }
-    const ended = await this.endedAttempts(before, channel.id);
+    const statusOf = await this.paymentStatuses(before, channel.id);
+    const ended = endedAttemptsOn(before, channel.id, statusOf);
     const causation = { correlationId: command.correlationId, causationId: null };
-    await this.closeFailedPredecessor(key, before, channel, ended, causation);
+    const predecessor = predecessorToClose(before, channel.id, statusOf, this.clock.now());
+    if (predecessor !== undefined) await this.closePredecessor(key, before, channel, predecessor.paymentId, causation);
     const freshPaymentId = `pay_${this.ids.token(20)}`;
     const { state, events: started } = await this.repository.handle(
       orderDecider,
@@ -102,34 +114,22 @@ export class StartPaymentHandler implements ICommandHandler<StartPaymentCommand>
     return { created: started.length > 0, payment };
   }
 
-  /** Attempts on this channel whose payment failed or was closed: a retry opens a new one. */
-  private async endedAttempts(order: PlacedOrderState, channelId: string): Promise<string[]> {
+  /** The status of each payment attempted on this channel, each payment read once. */
+  private async paymentStatuses(order: PlacedOrderState, channelId: string): Promise<(paymentId: string) => PaymentStatus | 'none'> {
     const mine = order.attempts.filter((attempt) => attempt.channel === channelId);
     const payments = await Promise.all(mine.map((attempt) => this.reader.payment(attempt.paymentId)));
-    return mine.filter((_, index) => ['failed', 'closed'].includes(payments[index].status)).map((attempt) => attempt.paymentId);
+    const statuses = new Map(mine.map((attempt, index) => [attempt.paymentId, payments[index].status]));
+    return (paymentId) => statuses.get(paymentId) ?? 'none';
   }
 
   /**
-   * Before a new trade for the order on this channel, the trade of the failed attempt it replaces
-   * is closed (WeChat Pay requires it for a failed payment; for every provider it stops the payer
-   * from paying the old trade too). Only the latest attempt needs it: each earlier one was closed
-   * before its successor opened, and a closed attempt was closed at the channel. A close that
-   * finds the trade paid after all records that success, and the order is not paid twice.
+   * Closes the trade of the failed attempt a new one replaces (see predecessorToClose). A close
+   * that finds the trade paid after all records that success, and the order is not paid twice.
    */
-  private async closeFailedPredecessor(
-    key: string,
-    order: PlacedOrderState,
-    channel: PaymentChannel,
-    ended: string[],
-    causation: Causation,
-  ): Promise<void> {
-    if (openAttemptOn(order, channel.id, ended, this.clock.now()) !== undefined) return;
-    const latest = order.attempts.filter((attempt) => attempt.channel === channel.id).at(-1);
-    if (latest === undefined || !ended.includes(latest.paymentId)) return;
-    if ((await this.reader.payment(latest.paymentId)).status !== 'failed') return;
-    const closed = await channel.closeTrade(latest.paymentId);
+  private async closePredecessor(key: string, order: PlacedOrderState, channel: PaymentChannel, paymentId: string, causation: Causation): Promise<void> {
+    const closed = await channel.closeTrade(paymentId);
     if (closed.result !== 'already-paid') return;
-    await this.results.recordSuccess(latest.paymentId, paidReport({ ...closed, state: 'paid' }, 'close'), causation);
+    await this.results.recordSuccess(paymentId, paidReport({ ...closed, state: 'paid' }, 'close'), causation);
     const after = await this.reader.byKey(key);
     throw new OrderNotPayable(order.placed.orderId, after.status);
   }

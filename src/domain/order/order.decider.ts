@@ -1,5 +1,6 @@
 import { assertNever, UnknownEventError, type Command } from '../shared/event.js';
 import type { Decider } from '../shared/decider.js';
+import type { PaymentStatus } from '../payment/payment.events.js';
 import { ORDER_EVENT_TYPES, type AnomalyKind, type OrderEvent, type OrderPlaced, type OrderStatus } from './order.events.js';
 import { OrderConflict, OrderNotClosable, OrderNotFound, OrderNotPayable, ValidityTooShort } from './order.errors.js';
 
@@ -98,7 +99,7 @@ export function decideOrder(command: OrderCommand, state: OrderState): OrderEven
       return applyPaymentSuccess(command, requirePlaced(state, command), now);
     case 'ExpireOrder': {
       const order = requirePlaced(state, command);
-      if (order.status !== 'pending' || now.getTime() < Date.parse(order.placed.expiresAt)) return [];
+      if (!expiryDue(order, now)) return [];
       return [{ type: 'OrderExpired', data: { orderId: order.placed.orderId, expiredAt: now.toISOString() } }];
     }
     case 'CloseOrder': {
@@ -133,7 +134,7 @@ function sameRequest(placed: OrderPlaced['data'], asked: PlaceOrder['data']): bo
 
 function startPaymentAttempt(command: StartPaymentAttempt, order: PlacedOrderState, now: Date): OrderEvent[] {
   const { orderId, expiresAt, amount, currency } = order.placed;
-  if (order.status !== 'pending') throw new OrderNotPayable(orderId, order.status);
+  requirePayable(order);
   const { paymentId, channel, returnUrl, minValiditySeconds, expiryMarginSeconds } = command.data;
   // A retry on the same channel reuses the open trade: one trade can be paid only once.
   if (openAttemptOn(order, channel, command.data.endedPaymentIds, now) !== undefined) return [];
@@ -149,6 +150,41 @@ function startPaymentAttempt(command: StartPaymentAttempt, order: PlacedOrderSta
   const timeExpire = new Date(Math.floor(timeExpireMs / 1000) * 1000).toISOString();
   const data = { orderId, paymentId, channel, amount, currency, timeExpire, returnUrl, startedAt: now.toISOString() };
   return [{ type: 'PaymentAttemptStarted', data }];
+}
+
+/** The order is still pending, its deadline passed: ExpireOrder's rule, which expiry asks before it closes the trades. */
+export function expiryDue(order: OrderState, now: Date): order is PlacedOrderState {
+  return order.status === 'pending' && now.getTime() >= Date.parse(order.placed.expiresAt);
+}
+
+/** Only a pending order takes a payment attempt (asked before any channel is called, and again by the decider). */
+export function requirePayable(order: PlacedOrderState): void {
+  if (order.status !== 'pending') throw new OrderNotPayable(order.placed.orderId, order.status);
+}
+
+/** Attempts on `channel` whose payment failed or was closed: a retry there opens a new one. */
+export function endedAttemptsOn(order: PlacedOrderState, channel: string, statusOf: (paymentId: string) => PaymentStatus | 'none'): string[] {
+  return order.attempts
+    .filter((attempt) => attempt.channel === channel && ['failed', 'closed'].includes(statusOf(attempt.paymentId)))
+    .map((attempt) => attempt.paymentId);
+}
+
+/**
+ * The attempt whose trade must be closed before a new trade on `channel`: the latest there, when
+ * it failed and no attempt there is open. WeChat Pay requires the close for a failed payment, and
+ * for every provider it stops the payer paying the old trade too. Only the latest needs it: each
+ * earlier one was closed before its successor opened, and a closed one was closed at the channel.
+ */
+export function predecessorToClose(
+  order: PlacedOrderState,
+  channel: string,
+  statusOf: (paymentId: string) => PaymentStatus | 'none',
+  now: Date,
+): PaymentAttempt | undefined {
+  const ended = endedAttemptsOn(order, channel, statusOf);
+  if (openAttemptOn(order, channel, ended, now) !== undefined) return undefined;
+  const latest = order.attempts.filter((attempt) => attempt.channel === channel).at(-1);
+  return latest !== undefined && statusOf(latest.paymentId) === 'failed' ? latest : undefined;
 }
 
 /** The latest attempt on `channel` that has not ended and whose channel deadline has not passed. */
