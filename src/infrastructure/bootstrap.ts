@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { Logger, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Logger as JsonLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -22,7 +21,7 @@ import { bodyShapeGuard } from './http/body-limits.js';
 import { buildApiDocument, DOCS_OPTIONS } from './http/openapi-document.js';
 import { serviceLogger } from './http/log-sanitizer.js';
 import { Metrics } from './http/metrics.js';
-import { createRootLogger, withJsonLogs } from './observability/logging.js';
+import { createRootLogger, ServiceJsonLogger, withJsonLogs } from './observability/logging.js';
 import { requestObserver } from './observability/request-observer.js';
 import { securityHeaders } from './http/security-headers.js';
 import { configureServer } from './http/server-lifecycle.js';
@@ -119,7 +118,7 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     bodyParser: false,
     ...(json === null ? { logger: serviceLogger(options.logger ?? false) } : { bufferLogs: true }),
   });
-  if (json !== null) app.useLogger(app.get(JsonLogger));
+  if (json !== null) app.useLogger(app.get(ServiceJsonLogger));
   const metrics = config.metricsEnabled ? app.get(Metrics) : null;
   if (metrics !== null) channels.decorateWith((channel) => metrics.instrument(channel));
   // First, so that a request refused before it reaches a controller (413, a bad body) is logged and counted too.

@@ -1,5 +1,5 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
+import { Injectable, Module, type DynamicModule } from '@nestjs/common';
+import { Logger as PinoNestLogger, LoggerModule } from 'nestjs-pino';
 import { pino, stdTimeFunctions, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogLevelName } from '../config/config.js';
 import { sanitizeLogMessage } from '../http/log-sanitizer.js';
@@ -27,7 +27,19 @@ export function createRootLogger(level: LogLevelName, destination?: DestinationS
   return destination === undefined ? pino(options) : pino(options, destination);
 }
 
-@Module({})
+/** Nest's own start-up chatter (a line per module and per route mapped): debug, not info. */
+const NEST_WIRING = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
+
+/** nestjs-pino's logger for Nest, with Nest's wiring lines moved down to debug. */
+@Injectable()
+export class ServiceJsonLogger extends PinoNestLogger {
+  override log(message: unknown, ...params: unknown[]): void {
+    if (NEST_WIRING.has(params[params.length - 1] as string)) this.debug(message, ...params);
+    else super.log(message, ...params);
+  }
+}
+
+@Module({ providers: [ServiceJsonLogger] })
 class JsonLogsRootModule {}
 
 /**
