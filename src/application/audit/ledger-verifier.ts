@@ -4,139 +4,18 @@
  * payment only what the checks need (never the events), so memory grows with the number of
  * aggregates, not with the length of history.
  */
-import { anomalyOf, initialOrderState, orderDecider, type OrderState, type PlacedOrderState } from '../../domain/order/order.decider.js';
+import { anomalyOf, orderDecider } from '../../domain/order/order.decider.js';
 import type { AnomalyKind } from '../../domain/order/order.events.js';
-import { initialPaymentState, paymentDecider, type PaymentState, type Refund } from '../../domain/payment/payment.decider.js';
-import type { RefundReason, RefundRequested } from '../../domain/payment/payment.events.js';
+import { paymentDecider } from '../../domain/payment/payment.decider.js';
+import type { RefundRequested } from '../../domain/payment/payment.events.js';
 import { isEventOf } from '../../domain/shared/decider.js';
 import { orderKey, paymentStream } from '../../domain/shared/stream-names.js';
 import { narrow, upcast, type StoredEvent } from '../event-sourcing/upcaster.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
+import type { Invariant, Violation, VerifyOptions, VerifyReport } from './ledger-invariants.js';
+import { NO_ANOMALIES, orderState, paymentState, type AnomalySeen, type At, type OrderSummary, type PaymentSummary } from './ledger-summaries.js';
 
-/** The invariants `payguard verify` checks, each a stable code. */
-export type Invariant =
-  /** An order keeps at most one successful payment: it records one OrderPaid, and every other success is refunded. */
-  | 'single-retained-success'
-  /** A success on an expired or closed order (or one the order recorded as paid after it ended) is refunded. */
-  | 'refund-missing'
-  /** A refund's reason is the anomaly the order was in when the success arrived; an anomaly's kind matches that too. */
-  | 'refund-reason'
-  /** A payment is refunded at most once: one RefundRequested, one RefundSucceeded. */
-  | 'refund-duplicated'
-  /** A refund gives back no more than was captured, in the same currency, and only on a captured payment. */
-  | 'refund-exceeds-capture'
-  /** Every RefundRequested is caused by (metadata.causationId) the AnomalyDetected of its payment, recorded before it. */
-  | 'refund-without-cause'
-  /** The success an order kept (its paidBy) is never refunded. */
-  | 'retained-success-refunded'
-  /** A success the order never heard of: the process manager did not apply it. */
-  | 'success-not-applied'
-  /** Each stream's revisions run 0, 1, 2, ... without gaps. */
-  | 'revision-gap'
-  /** The global log's positions run 1, 2, 3, ... without gaps (only increase, on a store whose positions have gaps). */
-  | 'position-gap'
-  /** The domain's evolve refused the event (an unknown type, an event before its aggregate began). */
-  | 'unfoldable-event';
-
-export interface Violation {
-  readonly invariant: Invariant;
-  readonly streamName: string;
-  readonly revision: number;
-  readonly position: number;
-  readonly detail: string;
-}
-
-export interface VerifyOptions {
-  /**
-   * Seconds a repair may take: a success younger than this (against the last event of the log)
-   * with no refund yet is reported as open work, not as a violation. 0 for a log at rest.
-   */
-  readonly graceSeconds?: number;
-  /** Called with each violation as it is found (the report keeps the first `keep` of them). */
-  readonly onViolation?: (violation: Violation) => void;
-  readonly keep?: number;
-  /**
-   * What the store promises of positions: `gap-free` (SQLite, PostgreSQL, memory: 1, 2, 3, ...)
-   * or `increasing` (EventStoreDB's commit positions). Default gap-free.
-   */
-  readonly positions?: 'gap-free' | 'increasing';
-}
-
-export interface VerifyReport {
-  readonly events: number;
-  readonly lastPosition: number;
-  readonly orders: number;
-  readonly payments: number;
-  readonly violationCount: number;
-  readonly byInvariant: Partial<Record<Invariant, number>>;
-  /** The first violations (all of them unless there are more than `keep`). */
-  readonly violations: readonly Violation[];
-  /** Repairs under way, within the grace period: successes awaiting their refund request or their order. */
-  readonly open: { readonly awaitingRefund: number; readonly awaitingOrder: number; readonly refundsNotSucceeded: number };
-}
-
-/** Where an event is: its stream's revision and its global position. */
-interface At {
-  readonly revision: number;
-  readonly position: number;
-}
-
-/**
- * What is kept of an order: the fold's status, payer and anomalies (see `orderState`), and the
- * stream's last revision. Keyed by orderId.
- */
-interface OrderSummary {
-  /** The map's own key: one string per order, shared by every payment that names it. */
-  readonly orderId: string;
-  status: OrderState['status'];
-  paidBy: string | null;
-  anomalies: PlacedOrderState['anomalies'];
-  lastRevision: number;
-  /** From OrderPlaced (expiresAt as an ISO string, shared with the event; amount; interned currency), for the decider's success rule. */
-  expiresAt: string;
-  amount: number;
-  currency: string;
-}
-
-/** What is kept of a payment: the fold's status and refund, its capture and its refund request. */
-interface PaymentSummary {
-  status: PaymentState['status'];
-  refundState: Refund | null;
-  lastRevision: number;
-  /** The map's own key (an order's paidBy points at it rather than keeping a copy). */
-  readonly paymentId: string;
-  /** The order it names (created empty, status none, when the payment comes first). */
-  order: OrderSummary | null;
-  /** The first PaymentSucceeded (successRevision -1: none yet); successAt in ms. */
-  successRevision: number;
-  successPosition: number;
-  capturedAmount: number;
-  capturedCurrency: string;
-  successAt: number;
-  /** The provider's time of the capture (ISO 8601, as recorded). */
-  paidAt: string;
-  /** The first RefundRequested, as checked. */
-  refund: (At & { readonly reason: RefundReason; readonly checkedReason: boolean }) | null;
-  refundedAmount: number;
-  refundSucceeded: number;
-}
-
-interface AnomalySeen {
-  readonly eventId: string;
-  readonly kind: AnomalyKind;
-  /** What the order's state says the kind must be (null: the order was pending, so no anomaly). */
-  readonly truth: AnomalyKind | null;
-}
-
-const NO_ATTEMPTS: readonly never[] = Object.freeze([]);
-const NO_ANOMALIES: PlacedOrderState['anomalies'] = Object.freeze([]);
-/**
- * evolveOrder and evolvePayment never read the placed order's or the initiated payment's details
- * (they only carry them along), and no check does: the fold is given these stand-ins, so a
- * million aggregates fit in memory while status, payer, anomalies and refund stay exact.
- */
-const UNREAD_PLACED = Object.freeze({}) as PlacedOrderState['placed'];
-const UNREAD_INITIATED = Object.freeze({}) as Extract<PaymentState, { initiated: unknown }>['initiated'];
+export type { Invariant, Violation, VerifyOptions, VerifyReport } from './ledger-invariants.js';
 
 export class LedgerVerifier {
   private readonly orders = new Map<string, OrderSummary>();
@@ -432,27 +311,6 @@ export class LedgerVerifier {
     if (this.violations.length < this.keep) this.violations.push(violation);
     this.options.onViolation?.(violation);
   }
-}
-
-/** The fold's state of an order, rebuilt from what is kept of it. */
-function orderState(order: OrderSummary): OrderState {
-  if (order.status === 'none') return initialOrderState;
-  return { status: order.status, placed: UNREAD_PLACED, attempts: NO_ATTEMPTS, paidBy: order.paidBy, anomalies: order.anomalies, endedAt: null };
-}
-
-/** The fold's state of a payment, rebuilt from what is kept of it. */
-function paymentState(payment: PaymentSummary): PaymentState {
-  if (payment.status === 'none') return initialPaymentState;
-  return {
-    status: payment.status,
-    initiated: UNREAD_INITIATED,
-    payUrl: null,
-    channelTradeNo: null,
-    paidAt: null,
-    captured: null,
-    refund: payment.refundState,
-    watchEnded: false,
-  };
 }
 
 function ordinal(n: number): string {
