@@ -49,6 +49,11 @@ export class MetricsFollower implements BeforeApplicationShutdown {
     return this.follower.position;
   }
 
+  /** Resolves once every event up to `position` is counted (tests). */
+  waitFor(position: number, timeoutMs?: number): Promise<void> {
+    return this.follower.waitFor(position, timeoutMs);
+  }
+
   async start(): Promise<void> {
     if (this.metrics.enabled) await this.follower.start();
   }
