@@ -115,5 +115,5 @@ describe('a client generated from /openapi.json', () => {
     // The order is really there, for the service's own reader too.
     const stored = await app.request('GET', `/orders/${result.placed.order.orderId}`, undefined, { authorization: 'Bearer key-shop' });
     expect(stored.body).toEqual(result.placed.order);
-  });
+  }, 120_000);
 });

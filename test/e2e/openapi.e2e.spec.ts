@@ -218,7 +218,7 @@ describe('the OpenAPI document', () => {
     await call('GET', '/sandbox/assets/pay.css', {}, undefined, { accept: 'text/css' });
     await call('GET', '/sandbox/api/{provider}/trades/{outTradeNo}', { provider: 'bank', outTradeNo: paymentId });
     await call('POST', '/sandbox/pay/{paymentId}', { paymentId }, {});
-    await eventually(() => app.request('GET', '/orders/oa-1', undefined, merchant), (a) => a.body.status === 'paid');
+    await eventually(() => app.request('GET', '/orders/oa-1', undefined, merchant), (a) => a.body.status === 'paid', 20_000);
     await call('GET', '/payments/{paymentId}', { paymentId }, undefined, merchant);
     await call('POST', '/payments/{paymentId}/sync', { paymentId }, undefined, merchant);
     expect((await call('POST', '/orders/{orderId}/payments', { orderId: 'oa-1' }, { channel: 'sandbox-wallet' }, merchant)).status).toBe(409);
@@ -232,7 +232,7 @@ describe('the OpenAPI document', () => {
     const second = await call('POST', '/orders/{orderId}/payments', { orderId: 'oa-2' }, { channel: 'sandbox-wallet' }, merchant);
     await app.pay(first.body.paymentId);
     await app.pay(second.body.paymentId);
-    await eventually(() => app.request('GET', '/orders/oa-2', undefined, merchant), (a) => a.body.refunds?.[0]?.status === 'succeeded');
+    await eventually(() => app.request('GET', '/orders/oa-2', undefined, merchant), (a) => a.body.refunds?.[0]?.status === 'succeeded', 20_000);
     await call('GET', '/orders/{orderId}', { orderId: 'oa-2' }, undefined, merchant);
     const refundId = `refund-${second.body.paymentId}`;
     expect((await call('POST', '/refunds/{refundId}/resolve', { refundId }, { resolution: 'written-off', note: 'test' }, operator)).status).toBe(409);
@@ -271,7 +271,7 @@ describe('the OpenAPI document', () => {
     await call('GET', '/orders', {}, undefined, merchant);
     await call('GET', '/orders?status=paid&limit=10', {}, undefined, auditor);
     expect((await call('GET', '/orders?limit=0', {}, undefined, merchant)).status).toBe(400);
-    const anomalies = await eventually(() => call('GET', '/reports/anomalies', {}, undefined, auditor), (a) => a.body.anomalies.length > 0);
+    const anomalies = await eventually(() => call('GET', '/reports/anomalies', {}, undefined, auditor), (a) => a.body.anomalies.length > 0, 20_000);
     expect(anomalies.body.anomalies[0].kind).toBe('duplicate-payment');
     expect((await call('GET', '/reports/anomalies', {}, undefined, merchant)).status).toBe(403);
     await call('GET', '/reports/settlement', {}, undefined, auditor);
@@ -284,7 +284,7 @@ describe('the OpenAPI document', () => {
     await call('GET', '/problems/{slug}', { slug: 'order-conflict' });
     await call('GET', '/problems/{slug}', { slug: 'order-conflict' }, undefined, { accept: 'text/html' });
     expect((await call('GET', '/problems/{slug}', { slug: 'no-such-problem' })).status).toBe(404);
-  });
+  }, 90_000);
 
   it('checks answers closed: an order with a field the schema does not name, or without one it requires, fails', async () => {
     const order = (await app.request('GET', '/orders/oa-2', undefined, merchant)).body;

@@ -4,7 +4,7 @@
  * Everything but setting faults is public, as the auth guard has it.
  */
 import { applyDecorators } from '@nestjs/common';
-import { ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiProperty, ApiPropertyOptional, ApiResponse, ApiSchema, getSchemaPath } from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiProperty, ApiPropertyOptional, ApiQuery, ApiResponse, ApiSchema, getSchemaPath } from '@nestjs/swagger';
 import { ApiProblemResponse, ApiProblems, ApiPublic } from '../http/openapi.js';
 import { MAX_DUPLICATE_NOTIFICATIONS, SANDBOX_PROVIDERS, type SandboxFaults, type SandboxRefund, type SandboxTradeParams } from './sandbox-gateway.js';
 
@@ -143,6 +143,7 @@ export const SandboxDocs = {
     applyDecorators(
       op('sandboxPayPage', "The provider's page where the payer pays (HTML)"),
       ApiParam({ name: 'paymentId', schema: { type: 'string' } }),
+      ApiQuery({ name: 'lang', required: false, description: 'else Accept-Language, else English', schema: { type: 'string', enum: ['zh-CN', 'en'] } }),
       ApiResponse({ status: 200, content: HTML }),
       ApiResponse({ status: 404, description: 'unknown payment (a page for the payer)', content: HTML }),
     ),
