@@ -3,6 +3,13 @@
  * its problem answers (RFC 9457, one example per slug), which operations need no key, and typed
  * query and path parameters. The document requires the bearer key everywhere by default, as the
  * auth guard does; `ApiPublic` marks what the guard lets through without one.
+ *
+ * A new operation is documented with: `@ApiTags` on its controller (and the tag's line in
+ * openapi-document.ts), `@ApiOperation({ operationId: 'camelCase', summary })`, a 2xx answer with
+ * a schema class (`@ApiOkResponse({ type })`, `@ApiCreatedResponse`), `@ApiProblems(...slugs)`
+ * for every problem it can answer (`unauthorized` on a protected controller), typed parameters
+ * (the helpers below), and `ApiIdempotencyKey()` on a POST the interceptor covers.
+ * test/e2e/openapi.e2e.spec.ts fails on an operation left without them.
  */
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiParam, ApiProperty, ApiPropertyOptional, ApiQuery, ApiResponse, ApiSchema, DECORATORS, getSchemaPath } from '@nestjs/swagger';
