@@ -55,7 +55,8 @@ describe('JSON logs of the service run as users run it', () => {
   const start = async (env: Record<string, string>): Promise<ServiceProcess> => {
     const dataDir = mkdtempSync(join(tmpdir(), 'payguard-logs-'));
     dataDirs.push(dataDir);
-    const service = await spawnService('payguard', MAIN, { DATA_DIR: dataDir, SANDBOX_NOTIFY_DELAY_MS: '0', ...env });
+    // A loaded machine (the whole suite on two cores) may take a while to start a process.
+    const service = await spawnService('payguard', MAIN, { DATA_DIR: dataDir, SANDBOX_NOTIFY_DELAY_MS: '0', ...env }, { timeoutMs: 60_000 });
     services.push(service);
     return service;
   };
@@ -70,7 +71,7 @@ describe('JSON logs of the service run as users run it', () => {
     let service: ServiceProcess;
     beforeAll(async () => {
       service = await start({});
-    });
+    }, 90_000);
 
     it('writes one JSON object per line, and says at start-up which address it binds: every interface', async () => {
       const lines = linesOf(service);
@@ -136,7 +137,7 @@ describe('JSON logs of the service run as users run it', () => {
     expect(lines.map((line) => line.level)).toContain('warn'); // API_KEYS is not set
     expect(lines.filter((line) => line.level === 'info' || line.level === 'debug')).toEqual([]);
     expect(accessLines(lines)).toEqual([]);
-  });
+  }, 90_000);
 });
 
 /** A pino destination that keeps what it is given. */
