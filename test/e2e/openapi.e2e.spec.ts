@@ -57,6 +57,11 @@ describe('the OpenAPI document', () => {
     const where = `${method} ${template} -> ${answer.status}`;
     expect({ where, documented: op !== undefined }).toEqual({ where, documented: true });
     called.add(`${method} ${template.split('?')[0]}`);
+    // A body the document requires but the service did without (or one it does not describe) is a wrong document.
+    if (/^2/.test(String(answer.status))) {
+      expect({ where, bodyRequired: op.requestBody?.required === true }).toEqual({ where, bodyRequired: body === undefined ? false : op.requestBody?.required === true });
+      if (body !== undefined) expect({ where, bodyDescribed: op.requestBody !== undefined }).toEqual({ where, bodyDescribed: true });
+    }
     const response = op.responses[String(answer.status)];
     expect({ where, statusDocumented: response !== undefined }).toEqual({ where, statusDocumented: true });
     const type = (answer.headers.get('content-type') ?? '').split(';')[0].trim();
@@ -241,6 +246,8 @@ describe('the OpenAPI document', () => {
     // A third order, closed; then the hosted checkout on a fourth.
     await call('POST', '/orders', {}, { orderId: 'oa-3', amount: 700, currency: 'USD' }, merchant);
     await call('POST', '/orders/{orderId}/close', { orderId: 'oa-3' }, { reason: 'customer left' }, merchant);
+    await call('POST', '/orders', {}, { orderId: 'oa-5', amount: 700, currency: 'USD' }, merchant);
+    await call('POST', '/orders/{orderId}/close', { orderId: 'oa-5' }, undefined, merchant);
     await call('POST', '/orders', {}, { orderId: 'oa-4', amount: 800, currency: 'CNY' }, merchant);
     const session = await call('POST', '/orders/{orderId}/checkout-sessions', { orderId: 'oa-4' }, { locale: 'en' }, merchant);
     const token = new URL(session.body.url).pathname.split('/').pop()!;

@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CheckoutSessions } from '../../application/checkout/checkout-sessions.js';
 import type { Viewer } from '../../application/viewer.js';
 import { CurrentViewer } from '../http/auth.guard.js';
@@ -18,6 +18,7 @@ export class CheckoutSessionsController {
   @HttpCode(201)
   @ApiOperation({ operationId: 'createCheckoutSession', summary: 'Open a hosted checkout session on an order: the URL to send the payer to' })
   @ApiOrderRefParam()
+  @ApiBody({ type: CreateCheckoutSessionDto, required: false })
   @ApiCreatedResponse({ type: CheckoutSessionDto })
   @ApiIdempotencyKey()
   @ApiProblems('validation', 'unauthorized', 'forbidden', 'not-found', 'order-not-payable', 'idempotency-conflict', 'idempotency-in-flight', 'payload-too-large')

@@ -97,6 +97,7 @@ export class OrdersController {
   @HttpCode(200)
   @ApiOperation({ operationId: 'closeOrder', summary: 'Close a pending order (its open channel trades are closed too); a closed or expired one is answered unchanged' })
   @ApiIdParam('orderId', 'the orderId', 'order-1001')
+  @ApiBody({ type: CloseOrderDto, required: false })
   @ApiOkResponse({ type: OrderDto })
   @ApiIdempotencyKey()
   @ApiProblems('validation', 'forbidden', 'not-found', 'order-not-closable', 'concurrency-conflict', 'idempotency-conflict', 'idempotency-in-flight', 'payload-too-large')
