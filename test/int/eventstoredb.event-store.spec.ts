@@ -18,10 +18,8 @@ import {
   StaleCheckpointError,
 } from '../../src/application/ports/event-store.port.js';
 import { ConfigError, loadConfig } from '../../src/infrastructure/config/config.js';
+import { CHECKPOINTS_KEPT, EventStoreDbEventStore } from '../../src/infrastructure/event-store/eventstoredb.event-store.js';
 import {
-  CHECKPOINTS_KEPT,
-  EventStoreDbEventStore,
-  filteredReadAllRequest,
   fromStoredEvent,
   namespaceFilter,
   ORIGINAL_EVENT_ID_KEY,
@@ -32,7 +30,7 @@ import {
   toEventData,
   toPosition,
   toReadPosition,
-} from '../../src/infrastructure/event-store/eventstoredb.event-store.js';
+} from '../../src/infrastructure/event-store/eventstoredb-mapping.js';
 import { openEventStore } from '../../src/infrastructure/event-store/open-event-store.js';
 import { EventStoreStandIn } from '../support/eventstoredb-stand-in.js';
 import { eventually, startTestApp } from '../support/harness.js';
@@ -204,29 +202,6 @@ describe('EventStoreDB adapter mappings (no server)', () => {
       }
       expect(repeatOrConflictIn('s', [c], existing)).toBeUndefined();
       expect(repeatOrConflictIn('s', [c], [])).toBeUndefined();
-    });
-  });
-
-  describe('filtered $all read request', () => {
-    it('asks for a server-side stream-name regex filter with a count, forwards from a position', () => {
-      const request = filteredReadAllRequest({ regex: '^(?!\\$)t:', from: { commit: 77n, prepare: 77n }, direction: FORWARDS, maxCount: 3 });
-
-      expect(request.toObject().options).toEqual({
-        all: { position: { commitPosition: '77', preparePosition: '77' } },
-        readDirection: 0,
-        resolveLinks: false,
-        count: '3',
-        filter: { streamIdentifier: { regex: '^(?!\\$)t:', prefixList: [] }, max: 0, count: {}, checkpointintervalmultiplier: 1 },
-        uuidOption: { string: {} },
-      });
-      expect(request.getOptions()?.hasSubscription()).toBe(false);
-    });
-
-    it('reads backwards from the end, or forwards from the start', () => {
-      const back = filteredReadAllRequest({ regex: 'x', from: END, direction: BACKWARDS, maxCount: 1 }).getOptions();
-      expect([back?.getReadDirection(), back?.getAll()?.hasEnd(), back?.getCount()]).toEqual([1, true, '1']);
-      const start = filteredReadAllRequest({ regex: 'x', from: START, direction: FORWARDS, maxCount: 1 }).getOptions();
-      expect(start?.getAll()?.hasStart()).toBe(true);
     });
   });
 

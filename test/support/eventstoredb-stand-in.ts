@@ -52,11 +52,20 @@ interface LogRecord {
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * A single EventStoreDB node as far as this adapter uses it: Streams.Read (stream reads; `$all`
- * reads forwards and backwards, filtered or not; live `$all` subscriptions from the end),
- * Streams.BatchAppend and Streams.Append, and ServerFeatures (which says whether BatchAppend is
- * there). Everything else answers UNIMPLEMENTED. One log, in memory; positions are byte-like
- * offsets with gaps, starting past some records of the server's own.
+ * A single EventStoreDB node as far as this adapter uses it: Streams.Read (stream reads; unfiltered
+ * `$all` reads forwards and backwards; `$all` subscriptions, filtered or not, from the end, the
+ * start or a position, catching up and then live), Streams.BatchAppend and Streams.Append, and
+ * ServerFeatures (which says whether BatchAppend is there). Everything else answers UNIMPLEMENTED
+ * (a filtered `$all` read too: EventStoreDB serves one, but the adapter no longer sends it). One
+ * log, in memory; positions are byte-like offsets with gaps, starting past some records of the
+ * server's own.
+ *
+ * A catch-up subscription gets, as EventStoreDB sends it: the confirmation, then every matching
+ * event AFTER its position (a subscription's start is exclusive, a read's inclusive), then, as it
+ * turns live, the caught-up message (servers since 23.10) or, with `caughtUp: false`, a
+ * checkpoint at the newest record instead (servers before 23.10 sent a filtered subscription
+ * one then, and no caught-up message). The server's periodic checkpoints while it searches are
+ * not modelled.
  */
 export class EventStoreStandIn {
   private readonly log: LogRecord[] = [];
@@ -67,19 +76,22 @@ export class EventStoreStandIn {
   private constructor(
     private readonly server: grpc.Server,
     readonly url: string,
+    private readonly sendsCaughtUp: boolean,
   ) {}
 
   /**
    * `batchAppend` (default true): advertise BatchAppend through ServerFeatures, as servers since
    * 21.10 do, so the client appends through it; false: answer ServerFeatures UNIMPLEMENTED, as
-   * older servers do, so the client falls back to Append.
+   * older servers do, so the client falls back to Append. `caughtUp` (default true): end a
+   * subscription's catch-up with the caught-up message (23.10 and later); false: with a
+   * checkpoint, as older servers did.
    */
-  static async start(options: { batchAppend?: boolean } = {}): Promise<EventStoreStandIn> {
+  static async start(options: { batchAppend?: boolean; caughtUp?: boolean } = {}): Promise<EventStoreStandIn> {
     const server = new grpc.Server();
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
-    const standIn = new EventStoreStandIn(server, `esdb://127.0.0.1:${port}?tls=false`);
+    const standIn = new EventStoreStandIn(server, `esdb://127.0.0.1:${port}?tls=false`, options.caughtUp ?? true);
     server.addService(StreamsService, {
       read: (call: grpc.ServerWritableStream<ReadRequest, ReadResponse>) => standIn.read(call),
       append: (call: grpc.ServerReadableStream<AppendRequest, AppendResponse>, callback: grpc.sendUnaryData<AppendResponse>) =>
@@ -166,29 +178,32 @@ export class EventStoreStandIn {
 
     const all = options.getAll()!;
     const regex = options.hasFilter() ? new RegExp(options.getFilter()!.getStreamIdentifier()!.getRegex()) : null;
-    if (options.hasSubscription()) {
-      if (!all.hasEnd()) {
-        call.destroy(grpcError(grpc.status.UNIMPLEMENTED, 'the stand-in subscribes from the end only'));
-        return;
-      }
-      const subscriber = { regex, call };
-      this.live.add(subscriber);
-      call.on('cancelled', () => this.live.delete(subscriber));
-      const confirmation = new ReadResp.SubscriptionConfirmation();
-      confirmation.setSubscriptionId(randomUUID());
-      call.write(new ReadResp().setConfirmation(confirmation));
-      return;
-    }
     const position = all.hasPosition() ? Number(all.getPosition()!.getCommitPosition()) : null;
     if (position !== null && !this.log.some((r) => r.position === position)) {
       // EventStoreDB answers InvalidPosition for a position that is no record's start.
       call.destroy(grpcError(grpc.status.INVALID_ARGUMENT, `invalid $all position ${position}`));
       return;
     }
-    let selected = backwards
+    if (options.hasSubscription()) {
+      call.write(new ReadResp().setConfirmation(new ReadResp.SubscriptionConfirmation().setSubscriptionId(randomUUID())));
+      if (!all.hasEnd()) {
+        // Catching up, then live in the same turn: nothing can commit in between.
+        const after = position ?? 0;
+        for (const record of this.log) if (record.position > after && (!regex || regex.test(record.stream))) call.write(readEvent(record, true));
+        call.write(this.caughtUp());
+      }
+      const subscriber = { regex, call };
+      this.live.add(subscriber);
+      call.on('cancelled', () => this.live.delete(subscriber));
+      return;
+    }
+    if (regex) {
+      call.destroy(grpcError(grpc.status.UNIMPLEMENTED, 'the stand-in serves no filtered $all reads'));
+      return;
+    }
+    const selected = backwards
       ? this.log.filter((r) => position === null || r.position < position).reverse() // backwards: exclusive
       : this.log.filter((r) => !all.hasEnd() && (position === null || r.position >= position)); // forwards: inclusive
-    if (regex) selected = selected.filter((r) => regex.test(r.stream));
     for (const record of selected.slice(0, count)) call.write(readEvent(record, true));
     call.end();
   }
@@ -215,10 +230,8 @@ export class EventStoreStandIn {
         if (outcome.ok) {
           const ok = new AppendResp.Success();
           ok.setCurrentRevision(String(outcome.revision));
-          const at = new AppendResp.Position();
-          at.setCommitPosition(String(outcome.transaction));
-          at.setPreparePosition(String(outcome.transaction));
-          ok.setPosition(at);
+          const at = String(outcome.transaction);
+          ok.setPosition(new AppendResp.Position().setCommitPosition(at).setPreparePosition(at));
           response.setSuccess(ok);
         } else {
           const wrong = new AppendResp.WrongExpectedVersion();
@@ -263,9 +276,7 @@ export class EventStoreStandIn {
         response.setCorrelationId(correlation);
         response.setStreamIdentifier(options.getStreamIdentifier());
         if (outcome.ok) {
-          const at = new AllStreamPosition();
-          at.setCommitPosition(String(outcome.transaction));
-          at.setPreparePosition(String(outcome.transaction));
+          const at = new AllStreamPosition().setCommitPosition(String(outcome.transaction)).setPreparePosition(String(outcome.transaction));
           const ok = new BatchAppendResp.Success();
           ok.setCurrentRevision(String(outcome.revision));
           ok.setPosition(at);
@@ -328,6 +339,13 @@ export class EventStoreStandIn {
       for (const record of written) if (!regex || regex.test(record.stream)) call.write(readEvent(record, true));
     }
     return written;
+  }
+
+  /** What a subscription gets as it turns live: the caught-up message, or (older servers) a checkpoint at the newest record. */
+  private caughtUp(): ReadResponse {
+    if (this.sendsCaughtUp) return new ReadResp().setCaughtUp(new ReadResp.CaughtUp());
+    const newest = String(this.log[this.log.length - 1]?.position ?? 0);
+    return new ReadResp().setCheckpoint(new ReadResp.Checkpoint().setCommitPosition(newest).setPreparePosition(newest));
   }
 
   /** A stream's events as reads see them: only the last `$maxCount` when its metadata says so. */

@@ -13,7 +13,8 @@ import {
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
 import type { Leadership } from '../../application/ports/leadership.port.js';
-import { keepLastEvents, LEADER_STREAM } from './eventstoredb.event-store.js';
+import { keepLastEvents } from './eventstoredb-checkpoints.js';
+import { LEADER_STREAM } from './eventstoredb-mapping.js';
 
 export interface EventStoreDbLeadershipOptions {
   /** The event store's connection (EventStoreDbEventStore.client): the lease opens none of its own. */
