@@ -3,10 +3,8 @@
  * and how the changes of a batch merge. A projection's rows are a fold of these changes over the
  * log, so they can be rebuilt from zero at any time and give the same rows, whatever the batches.
  */
-import type { AnomalyDetected, OrderClosed, OrderExpired, OrderPaid, OrderPlaced } from '../../domain/order/order.events.js';
-import type { PaymentSucceeded, RefundFailed, RefundRequested, RefundResolved, RefundSucceeded } from '../../domain/payment/payment.events.js';
 import { orderKey, orderKeyOf } from '../../domain/shared/stream-names.js';
-import type { RecordedEvent } from '../ports/event-store.port.js';
+import type { StoredEvent } from '../event-sourcing/upcaster.js';
 import type { ReportDays } from './report-days.js';
 import type { AnomalyChange, OrderChange, ProjectionName, ReportChange } from '../ports/projection-store.port.js';
 
@@ -29,10 +27,8 @@ export function projectionSettings(projection: ProjectionName, days: ReportDays)
   return projection === 'settlement' ? `timeZone=${days.timeZone}` : '';
 }
 
-type Data<E extends { data: object }> = E['data'];
-
 /** `days`: the report time zone's days, which the settlement's rows are by. */
-export function changesFor(projection: ProjectionName, event: RecordedEvent, days: ReportDays): ReportChange[] {
+export function changesFor(projection: ProjectionName, event: StoredEvent, days: ReportDays): ReportChange[] {
   switch (projection) {
     case 'orders':
       return orderChanges(event);
@@ -47,33 +43,29 @@ const orderChange = (orderId: string, change: Partial<Omit<OrderChange, 'kind' |
   { kind: 'order', orderId, legacy: null, placed: null, paymentsAdded: 0, anomaliesAdded: 0, refundedAdded: 0, ended: null, ...change },
 ];
 
-function orderChanges({ type, data, streamName }: RecordedEvent): ReportChange[] {
+function orderChanges(event: StoredEvent): ReportChange[] {
   // An order's own events name its row by their stream: merchants' orders of one id are two rows.
-  const key = orderKeyOf(streamName) ?? String(data.orderId);
-  switch (type) {
+  const key = orderKeyOf(event.streamName) ?? event.data.orderId;
+  switch (event.type) {
     case 'OrderPlaced': {
-      const { merchantId, amount, currency, createdAt, expiresAt } = data as Data<OrderPlaced>;
+      const { merchantId, amount, currency, createdAt, expiresAt } = event.data;
       return orderChange(key, { placed: { merchantId, amount, currency, createdAt, expiresAt } });
     }
     case 'PaymentAttemptStarted':
       return orderChange(key, { paymentsAdded: 1 });
     case 'OrderPaid': {
-      const { paymentId, paidAt } = data as Data<OrderPaid>;
+      const { paymentId, paidAt } = event.data;
       return orderChange(key, { ended: { status: 'paid', at: paidAt, paidBy: paymentId } });
     }
-    case 'OrderExpired': {
-      const { expiredAt } = data as Data<OrderExpired>;
-      return orderChange(key, { ended: { status: 'expired', at: expiredAt, paidBy: null } });
-    }
-    case 'OrderClosed': {
-      const { closedAt } = data as Data<OrderClosed>;
-      return orderChange(key, { ended: { status: 'closed', at: closedAt, paidBy: null } });
-    }
+    case 'OrderExpired':
+      return orderChange(key, { ended: { status: 'expired', at: event.data.expiredAt, paidBy: null } });
+    case 'OrderClosed':
+      return orderChange(key, { ended: { status: 'closed', at: event.data.closedAt, paidBy: null } });
     case 'AnomalyDetected':
       return orderChange(key, { anomaliesAdded: 1 });
     case 'RefundSucceeded': {
       // A payment's event: its order by merchant and id, or that merchant's order from before ids were scoped.
-      const { orderId, merchantId, amount } = data as Data<RefundSucceeded>;
+      const { orderId, merchantId, amount } = event.data;
       return orderChange(orderKey(orderId, merchantId), { refundedAdded: amount, legacy: merchantId === null ? null : { orderId, merchantId } });
     }
     default:
@@ -85,27 +77,27 @@ const anomalyChange = (paymentId: string, change: Partial<Omit<AnomalyChange, 'k
   { kind: 'anomaly', paymentId, detected: null, refundStatus: null, refundRequested: null, refundFailuresAdded: 0, refundCompletedAt: null, ...change },
 ];
 
-function anomalyChanges({ type, data }: RecordedEvent): ReportChange[] {
-  switch (type) {
+function anomalyChanges(event: StoredEvent): ReportChange[] {
+  switch (event.type) {
     case 'AnomalyDetected': {
-      const { paymentId, orderId, kind, detectedAt } = data as Data<AnomalyDetected>;
+      const { paymentId, orderId, kind, detectedAt } = event.data;
       return anomalyChange(paymentId, { detected: { orderId, anomalyKind: kind, detectedAt } });
     }
     case 'RefundRequested': {
-      const { paymentId, requestedAt, amount, currency } = data as Data<RefundRequested>;
+      const { paymentId, requestedAt, amount, currency } = event.data;
       return anomalyChange(paymentId, { refundStatus: 'requested', refundRequested: { at: requestedAt, amount, currency } });
     }
     case 'RefundFailed': {
-      const { paymentId, final } = data as Data<RefundFailed>;
+      const { paymentId, final } = event.data;
       return anomalyChange(paymentId, { refundStatus: final ? 'failed' : 'requested', refundFailuresAdded: 1 });
     }
     case 'RefundSucceeded': {
-      const { paymentId, completedAt, amount, requestedAmount } = data as Data<RefundSucceeded>;
+      const { paymentId, completedAt, amount, requestedAmount } = event.data;
       // Less than asked stays an open item (failed) until an operator resolves it.
       return anomalyChange(paymentId, { refundStatus: amount < requestedAmount ? 'failed' : 'succeeded', refundCompletedAt: completedAt });
     }
     case 'RefundResolved': {
-      const { paymentId, resolution } = data as Data<RefundResolved>;
+      const { paymentId, resolution } = event.data;
       return anomalyChange(paymentId, { refundStatus: resolution === 'retry' ? 'requested' : 'resolved' });
     }
     default:
@@ -117,15 +109,16 @@ function anomalyChanges({ type, data }: RecordedEvent): ReportChange[] {
  * Captures count on the channel's day of payment, refunds on the day the refund completed, days in
  * the report time zone; the service's own record time when the channel's time can't be read.
  */
-function settlementChanges({ type, data, metadata }: RecordedEvent, days: ReportDays): ReportChange[] {
-  switch (type) {
+function settlementChanges(event: StoredEvent, days: ReportDays): ReportChange[] {
+  const { occurredAt } = event.metadata;
+  switch (event.type) {
     case 'PaymentSucceeded': {
-      const { paymentId, channel, currency, amount, paidAt } = data as Data<PaymentSucceeded>;
-      return [{ kind: 'captured', paymentId, channel, currency, amount, day: days.dayOfTime(paidAt, metadata.occurredAt) }];
+      const { paymentId, channel, currency, amount, paidAt } = event.data;
+      return [{ kind: 'captured', paymentId, channel, currency, amount, day: days.dayOfTime(paidAt, occurredAt) }];
     }
     case 'RefundSucceeded': {
-      const { paymentId, currency, amount, completedAt } = data as Data<RefundSucceeded>;
-      return [{ kind: 'refunded', paymentId, currency, amount, day: days.dayOfTime(completedAt, metadata.occurredAt) }];
+      const { paymentId, currency, amount, completedAt } = event.data;
+      return [{ kind: 'refunded', paymentId, currency, amount, day: days.dayOfTime(completedAt, occurredAt) }];
     }
     default:
       return [];
