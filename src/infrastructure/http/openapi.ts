@@ -55,6 +55,8 @@ const EXAMPLES: Readonly<Record<string, Record<string, unknown>>> = {
   'order-not-closable': { detail: "order order-1001 is paid and can't be closed", orderStatus: 'paid' },
   'refund-not-resolvable': { detail: 'refund refund-pay_1 cannot be resolved: it is not failed' },
   'concurrency-conflict': { detail: 'the resource changed under too many concurrent requests' },
+  'idempotency-conflict': { detail: 'this Idempotency-Key was used with another request (method, path or body); use a new key for a new request' },
+  'idempotency-in-flight': { detail: 'a request with this Idempotency-Key is still running; retry it in a moment to get its answer' },
   'payload-too-large': { detail: 'the request body exceeds 64 KiB' },
   'validity-too-short': { detail: 'order order-1001 has 42 s of validity left; a payment needs at least 60 s', remainingSeconds: 42, minimumSeconds: 60 },
   'amount-mismatch': {
