@@ -20,7 +20,7 @@ type Operation = {
   tags?: string[];
   security?: object[];
   parameters?: { name: string; in: string; schema?: { example?: unknown; enum?: unknown[] } }[];
-  requestBody?: { content: Record<string, Media> };
+  requestBody?: { required?: boolean; content: Record<string, Media> };
   responses: Record<string, { content?: Record<string, Media> }>;
 };
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'];
