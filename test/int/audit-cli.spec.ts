@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { Invariant } from '../../src/application/audit/ledger-verifier.js';
@@ -97,6 +97,17 @@ describe('payguard export', () => {
       [3, 'RefundFailed'],
       [4, 'RefundSucceeded'],
     ]);
+  });
+
+  it('takes an order id (or a payment id) for --stream, as its help says', async () => {
+    const byOrderId = await payguard('export', '--data-dir', dir, '--stream', 'A');
+    const byPaymentId = await payguard('export', '--data-dir', dir, '--stream', 'pay_A2xxxx');
+
+    expect(byOrderId.code).toBe(0);
+    expect(byOrderId.out).toBe((await payguard('export', '--data-dir', dir, '--stream', 'order-A')).out);
+    expect(new Set(byOrderId.lines().map((event) => event.streamName))).toEqual(new Set(['order-A']));
+    expect(byPaymentId.out).toBe((await payguard('export', '--data-dir', dir, '--stream', 'payment-pay_A2xxxx')).out);
+    expect((await payguard('export', '--data-dir', dir, '--stream', 'not an id')).code).toBe(2);
   });
 
   it('refuses a data directory that holds no store, instead of creating an empty one', async () => {
@@ -210,6 +221,18 @@ describe('payguard replay and rebuild', () => {
 
     expect(run.code).toBe(0);
     expect(run.lines().at(-1).summary).toMatchObject({ differences: 0, positions: { orders: 30, anomalies: 30, settlement: 30 }, eventsRead: 30 });
+  });
+
+  it('names its scratch copy only when it keeps it (--keep): a deleted one is not named', async () => {
+    const run = await payguard('replay', '--data-dir', dir);
+    const kept = await payguard('replay', '--data-dir', dir, '--keep');
+    const keptAt = /into (\S+) \(kept\)/.exec(kept.out)?.[1];
+
+    expect(run.out).toMatch(/^OK: rebuilt .* into a scratch copy \(deleted after the comparison; --keep keeps it\)/);
+    expect(run.out + run.err).not.toMatch(/payguard-replay-/);
+    expect(keptAt).toMatch(/payguard-replay-.*reports\.db$/);
+    expect(existsSync(keptAt!)).toBe(true);
+    rmSync(dirname(keptAt!), { recursive: true, force: true });
   });
 
   it('reports a live row that differs from the log, and rebuild repairs it', async () => {
