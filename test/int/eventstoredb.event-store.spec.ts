@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import {
   ANY,
   BACKWARDS,
@@ -148,7 +149,7 @@ describe('EventStoreDB adapter mappings (no server)', () => {
       expect(() => toPosition({ commit: 2n ** 53n, prepare: 0n })).toThrow(RangeError);
     });
 
-    it('resumes $all from the start, or from the event at `after` (dropped by readAll)', () => {
+    it('catches up $all from the start, or from the event at `after` (dropped by readAll should the server send it)', () => {
       expect(toReadPosition(0)).toBe(START);
       expect(toReadPosition(4096)).toEqual({ commit: 4096n, prepare: 4096n });
     });
@@ -202,6 +203,20 @@ describe('EventStoreDB adapter mappings (no server)', () => {
       }
       expect(repeatOrConflictIn('s', [c], existing)).toBeUndefined();
       expect(repeatOrConflictIn('s', [c], [])).toBeUndefined();
+    });
+  });
+
+  describe('the client it uses', () => {
+    it("reaches @eventstore/db-client through its package root only, never its dist/ or generated/ files", async () => {
+      const folder = new URL('../../src/infrastructure/event-store/', import.meta.url);
+      const files = (await readdir(folder)).filter((name) => name.startsWith('eventstoredb'));
+      expect(files.length).toBeGreaterThanOrEqual(5);
+      for (const name of files) {
+        const source = await readFile(new URL(name, folder), 'utf8');
+        const specifiers = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+        expect(specifiers.filter((s) => s.startsWith('@eventstore/') && s !== '@eventstore/db-client')).toEqual([]);
+        expect(specifiers.filter((s) => s.includes('generated') || s.startsWith('@grpc/'))).toEqual([]);
+      }
     });
   });
 
@@ -325,6 +340,55 @@ describe('against an in-process stand-in for EventStoreDB (not EventStoreDB: see
         await app.close();
         await own.stop();
       }
+    });
+
+    it('reads the log on a server before 23.10 (no caught-up message: it stops at the checkpoint sent as it turns live)', async () => {
+      const older = await EventStoreStandIn.start({ caughtUp: false });
+      try {
+        const store = await open({ url: older.url });
+        const a = await store.append('order-1', [newEvent(), newEvent()], 'no-stream');
+        older.write('elsewhere-1', [{ type: 'X', data: {} }]);
+        const b = await store.append('order-2', [newEvent()], 'no-stream');
+        older.write('elsewhere-1', [{ type: 'X', data: {} }]);
+
+        const log = await store.readAll(0, 10);
+        expect(log.map((e) => [e.streamName, e.revision])).toEqual([['order-1', 0], ['order-1', 1], ['order-2', 0]]);
+        expect(log[1].position).toBe(a.lastPosition);
+        expect((await store.readAll(log[0].position, 1)).map((e) => e.position)).toEqual([a.lastPosition]);
+        expect(await store.readAll(b.lastPosition, 10)).toEqual([]);
+        expect(await store.headPosition()).toBe(b.lastPosition);
+      } finally {
+        await older.stop();
+      }
+    });
+
+    it('takes at most `limit` events per read from its catch-up subscription and leaves none of them open', async () => {
+      const store = await open();
+      const before = standIn.liveSubscriptions;
+      for (let i = 0; i < 5; i++) await store.append(`order-${i}`, [newEvent()], 'no-stream');
+      const positions: number[] = [];
+      for (let page = await store.readAll(0, 2); page.length > 0; page = await store.readAll(positions.at(-1)!, 2)) {
+        expect(page.length).toBeLessThanOrEqual(2);
+        positions.push(...page.map((e) => e.position));
+      }
+      expect(positions).toHaveLength(5);
+      expect([...positions].sort((x, y) => x - y)).toEqual(positions);
+      await until(() => standIn.liveSubscriptions === before); // only the store's own live one remains
+    });
+
+    it('finds its head behind more records of others than one backwards page holds, then reads on from what it scanned', async () => {
+      const store = await open();
+      const others = (n: number) => standIn.write(`${store.namespace}payguard_leader`, Array.from({ length: n }, () => ({ type: 'X', data: {} })));
+      const first = await store.append('order-1', [newEvent()], 'no-stream');
+      others(300);
+      expect(await store.headPosition()).toBe(first.lastPosition);
+      expect(await store.headPosition()).toBe(first.lastPosition); // nothing new: from what it remembers
+      others(10);
+      expect(await store.headPosition()).toBe(first.lastPosition);
+      const second = await store.append('order-1', [newEvent()], 0);
+      others(300);
+      expect(await store.headPosition()).toBe(second.lastPosition);
+      expect((await store.readAll(first.lastPosition, 10)).map((e) => e.position)).toEqual([second.lastPosition]);
     });
 
     it('gives the events of one multi-event append distinct positions although they share a prepare position', async () => {

@@ -134,7 +134,10 @@ export function toPosition(position: Position | undefined): number {
   return Number(position.commit);
 }
 
-/** Where a `$all` read continuing after `after` starts: the start of the log, or that event's own position. */
+/**
+ * Where a `$all` catch-up continuing after `after` starts: the start of the log, or that event's own
+ * position (a subscription starts after it; readAll drops it should the server send it).
+ */
 export function toReadPosition(after: number): ReadPosition {
   return after === 0 ? START : { commit: BigInt(after), prepare: BigInt(after) };
 }

@@ -29,6 +29,7 @@ import {
   fromStoredEvent,
   isMissingStream,
   NAMESPACE_PATTERN,
+  type NamespaceFilter,
   namespaceFilter,
   repeatOrConflictIn,
   toConcurrencyError,
@@ -101,7 +102,7 @@ const MAX_PENDING_ECHOES = 10_000;
  */
 export class EventStoreDbEventStore implements EventStore, KeyedCheckpointStore {
   private readonly listeners = new Set<() => void>();
-  private readonly filter;
+  private readonly filter: NamespaceFilter;
   private readonly log: EventStoreDbGlobalLog;
   private readonly checkpoints: EventStoreDbCheckpoints;
   /** `<stored stream>\n<EventStoreDB id>` of own appends whose echo on the subscription is not seen yet. */
