@@ -16,6 +16,13 @@ module.exports = {
       to: { path: '^src/infrastructure' },
     },
     {
+      name: 'eventstoredb-client-public-api',
+      comment: "The EventStoreDB adapter uses @eventstore/db-client's public API (the package root), never its internals or generated protobuf files.",
+      severity: 'error',
+      from: { path: '^src' },
+      to: { path: '^node_modules/@eventstore/db-client/(generated/|dist/(?!index\\.js$))' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},
