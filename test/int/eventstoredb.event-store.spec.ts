@@ -41,13 +41,16 @@ import { sleep, until } from '../support/wait.js';
 /**
  * The EventStoreDB adapter, in three parts:
  *
- * 1. Its pure mappings (revisions, errors, ids, positions, filter, request): no server, always run.
+ * 1. Its pure mappings (revisions, errors, ids, positions, filter) and the client entry points it
+ *    may use: no server, always run.
  * 2. The whole contract suite and the adapter's own tests, through the real client, against an
  *    in-process STAND-IN that speaks EventStoreDB's gRPC Streams protocol
  *    (test/support/eventstoredb-stand-in.ts; the leader lease's tests use it too). It is NOT
  *    EventStoreDB: it exercises the client plumbing and the adapter's logic, and models the
- *    server's semantics as read from EventStoreDB's source (commit/prepare positions, inclusive
- *    forward and exclusive backward `$all` reads, filters, wrong expected version, idempotent
+ *    server's semantics as read from EventStoreDB's source and documentation (commit/prepare
+ *    positions, inclusive forward and exclusive backward `$all` reads, filtered catch-up
+ *    subscriptions that start after their position and end their catch-up with the caught-up
+ *    message or, as servers before 23.10 did, a checkpoint, wrong expected version, idempotent
  *    repeats, `$maxCount`), so it cannot prove them. Always run.
  * 3. The same suites against a real EventStoreDB at EVENTSTORE_URL (each store in a fresh random
  *    namespace, so a shared server is fine), e.g.
