@@ -9,7 +9,7 @@ import type { AnomalyKind } from '../../domain/order/order.events.js';
 import { paymentDecider } from '../../domain/payment/payment.decider.js';
 import type { RefundRequested } from '../../domain/payment/payment.events.js';
 import { isEventOf } from '../../domain/shared/decider.js';
-import { orderKey, paymentStream } from '../../domain/shared/stream-names.js';
+import { orderKey, orderKeyOf, paymentIdOf, paymentStream } from '../../domain/shared/stream-names.js';
 import { narrow, upcast, type StoredEvent } from '../event-sourcing/upcaster.js';
 import type { RecordedEvent } from '../ports/event-store.port.js';
 import type { Invariant, Violation, VerifyOptions, VerifyReport } from './ledger-invariants.js';
@@ -51,8 +51,10 @@ export class LedgerVerifier {
     this.lastPosition = event.position;
     if (event.metadata.occurredAt > this.lastOccurredAt) this.lastOccurredAt = event.metadata.occurredAt;
 
-    if (event.streamName.startsWith('order-')) this.addOrderEvent(event, known);
-    else if (event.streamName.startsWith('payment-')) this.addPaymentEvent(event, known);
+    const key = orderKeyOf(event.streamName);
+    const paymentId = key === null ? paymentIdOf(event.streamName) : null;
+    if (key !== null) this.addOrderEvent(key, event, known);
+    else if (paymentId !== null) this.addPaymentEvent(paymentId, event, known);
     else {
       this.checkRevision(event, this.otherStreams.get(event.streamName) ?? -1);
       this.otherStreams.set(event.streamName, event.revision);
@@ -113,8 +115,8 @@ export class LedgerVerifier {
     };
   }
 
-  private addOrderEvent(event: RecordedEvent, known: StoredEvent | null): void {
-    const order = this.order(event.streamName.slice('order-'.length));
+  private addOrderEvent(key: string, event: RecordedEvent, known: StoredEvent | null): void {
+    const order = this.order(key);
     this.checkRevision(event, order.lastRevision);
     order.lastRevision = event.revision;
     if (known === null || !isEventOf(orderDecider, known)) {
@@ -152,8 +154,7 @@ export class LedgerVerifier {
     }
   }
 
-  private addPaymentEvent(event: RecordedEvent, known: StoredEvent | null): void {
-    const paymentId = event.streamName.slice('payment-'.length);
+  private addPaymentEvent(paymentId: string, event: RecordedEvent, known: StoredEvent | null): void {
     let payment = this.payments.get(paymentId);
     if (payment === undefined) {
       payment = {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { upcast } from '../event-sourcing/upcaster.js';
+import { narrow, type StoredEvent } from '../event-sourcing/upcaster.js';
 import { LogFollower } from '../log-follower.js';
 import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore, type RecordedEvent } from '../ports/event-store.port.js';
 import { OPERATIONS_METRICS, type OperationsMetrics } from '../ports/metrics.port.js';
@@ -73,18 +73,22 @@ export class MetricsFollower implements BeforeApplicationShutdown {
   private async handle(events: readonly RecordedEvent[]): Promise<void> {
     const counts: Array<() => void> = [];
     for (const recorded of events) {
-      const event = upcast(recorded);
-      const data = event.data as Record<string, unknown>;
+      const event = narrow(recorded);
+      if (event === null) continue;
       switch (event.type) {
-        case 'AnomalyDetected':
-          counts.push(() => this.metrics.anomalyDetected(String(data.kind)));
+        case 'AnomalyDetected': {
+          const { kind } = event.data;
+          counts.push(() => this.metrics.anomalyDetected(kind));
           break;
+        }
         case 'RefundRequested':
           counts.push(() => this.metrics.refundRecorded('requested'));
           break;
-        case 'RefundFailed':
-          counts.push(() => this.metrics.refundRecorded(data.final === true ? 'failed' : 'attempt_failed'));
+        case 'RefundFailed': {
+          const { final } = event.data;
+          counts.push(() => this.metrics.refundRecorded(final ? 'failed' : 'attempt_failed'));
           break;
+        }
         case 'RefundSucceeded':
           counts.push(() => this.metrics.refundRecorded('succeeded'));
           break;
@@ -114,9 +118,11 @@ export class MetricsFollower implements BeforeApplicationShutdown {
   }
 
   /** From the order's expiresAt (its OrderPlaced) to when the expiry was recorded. */
-  private async expiryLagSeconds(expired: RecordedEvent): Promise<number | null> {
-    const placed = (await this.store.readStream(expired.streamName)).find((event) => event.type === 'OrderPlaced');
-    const expiresAt = Date.parse(String(placed?.data.expiresAt));
+  private async expiryLagSeconds(expired: StoredEvent): Promise<number | null> {
+    const [first] = await this.store.readStream(expired.streamName);
+    const placed = first === undefined ? null : narrow(first);
+    if (placed?.type !== 'OrderPlaced') return null;
+    const expiresAt = Date.parse(placed.data.expiresAt);
     const recordedAt = Date.parse(expired.metadata.occurredAt);
     if (Number.isNaN(expiresAt) || Number.isNaN(recordedAt)) return null;
     return Math.max(0, (recordedAt - expiresAt) / 1000);

@@ -1,6 +1,6 @@
-import { orderKeyOf, orderStream, paymentStream } from '../../domain/shared/stream-names.js';
-import { upcast } from '../event-sourcing/upcaster.js';
-import type { EventStore, RecordedEvent } from '../ports/event-store.port.js';
+import { merchantOfKey, orderKeyOf, orderStream, paymentStream } from '../../domain/shared/stream-names.js';
+import { narrow, type StoredEvent } from '../event-sourcing/upcaster.js';
+import type { EventStore } from '../ports/event-store.port.js';
 
 /** How many orders and payments are remembered (a few dozen bytes each); the oldest are forgotten first. */
 const REMEMBERED = 50_000;
@@ -26,26 +26,24 @@ export class EventMerchants {
 
   constructor(private readonly store: Pick<EventStore, 'readStream'>) {}
 
-  /** Remembers what an (upcast) event says about whose orders and payments are whose. */
-  learn(event: RecordedEvent): void {
-    const data = event.data;
+  /** Remembers what an event says about whose orders and payments are whose. */
+  learn(event: StoredEvent): void {
     if (event.type === 'OrderPlaced') {
       const key = orderKeyOf(event.streamName);
-      if (key !== null && !key.includes('.')) remember(this.orders, key, (data.merchantId as string | null) ?? null);
+      if (key !== null && merchantOfKey(key) === null) remember(this.orders, key, event.data.merchantId);
     } else if (event.type === 'PaymentInitiated' || event.type === 'PaymentSucceeded' || event.type === 'RefundSucceeded') {
-      remember(this.payments, data.paymentId as string, { orderId: data.orderId as string, merchantId: (data.merchantId as string | null) ?? null });
+      const { paymentId, orderId, merchantId } = event.data;
+      remember(this.payments, paymentId, { orderId, merchantId });
     }
   }
 
-  /** The merchant of an (upcast) event: null for an order placed while the service ran open. */
-  async of(event: RecordedEvent): Promise<string | null> {
+  /** The merchant of an event: null for an order placed while the service ran open. */
+  async of(event: StoredEvent): Promise<string | null> {
     const key = orderKeyOf(event.streamName);
-    if (key !== null) {
-      const dot = key.indexOf('.');
-      return dot >= 0 ? key.slice(0, dot) : this.orderMerchant(key);
-    }
-    if (typeof event.data.merchantId === 'string') return event.data.merchantId;
-    const owner = await this.paymentOwner(event.data.paymentId as string);
+    if (key !== null) return merchantOfKey(key) ?? this.orderMerchant(key);
+    if ('merchantId' in event.data && event.data.merchantId !== null) return event.data.merchantId;
+    if (!('paymentId' in event.data)) return null;
+    const owner = await this.paymentOwner(event.data.paymentId);
     if (owner === null) return null;
     return owner.merchantId ?? this.orderMerchant(owner.orderId);
   }
@@ -53,19 +51,20 @@ export class EventMerchants {
   private async orderMerchant(orderId: string): Promise<string | null> {
     const known = this.orders.get(orderId);
     if (known !== undefined) return known;
-    const [first] = await this.store.readStream(orderStream(orderId));
-    const merchantId = first === undefined ? null : ((upcast(first).data.merchantId as string | null) ?? null);
-    if (first !== undefined) remember(this.orders, orderId, merchantId);
+    const [recorded] = await this.store.readStream(orderStream(orderId));
+    const first = recorded === undefined ? null : narrow(recorded);
+    const merchantId = first?.type === 'OrderPlaced' ? first.data.merchantId : null;
+    if (recorded !== undefined) remember(this.orders, orderId, merchantId);
     return merchantId;
   }
 
   private async paymentOwner(paymentId: string): Promise<PaymentOwner | null> {
     const known = this.payments.get(paymentId);
     if (known !== undefined) return known;
-    const [first] = await this.store.readStream(paymentStream(paymentId));
-    if (first === undefined) return null;
-    const data = upcast(first).data;
-    const owner = { orderId: data.orderId as string, merchantId: (data.merchantId as string | null) ?? null };
+    const [recorded] = await this.store.readStream(paymentStream(paymentId));
+    const first = recorded === undefined ? null : narrow(recorded);
+    if (first?.type !== 'PaymentInitiated') return null;
+    const owner = { orderId: first.data.orderId, merchantId: first.data.merchantId };
     remember(this.payments, paymentId, owner);
     return owner;
   }

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../ports/event-store.port.js';
+import type { StoredEvent } from '../event-sourcing/upcaster.js';
 import type { MerchantEventType } from '../ports/webhook-store.port.js';
 
 /** A merchant event before it is given its id and time: what a log event tells the merchant. */
@@ -7,37 +7,46 @@ export interface MerchantFact {
   readonly data: Record<string, unknown>;
 }
 
-/** Copies the named fields that are present: the ids and money a merchant acts on, nothing internal (raw provider payloads, notes, who resolved). */
-function pick(data: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const field of fields) if (data[field] !== undefined) out[field] = data[field];
-  return out;
-}
-
 /**
- * What a log event (already upcast) means to its merchant, or null when it is nothing a merchant
- * subscribes to. `refund.failed` is only a final failure: a transient one is retried by Payguard
- * and would be noise; a final one is an open item the merchant may have to act on.
+ * What a log event means to its merchant, or null when it is nothing a merchant subscribes to:
+ * the ids and money a merchant acts on, nothing internal (raw provider payloads, notes, who
+ * resolved). `refund.failed` is only a final failure: a transient one is retried by Payguard and
+ * would be noise; a final one is an open item the merchant may have to act on.
  */
-export function merchantFactOf(event: RecordedEvent): MerchantFact | null {
-  const data = event.data;
+export function merchantFactOf(event: StoredEvent): MerchantFact | null {
   switch (event.type) {
-    case 'OrderPaid':
-      return { type: 'order.paid', data: pick(data, ['orderId', 'paymentId', 'amount', 'currency', 'paidAt']) };
-    case 'OrderExpired':
-      return { type: 'order.expired', data: pick(data, ['orderId', 'expiredAt']) };
-    case 'OrderClosed':
-      return { type: 'order.closed', data: pick(data, ['orderId', 'reason', 'closedAt']) };
-    case 'PaymentSucceeded':
-      return { type: 'payment.succeeded', data: pick(data, ['paymentId', 'orderId', 'channel', 'amount', 'currency', 'channelTradeNo', 'paidAt']) };
-    case 'AnomalyDetected':
-      return { type: 'anomaly.detected', data: pick(data, ['orderId', 'paymentId', 'kind', 'detectedAt']) };
-    case 'RefundSucceeded':
-      return { type: 'refund.succeeded', data: pick(data, ['refundId', 'paymentId', 'orderId', 'amount', 'requestedAmount', 'currency', 'completedAt']) };
-    case 'RefundFailed':
-      return data.final === true ? { type: 'refund.failed', data: pick(data, ['refundId', 'paymentId', 'orderId', 'error', 'attempt', 'failedAt']) } : null;
-    case 'RefundResolved':
-      return { type: 'refund.resolved', data: pick(data, ['refundId', 'paymentId', 'orderId', 'resolution', 'resolvedAt']) };
+    case 'OrderPaid': {
+      const { orderId, paymentId, amount, currency, paidAt } = event.data;
+      return { type: 'order.paid', data: { orderId, paymentId, amount, currency, paidAt } };
+    }
+    case 'OrderExpired': {
+      const { orderId, expiredAt } = event.data;
+      return { type: 'order.expired', data: { orderId, expiredAt } };
+    }
+    case 'OrderClosed': {
+      const { orderId, reason, closedAt } = event.data;
+      return { type: 'order.closed', data: { orderId, reason, closedAt } };
+    }
+    case 'PaymentSucceeded': {
+      const { paymentId, orderId, channel, amount, currency, channelTradeNo, paidAt } = event.data;
+      return { type: 'payment.succeeded', data: { paymentId, orderId, channel, amount, currency, channelTradeNo, paidAt } };
+    }
+    case 'AnomalyDetected': {
+      const { orderId, paymentId, kind, detectedAt } = event.data;
+      return { type: 'anomaly.detected', data: { orderId, paymentId, kind, detectedAt } };
+    }
+    case 'RefundSucceeded': {
+      const { refundId, paymentId, orderId, amount, requestedAmount, currency, completedAt } = event.data;
+      return { type: 'refund.succeeded', data: { refundId, paymentId, orderId, amount, requestedAmount, currency, completedAt } };
+    }
+    case 'RefundFailed': {
+      const { refundId, paymentId, orderId, error, attempt, final, failedAt } = event.data;
+      return final ? { type: 'refund.failed', data: { refundId, paymentId, orderId, error, attempt, failedAt } } : null;
+    }
+    case 'RefundResolved': {
+      const { refundId, paymentId, orderId, resolution, resolvedAt } = event.data;
+      return { type: 'refund.resolved', data: { refundId, paymentId, orderId, resolution, resolvedAt } };
+    }
     default:
       return null;
   }

@@ -25,7 +25,16 @@ export function orderKeyOf(streamName: string): string | null {
   return ok ? key : null;
 }
 
+/** The merchant an order key names (null: an order at `order-{orderId}`, placed open or before ids were scoped). */
+export function merchantOfKey(key: string): string | null {
+  const dot = key.indexOf('.');
+  return dot < 0 ? null : key.slice(0, dot);
+}
+
 export const paymentStream = (paymentId: string): string => `payment-${paymentId}`;
+
+/** The payment id of a payment stream, or null when the name is not one. */
+export const paymentIdOf = (streamName: string): string | null => (streamName.startsWith('payment-') ? streamName.slice('payment-'.length) : null);
 
 /** The refund of payment P is always `refund-P`: derived from its cause, so it is requested once. */
 export const refundIdFor = (paymentId: string): string => `refund-${paymentId}`;
