@@ -83,7 +83,7 @@ export class AggregateRepository {
           ? this.ids.uuid()
           : this.ids.derived(`${causation.causationId}|${streamName}|${index}|${event.type}`),
       type: event.type,
-      data: event.data as Record<string, unknown>,
+      data: event.data,
       metadata: { occurredAt, correlationId: causation.correlationId, causationId: causation.causationId, schemaVersion: SCHEMA_VERSION },
     }));
   }

@@ -1,5 +1,5 @@
 /** A fact as a decider produces it: the application adds ids and metadata when it records it. */
-export interface DomainEvent<TType extends string = string, TData extends object = object> {
+export interface DomainEvent<TType extends string = string, TData extends Record<string, unknown> = Record<string, unknown>> {
   readonly type: TType;
   readonly data: TData;
 }
