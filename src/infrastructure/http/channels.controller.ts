@@ -2,12 +2,11 @@ import { BadRequestException, Controller, Get, HttpCode, Inject, Logger, Param, 
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiExtraModels, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { InvalidRequest, NotFound } from '../../application/errors.js';
+import { NotFound } from '../../application/errors.js';
 import { HandleNotificationCommand } from '../../application/payments/handle-notification.handler.js';
 import { SyncPaymentCommand } from '../../application/payments/sync-payment.handler.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../../application/ports/channel-registry.port.js';
-import { ChannelUnavailableError, NotificationRejectedError, type NotificationOutcome } from '../../application/ports/channel.port.js';
-import { ConcurrencyError } from '../../application/ports/event-store.port.js';
+import { NotificationRejectedError, type NotificationOutcome } from '../../application/ports/channel.port.js';
 import { paysPendingOrder } from '../../application/queries/checkout.js';
 import { OrderReader } from '../../application/queries/order-reader.js';
 import { OPEN_VIEWER } from '../../application/viewer.js';
@@ -17,7 +16,8 @@ import { sendPage } from '../checkout/layout.js';
 import { returnErrorPage, returnPage, unknownPaymentPage } from '../checkout/return.page.js';
 import { CorrelationId } from './auth.guard.js';
 import { ApiProblems, ApiPublic } from './openapi.js';
-import { problem } from './problem.js';
+import { PROBLEM_BASE, problem } from './problem.js';
+import { problemOf } from './problem.filter.js';
 import { NotificationReceivedDto } from './responses.dtos.js';
 import { checkId } from './validation.js';
 
@@ -144,19 +144,6 @@ export class ChannelsController {
 
 /** The problem a failed notification amounts to, as the channel's answer needs it. */
 function rejectionOf(error: unknown): Extract<NotificationOutcome, { outcome: 'rejected' }> {
-  const message = (error as Error)?.message ?? String(error);
-  const slug =
-    error instanceof NotificationRejectedError
-      ? error.code === 'bad-signature'
-        ? 'bad-signature'
-        : 'validation'
-      : error instanceof DomainError || error instanceof NotFound || error instanceof InvalidRequest
-        ? error.code
-        : error instanceof ChannelUnavailableError
-          ? 'channel-unavailable'
-          : error instanceof ConcurrencyError
-            ? 'concurrency-conflict'
-            : 'internal';
-  const { status } = problem(slug, message);
-  return { outcome: 'rejected', status, code: slug, detail: slug === 'internal' ? 'an unexpected error occurred; it has been logged' : message };
+  const known = problemOf(error) ?? problem('internal', 'an unexpected error occurred; it has been logged');
+  return { outcome: 'rejected', status: known.status, code: known.type.slice(PROBLEM_BASE.length), detail: known.detail };
 }

@@ -1,9 +1,8 @@
-/** RFC 9457 problem documents: every error the API returns has this shape. */
-export interface FieldError {
-  readonly field: string;
-  readonly message: string;
-}
+import type { FieldError } from '../../application/errors.js';
 
+export type { FieldError };
+
+/** RFC 9457 problem documents: every error the API returns has this shape. */
 export interface Problem {
   readonly type: string;
   readonly title: string;

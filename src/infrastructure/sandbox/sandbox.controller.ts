@@ -19,6 +19,7 @@ import {
   type SandboxTrade,
   type SandboxTradeParams,
 } from './sandbox-gateway.js';
+import type { FieldError } from '../../application/errors.js';
 import { formatMinorUnits } from '../../domain/shared/currencies.js';
 import { SandboxDocs } from './sandbox.openapi.js';
 
@@ -34,10 +35,6 @@ export const SANDBOX_HTTP_OPTIONS = Symbol('SandboxHttpOptions');
 
 const PROBLEM_BASE = 'https://payguard.dev/problems/';
 
-interface FieldError {
-  readonly field: string;
-  readonly message: string;
-}
 
 /** An answer that is an RFC 9457 problem. */
 class Problem extends Error {
