@@ -10,7 +10,7 @@ import {
   START,
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
-import { LogFollower } from '../../src/application/log-follower.js';
+import { LogFollower } from '../../src/application/log/log-follower.js';
 import {
   ConcurrencyError,
   IdempotencyConflictError,
@@ -346,7 +346,7 @@ describe('against an in-process stand-in for EventStoreDB (not EventStoreDB: see
     });
 
     it('reads the log on a server before 23.10 (no caught-up message: it stops at the checkpoint sent as it turns live)', async () => {
-      const older = await EventStoreStandIn.start({ caughtUp: false });
+      const older = await EventStoreStandIn.start({ endOfCatchUp: 'checkpoint' });
       try {
         const store = await open({ url: older.url });
         const a = await store.append('order-1', [newEvent(), newEvent()], 'no-stream');
@@ -365,18 +365,37 @@ describe('against an in-process stand-in for EventStoreDB (not EventStoreDB: see
       }
     });
 
-    it('takes at most `limit` events per read from its catch-up subscription and leaves none of them open', async () => {
-      const store = await open();
-      const before = standIn.liveSubscriptions;
-      for (let i = 0; i < 5; i++) await store.append(`order-${i}`, [newEvent()], 'no-stream');
-      const positions: number[] = [];
-      for (let page = await store.readAll(0, 2); page.length > 0; page = await store.readAll(positions.at(-1)!, 2)) {
-        expect(page.length).toBeLessThanOrEqual(2);
-        positions.push(...page.map((e) => e.position));
+    it('fails a read of the log, leaving no subscription open, when the server never says it has caught up', async () => {
+      const silent = await EventStoreStandIn.start({ endOfCatchUp: 'nothing' });
+      try {
+        const store = await EventStoreDbEventStore.open({ connectionString: silent.url, namespace: freshNamespace(), readSilenceMs: 200 });
+        stores.push(store);
+        await store.append('order-1', [newEvent()], 'no-stream');
+        silent.write('elsewhere-1', [{ type: 'X', data: {} }]); // the newest record is not the store's
+
+        await expect(store.readAll(0, 10)).rejects.toThrow(/sent nothing for 200 ms/);
+        await until(() => silent.liveSubscriptions === 1); // the store's own live one
+      } finally {
+        await silent.stop();
       }
-      expect(positions).toHaveLength(5);
-      expect([...positions].sort((x, y) => x - y)).toEqual(positions);
-      await until(() => standIn.liveSubscriptions === before); // only the store's own live one remains
+    });
+
+    it('takes at most `limit` events per read from its catch-up subscription and leaves none of them open', async () => {
+      const own = await EventStoreStandIn.start(); // counting subscriptions needs a server of its own
+      try {
+        const store = await open({ url: own.url });
+        for (let i = 0; i < 5; i++) await store.append(`order-${i}`, [newEvent()], 'no-stream');
+        const positions: number[] = [];
+        for (let page = await store.readAll(0, 2); page.length > 0; page = await store.readAll(positions.at(-1)!, 2)) {
+          expect(page.length).toBeLessThanOrEqual(2);
+          positions.push(...page.map((e) => e.position));
+        }
+        expect(positions).toHaveLength(5);
+        expect([...positions].sort((x, y) => x - y)).toEqual(positions);
+        await until(() => own.liveSubscriptions === 1); // only the store's own live one remains
+      } finally {
+        await own.stop();
+      }
     });
 
     it('finds its head behind more records of others than one backwards page holds, then reads on from what it scanned', async () => {

@@ -26,6 +26,7 @@ type AppendResponse = InstanceType<typeof AppendResp>;
 type BatchAppendRequest = InstanceType<typeof BatchAppendReq>;
 type BatchAppendResponse = InstanceType<typeof BatchAppendResp>;
 
+type EndOfCatchUp = 'caught-up' | 'checkpoint' | 'nothing';
 /** What an append expects of its stream: a revision, -1 (no stream), 'any' or 'exists'. */
 type Expectation = number | 'any' | 'exists';
 interface Proposed {
@@ -62,7 +63,7 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
  *
  * A catch-up subscription gets, as EventStoreDB sends it: the confirmation, then every matching
  * event AFTER its position (a subscription's start is exclusive, a read's inclusive), then, as it
- * turns live, the caught-up message (servers since 23.10) or, with `caughtUp: false`, a
+ * turns live, the caught-up message (servers since 23.10) or, with `endOfCatchUp: 'checkpoint'`, a
  * checkpoint at the newest record instead (servers before 23.10 sent a filtered subscription
  * one then, and no caught-up message). The server's periodic checkpoints while it searches are
  * not modelled.
@@ -76,22 +77,22 @@ export class EventStoreStandIn {
   private constructor(
     private readonly server: grpc.Server,
     readonly url: string,
-    private readonly sendsCaughtUp: boolean,
+    private readonly endOfCatchUp: EndOfCatchUp,
   ) {}
 
   /**
    * `batchAppend` (default true): advertise BatchAppend through ServerFeatures, as servers since
    * 21.10 do, so the client appends through it; false: answer ServerFeatures UNIMPLEMENTED, as
-   * older servers do, so the client falls back to Append. `caughtUp` (default true): end a
-   * subscription's catch-up with the caught-up message (23.10 and later); false: with a
-   * checkpoint, as older servers did.
+   * older servers do, so the client falls back to Append. `endOfCatchUp`: how a subscription's
+   * catch-up ends: 'caught-up' (default; 23.10 and later), 'checkpoint' (older servers), or
+   * 'nothing' (no server does that; to show the adapter does not wait for ever).
    */
-  static async start(options: { batchAppend?: boolean; caughtUp?: boolean } = {}): Promise<EventStoreStandIn> {
+  static async start(options: { batchAppend?: boolean; endOfCatchUp?: EndOfCatchUp } = {}): Promise<EventStoreStandIn> {
     const server = new grpc.Server();
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
-    const standIn = new EventStoreStandIn(server, `esdb://127.0.0.1:${port}?tls=false`, options.caughtUp ?? true);
+    const standIn = new EventStoreStandIn(server, `esdb://127.0.0.1:${port}?tls=false`, options.endOfCatchUp ?? 'caught-up');
     server.addService(StreamsService, {
       read: (call: grpc.ServerWritableStream<ReadRequest, ReadResponse>) => standIn.read(call),
       append: (call: grpc.ServerReadableStream<AppendRequest, AppendResponse>, callback: grpc.sendUnaryData<AppendResponse>) =>
@@ -190,7 +191,7 @@ export class EventStoreStandIn {
         // Catching up, then live in the same turn: nothing can commit in between.
         const after = position ?? 0;
         for (const record of this.log) if (record.position > after && (!regex || regex.test(record.stream))) call.write(readEvent(record, true));
-        call.write(this.caughtUp());
+        if (this.endOfCatchUp !== 'nothing') call.write(this.caughtUp());
       }
       const subscriber = { regex, call };
       this.live.add(subscriber);
@@ -343,7 +344,7 @@ export class EventStoreStandIn {
 
   /** What a subscription gets as it turns live: the caught-up message, or (older servers) a checkpoint at the newest record. */
   private caughtUp(): ReadResponse {
-    if (this.sendsCaughtUp) return new ReadResp().setCaughtUp(new ReadResp.CaughtUp());
+    if (this.endOfCatchUp === 'caught-up') return new ReadResp().setCaughtUp(new ReadResp.CaughtUp());
     const newest = String(this.log[this.log.length - 1]?.position ?? 0);
     return new ReadResp().setCheckpoint(new ReadResp.Checkpoint().setCommitPosition(newest).setPreparePosition(newest));
   }

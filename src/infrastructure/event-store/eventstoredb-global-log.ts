@@ -14,8 +14,9 @@ import { collect, fromStoredEvent, type NamespaceFilter, toPosition, toReadPosit
 const HEAD_PAGE = 256;
 /**
  * How long a catch-up read may hear nothing at all (no event, checkpoint or caught-up) before it
- * fails: the server sends a filtered subscription checkpoints while it searches, so silence this
- * long means a server that never says it has caught up (see `readAll`), not a long search.
+ * fails, by default: the server sends a filtered subscription checkpoints while it searches, so
+ * silence this long means a server that never says it has caught up (see `readAll`), not a long
+ * search. Failing beats waiting for ever: the follower retries, and says so.
  */
 export const READ_SILENCE_MS = 60_000;
 
@@ -40,6 +41,7 @@ export class EventStoreDbGlobalLog {
     private readonly filter: NamespaceFilter,
     /** Port stream name of a stored one (the namespace taken off). */
     private readonly unstored: (stored: string) => string,
+    private readonly silenceMs = READ_SILENCE_MS,
   ) {}
 
   /**
@@ -51,7 +53,7 @@ export class EventStoreDbGlobalLog {
    * - an event or a checkpoint at or past `head`, the newest `$all` record read just before
    *   subscribing (servers before 23.10 send no caught-up message, but send a filtered
    *   subscription a checkpoint as it turns live);
-   * and fails after READ_SILENCE_MS without a message. What it gives is always every event of
+   * and fails after `silenceMs` (READ_SILENCE_MS) without a message. What it gives is always every event of
    * this store from `after` up to its last one, in order (a subscription delivers `$all` in order,
    * without gaps), so stopping early is never a loss: the caller reads on from there.
    */
@@ -105,18 +107,15 @@ export class EventStoreDbGlobalLog {
       /** The server has sent all it had up to `head`; what it sent may still sit in the stream's buffer. */
       let complete = false;
       let settled = false;
-      const headAt = BigInt(head);
-      const subscription = this.client.subscribeToAll({
-        fromPosition: toReadPosition(after),
-        filter: streamNameFilter({
-          regex: this.filter.regex,
-          checkpointInterval: 1,
-          checkpointReached: (_, position) => {
-            heard();
-            if (position.commit >= headAt) caughtUp();
-          },
-        }),
-      });
+      let timer: NodeJS.Timeout | undefined;
+      const heard = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(
+          () => finish(new Error(`EventStoreDB sent nothing for ${this.silenceMs} ms while catching up $all from ${after}`)),
+          this.silenceMs,
+        );
+        timer.unref();
+      };
       const finish = (error?: unknown): void => {
         if (settled) return;
         settled = true;
@@ -131,30 +130,31 @@ export class EventStoreDbGlobalLog {
         complete = true;
         if (subscription.readableLength === 0) finish();
       };
-      let timer: NodeJS.Timeout | undefined;
-      const heard = (): void => {
-        clearTimeout(timer);
-        timer = setTimeout(
-          () => finish(new Error(`EventStoreDB sent nothing for ${READ_SILENCE_MS} ms while catching up $all from ${after}`)),
-          READ_SILENCE_MS,
-        );
-        timer.unref();
-      };
+      const headAt = BigInt(head);
+      const subscription = this.client.subscribeToAll({
+        fromPosition: toReadPosition(after),
+        filter: streamNameFilter({
+          regex: this.filter.regex,
+          checkpointInterval: 1,
+          checkpointReached: (_, position) => {
+            heard();
+            if (position.commit >= headAt) caughtUp();
+          },
+        }),
+      });
       heard();
       subscription.on('data', (resolved: AllStreamResolvedEvent) => {
         if (settled) return;
         heard();
         try {
           const event = resolved.event;
-          if (event) {
-            const position = toPosition(event.position);
-            if (position <= after) return; // the event at `after` itself, should the server include it
+          const position = event ? toPosition(event.position) : after;
+          // position <= after: the event at `after` itself, should the server include it.
+          if (event && position > after) {
             if (position <= last) throw new Error(`$all positions not strictly increasing at ${position} after ${last} (stream ${event.streamId})`);
             last = position;
-            if (this.filter.includes(event.streamId, event.type)) {
-              out.push(fromStoredEvent(event, this.unstored(event.streamId)));
-              if (out.length === limit || position >= head) return finish();
-            } else if (position >= head) return finish();
+            if (this.filter.includes(event.streamId, event.type)) out.push(fromStoredEvent(event, this.unstored(event.streamId)));
+            if (out.length === limit || position >= head) return finish();
           }
           if (complete && subscription.readableLength === 0) finish();
         } catch (error) {

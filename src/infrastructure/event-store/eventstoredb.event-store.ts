@@ -54,6 +54,8 @@ export interface EventStoreDbEventStoreOptions {
   readonly namespace?: string;
   /** Told of failures outside any call (the live subscription, checkpoint metadata); default console.error. */
   readonly onError?: (error: unknown) => void;
+  /** How long a read of the log may hear nothing from the server before it fails (default READ_SILENCE_MS, 60 s). */
+  readonly readSilenceMs?: number;
 }
 
 /** Backstop for `any` appends racing other writers on one stream; each retry follows another writer's commit. */
@@ -124,9 +126,10 @@ export class EventStoreDbEventStore implements EventStore, KeyedCheckpointStore 
     readonly client: EventStoreDBClient,
     readonly namespace: string,
     private readonly onError: (error: unknown) => void,
+    readSilenceMs?: number,
   ) {
     this.filter = namespaceFilter(namespace);
-    this.log = new EventStoreDbGlobalLog(client, this.filter, (stored) => this.unstored(stored));
+    this.log = new EventStoreDbGlobalLog(client, this.filter, (stored) => this.unstored(stored), readSilenceMs);
     this.checkpoints = new EventStoreDbCheckpoints(client, namespace, onError, () => this.assertOpen());
   }
 
@@ -138,7 +141,7 @@ export class EventStoreDbEventStore implements EventStore, KeyedCheckpointStore 
     }
     const onError = options.onError ?? ((error: unknown) => console.error('eventstoredb event store:', error));
     const client = EventStoreDBClient.connectionString(options.connectionString);
-    const store = new EventStoreDbEventStore(client, namespace, onError);
+    const store = new EventStoreDbEventStore(client, namespace, onError, options.readSilenceMs);
     try {
       await store.ping();
       await store.subscribe();
