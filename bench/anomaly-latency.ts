@@ -17,7 +17,7 @@
  * measured interval.
  */
 import { randomUUID } from 'node:crypto';
-import { PaymentResultRecorder, type SuccessReport } from '../src/application/payments/payment-result-recorder.js';
+import { PaymentResultRecorder, type SuccessReport } from '../src/application/trades/payment-result-recorder.js';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent } from '../src/application/ports/event-store.port.js';
 import { paymentStream } from '../src/domain/shared/stream-names.js';
 import { startPayguard, type RunningPayguard } from '../src/infrastructure/bootstrap.js';

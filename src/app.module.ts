@@ -1,15 +1,15 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
-import { BackgroundWorkers } from './application/background-workers.js';
+import { BackgroundWorkers } from './application/workers/background-workers.js';
 import { AggregateRepository } from './application/event-sourcing/aggregate-repository.js';
-import { DeadlineScheduler } from './application/expiry/deadline-scheduler.js';
-import { ExpireOrderHandler } from './application/expiry/expire-order.handler.js';
+import { DeadlineScheduler } from './application/deadlines/deadline-scheduler.js';
+import { OrderExpiry } from './application/orders/order-expiry.js';
 import { OpenWorkIndex } from './application/open-work/open-work.index.js';
 import { CloseOrderHandler } from './application/orders/close-order.handler.js';
 import { PlaceOrderHandler } from './application/orders/place-order.handler.js';
 import { HandleNotificationHandler } from './application/payments/handle-notification.handler.js';
-import { PaymentResultRecorder } from './application/payments/payment-result-recorder.js';
+import { PaymentResultRecorder } from './application/trades/payment-result-recorder.js';
 import { StartPaymentHandler } from './application/payments/start-payment.handler.js';
 import { SyncPaymentHandler } from './application/payments/sync-payment.handler.js';
 import { CHANNEL_REGISTRY } from './application/ports/channel-registry.port.js';
@@ -20,19 +20,19 @@ import { IDEMPOTENCY_STORE, type IdempotencyStore } from './application/ports/id
 import { PROJECTION_STORE, type ProjectionStore } from './application/ports/projection-store.port.js';
 import { SETTINGS, type PayguardSettings } from './application/ports/settings.port.js';
 import { AnomalyProcessManager } from './application/process-manager/anomaly.process-manager.js';
-import { OrderLocator } from './application/orders/order-locator.js';
+import { OrderLocator } from './application/queries/order-locator.js';
 import { OrderReader } from './application/queries/order-reader.js';
-import { Reactions } from './application/reactions.js';
+import { Reactions } from './application/process-manager/reactions.js';
 import { ReconciliationSweep } from './application/reconciliation/reconciliation.sweep.js';
-import { ExecuteRefundHandler } from './application/refunds/execute-refund.handler.js';
+import { RefundAttempts } from './application/refunds/refund-attempts.js';
 import { ResolveRefundHandler } from './application/refunds/resolve-refund.handler.js';
 import { PaymentIntents } from './application/trades/payment-intents.js';
 import { TradeCloser } from './application/trades/trade-closer.js';
 import { TradeWatch } from './application/trades/trade-watch.js';
 import { ReportProjections } from './application/reporting/report-projections.js';
-import { ReportsReader } from './application/reporting/reports.reader.js';
-import { RefundExecutor } from './application/refunds/refund-executor.js';
-import { SharedLogReader } from './application/shared-log-reader.js';
+import { ReportQueries } from './application/reporting/report-queries.js';
+import { RefundRunner } from './application/refunds/refund-runner.js';
+import { SharedLogReader } from './application/log/shared-log-reader.js';
 import { InMemoryChannelRegistry } from './infrastructure/channels/channel-registry.js';
 import type { AppConfig } from './infrastructure/config/config.js';
 import { StoreHealth } from './infrastructure/event-store/store-health.js';
@@ -107,8 +107,8 @@ export class AppModule implements NestModule {
       StartPaymentHandler,
       HandleNotificationHandler,
       SyncPaymentHandler,
-      ExpireOrderHandler,
-      ExecuteRefundHandler,
+      OrderExpiry,
+      RefundAttempts,
       ResolveRefundHandler,
       PaymentIntents,
       TradeCloser,
@@ -116,9 +116,9 @@ export class AppModule implements NestModule {
       SharedLogReader,
       OpenWorkIndex,
       AnomalyProcessManager,
-      RefundExecutor,
+      RefundRunner,
       ReportProjections,
-      ReportsReader,
+      ReportQueries,
       DeadlineScheduler,
       ReconciliationSweep,
       BackgroundWorkers,

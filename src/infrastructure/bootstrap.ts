@@ -6,7 +6,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../app.module.js';
-import { BackgroundWorkers } from '../application/background-workers.js';
+import { BackgroundWorkers } from '../application/workers/background-workers.js';
 import type { Clock, IdGenerator } from '../application/ports/clock.port.js';
 import type { EventStore, KeyedCheckpointStore } from '../application/ports/event-store.port.js';
 import type { Leadership } from '../application/ports/leadership.port.js';

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { InvalidRequest } from '../../src/application/errors.js';
+import { InvalidRequest } from '../../src/application/shared/errors.js';
 import { ChannelUnavailableError, NotificationRejectedError, type IncomingNotification } from '../../src/application/ports/channel.port.js';
 import { AlipayChannel } from '../../src/infrastructure/channels/alipay.channel.js';
 import { ConfigError, loadConfig } from '../../src/infrastructure/config/config.js';

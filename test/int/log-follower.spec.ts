@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LogFollower } from '../../src/application/log-follower.js';
+import { LogFollower } from '../../src/application/log/log-follower.js';
 import type { EventStore, NewEvent, RecordedEvent } from '../../src/application/ports/event-store.port.js';
 import { MemoryEventStore } from '../../src/infrastructure/event-store/memory.event-store.js';
 

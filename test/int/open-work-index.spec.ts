@@ -12,7 +12,7 @@ import type {
   RecordedEvent,
   StateChange,
 } from '../../src/application/ports/event-store.port.js';
-import { SharedLogReader } from '../../src/application/shared-log-reader.js';
+import { SharedLogReader } from '../../src/application/log/shared-log-reader.js';
 import { MemoryEventStore } from '../../src/infrastructure/event-store/memory.event-store.js';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite.event-store.js';
 

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { LogFollower } from '../../src/application/log-follower.js';
+import { LogFollower } from '../../src/application/log/log-follower.js';
 import {
   ConcurrencyError,
   IdempotencyConflictError,

@@ -3,7 +3,7 @@
  * success on a paid order becomes one anomaly, one refund request and one refund call, however
  * often the log hands the same events over.
  */
-import { SharedLogReader } from '../../src/application/shared-log-reader.js';
+import { SharedLogReader } from '../../src/application/log/shared-log-reader.js';
 import { orderStream, paymentStream } from '../../src/domain/shared/stream-names.js';
 import { MemoryEventStore } from '../../src/infrastructure/event-store/memory.event-store.js';
 import { CORRELATION, MERCHANT, ofType, RecordingLog, settle, World, type Read } from './runner-world.js';

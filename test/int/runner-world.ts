@@ -7,18 +7,18 @@ import { orderDecider, type OrderCommand, type PlacedOrderState } from '../../sr
 import { paymentDecider, type PaymentCommand } from '../../src/domain/payment/payment.decider.js';
 import { orderKey, orderStream, paymentStream } from '../../src/domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../../src/application/event-sourcing/aggregate-repository.js';
-import type { LogSource } from '../../src/application/log-follower.js';
-import { OrderLocator } from '../../src/application/orders/order-locator.js';
+import type { LogSource } from '../../src/application/log/log-follower.js';
+import { OrderLocator } from '../../src/application/queries/order-locator.js';
 import type { RefundRequest, RefundResult, PaymentChannel } from '../../src/application/ports/channel.port.js';
 import type { Clock, IdGenerator } from '../../src/application/ports/clock.port.js';
 import type { EventStore, KeyedCheckpointStore, RecordedEvent } from '../../src/application/ports/event-store.port.js';
 import type { PayguardSettings } from '../../src/application/ports/settings.port.js';
 import { OpenWorkIndex } from '../../src/application/open-work/open-work.index.js';
 import { AnomalyProcessManager } from '../../src/application/process-manager/anomaly.process-manager.js';
-import { Reactions } from '../../src/application/reactions.js';
-import { ExecuteRefundHandler } from '../../src/application/refunds/execute-refund.handler.js';
-import { RefundExecutor } from '../../src/application/refunds/refund-executor.js';
-import { SharedLogReader } from '../../src/application/shared-log-reader.js';
+import { Reactions } from '../../src/application/process-manager/reactions.js';
+import { RefundAttempts } from '../../src/application/refunds/refund-attempts.js';
+import { RefundRunner } from '../../src/application/refunds/refund-runner.js';
+import { SharedLogReader } from '../../src/application/log/shared-log-reader.js';
 import { PaymentIntents } from '../../src/application/trades/payment-intents.js';
 import { InMemoryChannelRegistry } from '../../src/infrastructure/channels/channel-registry.js';
 import { CryptoIdGenerator } from '../../src/infrastructure/system/system-clock.js';
@@ -183,9 +183,9 @@ export class World {
     return this.track(new AnomalyProcessManager(reader(log), this.store, this.reactions));
   }
 
-  refundExecutor(log: LogSource = this.store): RefundExecutor {
-    const handler = new ExecuteRefundHandler(this.repository, this.registry, this.clock, SETTINGS);
-    return this.track(new RefundExecutor(reader(log), this.store, handler));
+  refundExecutor(log: LogSource = this.store): RefundRunner {
+    const handler = new RefundAttempts(this.repository, this.registry, this.clock, SETTINGS);
+    return this.track(new RefundRunner(reader(log), this.store, handler));
   }
 
   /** An open-work index reading `log`, keeping its rows in `checkpoints` (the store's own when none is given). */

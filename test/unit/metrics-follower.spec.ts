@@ -1,7 +1,7 @@
 import { MetricsFollower } from '../../src/application/observability/metrics.follower.js';
 import type { NewEvent } from '../../src/application/ports/event-store.port.js';
 import type { OperationsMetrics } from '../../src/application/ports/metrics.port.js';
-import { SharedLogReader } from '../../src/application/shared-log-reader.js';
+import { SharedLogReader } from '../../src/application/log/shared-log-reader.js';
 import { MemoryEventStore } from '../../src/infrastructure/event-store/memory.event-store.js';
 
 /** The port as a list of what it was told. */

@@ -1,6 +1,6 @@
 import { applyToOpenWork, emptyOpenWork } from '../../src/application/open-work/open-work.js';
 import { entriesOf, entryOf, openWorkFromRows, openWorkFromWholeState, rowKey } from '../../src/application/open-work/open-work-rows.js';
-import { DeadlineQueue } from '../../src/application/expiry/deadline-queue.js';
+import { DeadlineQueue } from '../../src/application/open-work/deadline-queue.js';
 import { narrow, type StoredEvent } from '../../src/application/event-sourcing/upcaster.js';
 
 let position = 0;

@@ -1,9 +1,9 @@
 import { emptyOpenWork } from '../../src/application/open-work/open-work.js';
 import type { OpenWorkIndex } from '../../src/application/open-work/open-work.index.js';
-import type { DeadlineScheduler } from '../../src/application/expiry/deadline-scheduler.js';
-import type { Reactions } from '../../src/application/reactions.js';
+import type { DeadlineScheduler } from '../../src/application/deadlines/deadline-scheduler.js';
+import type { Reactions } from '../../src/application/process-manager/reactions.js';
 import { ReconciliationSweep } from '../../src/application/reconciliation/reconciliation.sweep.js';
-import type { RefundExecutor } from '../../src/application/refunds/refund-executor.js';
+import type { RefundRunner } from '../../src/application/refunds/refund-runner.js';
 import type { TradeWatch, WatchReport } from '../../src/application/trades/trade-watch.js';
 import type { PayguardSettings } from '../../src/application/ports/settings.port.js';
 
@@ -21,7 +21,7 @@ function sweepWith(work: ReturnType<typeof emptyOpenWork>, expired: (orderId: st
         void requested.push({ paymentId, causationId: causation.causationId }),
     } as unknown as Reactions,
     { sweep: async () => NO_TRADES } as unknown as TradeWatch,
-    { execute: async (paymentId: string) => void executed.push(paymentId) } as unknown as RefundExecutor,
+    { execute: async (paymentId: string) => void executed.push(paymentId) } as unknown as RefundRunner,
     { expire: async (orderId: string) => expired(orderId) } as unknown as DeadlineScheduler,
     { now: () => NOW },
     { uuid: () => 'u', token: () => 't', derived: () => 'd' },

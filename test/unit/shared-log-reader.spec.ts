@@ -1,6 +1,6 @@
-import { LogFollower, type LogSource } from '../../src/application/log-follower.js';
+import { LogFollower, type LogSource } from '../../src/application/log/log-follower.js';
 import type { CheckpointStore, RecordedEvent } from '../../src/application/ports/event-store.port.js';
-import { SharedLogReader } from '../../src/application/shared-log-reader.js';
+import { SharedLogReader } from '../../src/application/log/shared-log-reader.js';
 
 /**
  * A global log with whatever positions it is given (gap-free like SQLite, or with gaps like

@@ -7,7 +7,7 @@ import { paymentDecider, type PaymentState } from '../../domain/payment/payment.
 import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
 import { foldStream } from '../event-sourcing/fold-stream.js';
 import type { EventStore, RecordedEvent } from '../ports/event-store.port.js';
-import { toOrderView, type OrderView } from '../queries/views.js';
+import { toOrderView, type OrderView } from '../queries/order-views.js';
 
 export interface OrderAsOf {
   /** The moment asked for (null: now, every event). */

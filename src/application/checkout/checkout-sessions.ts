@@ -6,7 +6,7 @@ import type { OrderStatus } from '../../domain/order/order.events.js';
 import type { InitiatedPaymentState, PaymentState } from '../../domain/payment/payment.decider.js';
 import type { PaymentStatus } from '../../domain/payment/payment.events.js';
 import type { Causation } from '../event-sourcing/aggregate-repository.js';
-import { InvalidRequest, NotFound } from '../errors.js';
+import { InvalidRequest, NotFound } from '../shared/errors.js';
 import { StartPaymentCommand } from '../payments/start-payment.handler.js';
 import { SyncPaymentCommand } from '../payments/sync-payment.handler.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
@@ -17,7 +17,7 @@ import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { checkout, type CheckoutAction } from '../queries/checkout.js';
 import { OrderReader } from '../queries/order-reader.js';
 import { TradeCloser } from '../trades/trade-closer.js';
-import { OPEN_VIEWER, type Viewer } from '../viewer.js';
+import { OPEN_VIEWER, type Viewer } from '../shared/viewer.js';
 import {
   CHECKOUT_OPTIONS,
   CHECKOUT_TOKENS,

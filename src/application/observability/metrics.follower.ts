@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { narrow, type StoredEvent } from '../event-sourcing/upcaster.js';
-import { LogFollower } from '../log-follower.js';
+import { LogFollower } from '../log/log-follower.js';
 import { CHECKPOINT_STORE, EVENT_STORE, type CheckpointStore, type EventStore, type RecordedEvent } from '../ports/event-store.port.js';
 import { OPERATIONS_METRICS, type OperationsMetrics } from '../ports/metrics.port.js';
-import { SharedLogReader } from '../shared-log-reader.js';
+import { SharedLogReader } from '../log/shared-log-reader.js';
 
 /** Checkpoint name of the metrics follower. */
 export const METRICS_CHECKPOINT = 'metrics';

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { orderKeyOf } from '../../domain/shared/stream-names.js';
-import { LogFollower } from '../log-follower.js';
+import { LogFollower } from '../log/log-follower.js';
 import {
   CHECKPOINT_STORE,
   type CheckpointStore,
@@ -8,8 +8,8 @@ import {
   type KeyedCheckpointStore,
   type StateChange,
 } from '../ports/event-store.port.js';
-import { SharedLogReader } from '../shared-log-reader.js';
-import { DeadlineQueue } from '../expiry/deadline-queue.js';
+import { SharedLogReader } from '../log/shared-log-reader.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { narrow } from '../event-sourcing/upcaster.js';
 import { applyToOpenWork, emptyOpenWork, type OpenWork, type OpenWorkSection } from './open-work.js';
 import { entriesOf, entryOf, openWorkFromRows, openWorkFromWholeState, rowKey, type OpenWorkEntry } from './open-work-rows.js';

@@ -4,6 +4,7 @@
  * It holds only open items (closed ones are dropped), so deadlines and the reconciliation sweep
  * never scan history.
  */
+import type { AnomalyKind } from '../../domain/order/order.events.js';
 import { orderKey, orderKeyOf } from '../../domain/shared/stream-names.js';
 import type { StoredEvent } from '../event-sourcing/upcaster.js';
 
@@ -13,7 +14,7 @@ export interface OpenWork {
   /** paymentId -> a channel trade not yet confirmed final by its provider (see WatchedTrade) */
   readonly trades: Record<string, WatchedTrade>;
   /** paymentId -> anomaly with no refund requested yet; `eventId` is its AnomalyDetected, the cause a refund names */
-  readonly unrefundedAnomalies: Record<string, { orderId: string; kind: string; detectedAt: string; eventId: string }>;
+  readonly unrefundedAnomalies: Record<string, { orderId: string; kind: AnomalyKind; detectedAt: string; eventId: string }>;
   /**
    * paymentId -> refund not settled: requested and not yet succeeded (retryAt null until its first
    * attempt fails), or `failed` for good and waiting for an operator's resolution.

@@ -3,8 +3,8 @@ import { orderDecider, type OrderCommand } from '../../domain/order/order.decide
 import { orderStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
 import { OrderReader } from '../queries/order-reader.js';
-import type { OrderView } from '../queries/views.js';
-import type { Viewer } from '../viewer.js';
+import type { OrderView } from '../queries/order-views.js';
+import type { Viewer } from '../shared/viewer.js';
 import { TradeCloser } from '../trades/trade-closer.js';
 
 export class CloseOrderCommand extends Command<OrderView> {

@@ -3,13 +3,13 @@ import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { orderDecider, type OrderCommand, type PlacedOrderState } from '../../domain/order/order.decider.js';
 import { ORDER_VALIDITY_SECONDS } from '../../domain/order/order.events.js';
 import { orderStream } from '../../domain/shared/stream-names.js';
-import { OrderLocator } from './order-locator.js';
+import { OrderLocator } from '../queries/order-locator.js';
 import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
-import { InvalidRequest } from '../errors.js';
+import { InvalidRequest } from '../shared/errors.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
 import { OrderReader } from '../queries/order-reader.js';
-import { toOrderView, type OrderView } from '../queries/views.js';
-import { merchantOf, type Viewer } from '../viewer.js';
+import { toOrderView, type OrderView } from '../queries/order-views.js';
+import { merchantOf, type Viewer } from '../shared/viewer.js';
 
 export interface PlaceOrderInput {
   orderId?: string;

@@ -1,12 +1,12 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { PaymentNotFound } from '../../domain/payment/payment.errors.js';
-import { NotFound } from '../errors.js';
+import { NotFound } from '../shared/errors.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
 import type { IncomingNotification } from '../ports/channel.port.js';
 import { CLOCK, type Clock } from '../ports/clock.port.js';
 import { OrderReader } from '../queries/order-reader.js';
-import { PaymentResultRecorder } from './payment-result-recorder.js';
+import { PaymentResultRecorder } from '../trades/payment-result-recorder.js';
 
 export class HandleNotificationCommand extends Command<{ recorded: boolean }> {
   constructor(

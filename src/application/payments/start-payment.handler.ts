@@ -15,18 +15,18 @@ import { paymentDecider, type InitiatedPaymentState, type PaymentCommand } from 
 import type { PaymentStatus } from '../../domain/payment/payment.events.js';
 import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
-import { InvalidRequest } from '../errors.js';
+import { InvalidRequest } from '../shared/errors.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
 import type { PaymentChannel } from '../ports/channel.port.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
 import { RETURN_URL_POLICY, type ReturnUrlPolicy } from '../ports/return-url-policy.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { OrderReader } from '../queries/order-reader.js';
-import { toPaymentView, type PaymentView } from '../queries/views.js';
-import type { Viewer } from '../viewer.js';
+import { toPaymentView, type PaymentView } from '../queries/order-views.js';
+import type { Viewer } from '../shared/viewer.js';
 import { PaymentIntents } from '../trades/payment-intents.js';
 import { TradeCloser } from '../trades/trade-closer.js';
-import { paidReport, PaymentResultRecorder } from './payment-result-recorder.js';
+import { paidReport, PaymentResultRecorder } from '../trades/payment-result-recorder.js';
 
 export class StartPaymentCommand extends Command<{ created: boolean; payment: PaymentView }> {
   constructor(

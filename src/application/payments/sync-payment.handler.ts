@@ -1,11 +1,11 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
-import { NotFound } from '../errors.js';
+import { NotFound } from '../shared/errors.js';
 import { OrderReader } from '../queries/order-reader.js';
-import { toPaymentView, type PaymentView } from '../queries/views.js';
-import type { Viewer } from '../viewer.js';
-import { PaymentResultRecorder } from './payment-result-recorder.js';
+import { toPaymentView, type PaymentView } from '../queries/order-views.js';
+import type { Viewer } from '../shared/viewer.js';
+import { PaymentResultRecorder } from '../trades/payment-result-recorder.js';
 import type { InitiatedPaymentState } from '../../domain/payment/payment.decider.js';
 
 export class SyncPaymentCommand extends Command<PaymentView> {

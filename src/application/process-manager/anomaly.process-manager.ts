@@ -3,10 +3,10 @@ import { reactTo, type Reaction } from '../../domain/anomaly/anomaly.policy.js';
 import { DomainError } from '../../domain/shared/domain-error.js';
 import type { Causation } from '../event-sourcing/aggregate-repository.js';
 import { narrow } from '../event-sourcing/upcaster.js';
-import { LogFollower } from '../log-follower.js';
+import { LogFollower } from '../log/log-follower.js';
 import { CHECKPOINT_STORE, type CheckpointStore, type RecordedEvent } from '../ports/event-store.port.js';
-import { Reactions } from '../reactions.js';
-import { SharedLogReader } from '../shared-log-reader.js';
+import { Reactions } from './reactions.js';
+import { SharedLogReader } from '../log/shared-log-reader.js';
 
 /**
  * The durable process manager: it reads the global log from its stored checkpoint, asks the pure
@@ -81,7 +81,7 @@ export class AnomalyProcessManager implements BeforeApplicationShutdown {
         // The refund id the policy names is refundIdFor(paymentId), which requestRefund derives itself.
         return this.reactions.requestRefund(reaction.paymentId, reaction.reason, causation);
       case 'execute-refund':
-        return; // the RefundExecutor's follower does this
+        return; // the RefundRunner's follower does this
     }
   }
 }

@@ -1,7 +1,7 @@
 import { anomalyOf, type PlacedOrderState } from '../../domain/order/order.decider.js';
 import type { OrderStatus } from '../../domain/order/order.events.js';
 import type { InitiatedPaymentState, PaymentState } from '../../domain/payment/payment.decider.js';
-import { toPaymentView, type PaymentView } from './views.js';
+import { toPaymentView, type PaymentView } from './order-views.js';
 
 /**
  * What a payment page does before it shows itself (the back button included):

@@ -5,9 +5,9 @@ import { paymentDecider, type InitiatedPaymentState, type PaymentState } from '.
 import { PaymentNotFound } from '../../domain/payment/payment.errors.js';
 import { orderStream, paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
-import { OrderLocator } from '../orders/order-locator.js';
-import { canSee, merchantOf, type Viewer } from '../viewer.js';
-import { toOrderView, type OrderView } from './views.js';
+import { OrderLocator } from './order-locator.js';
+import { canSee, merchantOf, type Viewer } from '../shared/viewer.js';
+import { toOrderView, type OrderView } from './order-views.js';
 
 /** An order the viewer may see, with its key (where its stream is). */
 export interface VisibleOrder {

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
-import type { RefundReason } from '../../domain/payment/payment.events.js';
-import { DeadlineScheduler } from '../expiry/deadline-scheduler.js';
+import { DeadlineScheduler } from '../deadlines/deadline-scheduler.js';
 import { OpenWorkIndex } from '../open-work/open-work.index.js';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
 import { NO_METRICS, OPERATIONS_METRICS, type OperationsMetrics } from '../ports/metrics.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
-import { Reactions } from '../reactions.js';
-import { RefundExecutor } from '../refunds/refund-executor.js';
+import { Reactions } from '../process-manager/reactions.js';
+import { RefundRunner } from '../refunds/refund-runner.js';
+import { refundsNeverAttempted } from '../refunds/refunds-due.js';
 import { TradeWatch, type WatchReport } from '../trades/trade-watch.js';
 
 export interface SweepReport extends WatchReport {
@@ -33,7 +33,7 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
     private readonly openWork: OpenWorkIndex,
     private readonly reactions: Reactions,
     private readonly trades: TradeWatch,
-    private readonly refunds: RefundExecutor,
+    private readonly refunds: RefundRunner,
     private readonly deadlines: DeadlineScheduler,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
@@ -83,13 +83,12 @@ export class ReconciliationSweep implements BeforeApplicationShutdown {
       // process manager would: caused by the anomaly's event, so its refund request gets the same
       // event id whoever records it, and auditors see what caused it.
       if (Date.parse(anomaly.detectedAt) > staleBefore) continue;
-      await this.reactions.requestRefund(paymentId, anomaly.kind as RefundReason, { correlationId: this.ids.uuid(), causationId: anomaly.eventId });
+      await this.reactions.requestRefund(paymentId, anomaly.kind, { correlationId: this.ids.uuid(), causationId: anomaly.eventId });
       refundsRequested++;
     }
     let refundsExecuted = 0;
-    for (const [paymentId, refund] of Object.entries(work.openRefunds)) {
-      // A failed refund waits for an operator; one with a retry time is the scheduler's.
-      if (refund.failed || refund.retryAt !== null || Date.parse(refund.requestedAt) > staleBefore) continue;
+    // One with a retry time is the deadline timer's.
+    for (const paymentId of refundsNeverAttempted(work.openRefunds, staleBefore)) {
       await this.refunds.execute(paymentId, causation());
       refundsExecuted++;
     }

@@ -3,8 +3,8 @@ import { paymentDecider, type InitiatedPaymentState, type PaymentCommand } from 
 import type { RefundResolution } from '../../domain/payment/payment.events.js';
 import { paymentOfRefund, paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository } from '../event-sourcing/aggregate-repository.js';
-import { NotFound } from '../errors.js';
-import { toRefundView, type RefundView } from '../queries/views.js';
+import { NotFound } from '../shared/errors.js';
+import { toRefundView, type RefundView } from '../queries/order-views.js';
 
 export class ResolveRefundCommand extends Command<RefundView> {
   constructor(

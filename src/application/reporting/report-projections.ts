@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
-import { LogFollower } from '../log-follower.js';
+import { LogFollower } from '../log/log-follower.js';
 import type { CheckpointStore, RecordedEvent } from '../ports/event-store.port.js';
-import { SharedLogReader } from '../shared-log-reader.js';
+import { SharedLogReader } from '../log/shared-log-reader.js';
 import { PROJECTION_NAMES, PROJECTION_STORE, ProjectionOutOfStepError, type ProjectionName, type ProjectionStore } from '../ports/projection-store.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { ProjectionRunner } from './projection-runner.js';

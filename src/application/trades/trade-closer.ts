@@ -3,7 +3,7 @@ import type { PlacedOrderState } from '../../domain/order/order.decider.js';
 import { paymentDecider, type PaymentState } from '../../domain/payment/payment.decider.js';
 import { paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
-import { paidReport, PaymentResultRecorder } from '../payments/payment-result-recorder.js';
+import { paidReport, PaymentResultRecorder } from './payment-result-recorder.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
 import type { CloseResult } from '../ports/channel.port.js';
 import { CLOCK, type Clock } from '../ports/clock.port.js';

@@ -5,7 +5,7 @@ import { paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
 import type { WatchedTrade } from '../open-work/open-work.js';
 import { OpenWorkIndex } from '../open-work/open-work.index.js';
-import { PaymentResultRecorder } from '../payments/payment-result-recorder.js';
+import { PaymentResultRecorder } from './payment-result-recorder.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../ports/channel-registry.port.js';
 import type { TradeState } from '../ports/channel.port.js';
 import { CLOCK, type Clock } from '../ports/clock.port.js';

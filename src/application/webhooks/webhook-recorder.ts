@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { narrow } from '../event-sourcing/upcaster.js';
-import { LogFollower } from '../log-follower.js';
+import { LogFollower } from '../log/log-follower.js';
 import { CLOCK, type Clock } from '../ports/clock.port.js';
 import { EVENT_STORE, type CheckpointStore, type EventStore, type RecordedEvent } from '../ports/event-store.port.js';
 import { WEBHOOK_STORE, type FeedRow, type NewDelivery, type WebhookStore } from '../ports/webhook-store.port.js';
-import { SharedLogReader } from '../shared-log-reader.js';
+import { SharedLogReader } from '../log/shared-log-reader.js';
 import { EventMerchants } from './event-merchants.js';
 import { merchantFactOf } from './merchant-events.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';

@@ -7,7 +7,7 @@
  */
 import { AlipaySdk } from 'alipay-sdk';
 import { createHash, type KeyObject } from 'node:crypto';
-import { InvalidRequest } from '../../application/errors.js';
+import { InvalidRequest } from '../../application/shared/errors.js';
 import {
   ChannelUnavailableError,
   NotificationRejectedError,

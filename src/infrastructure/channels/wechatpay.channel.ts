@@ -4,7 +4,7 @@
  * verified with the platform key before Payguard believes a word of it.
  */
 import type { KeyObject } from 'node:crypto';
-import { InvalidRequest } from '../../application/errors.js';
+import { InvalidRequest } from '../../application/shared/errors.js';
 import {
   ChannelUnavailableError,
   NotificationRejectedError,

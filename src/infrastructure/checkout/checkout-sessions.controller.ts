@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CheckoutSessions } from '../../application/checkout/checkout-sessions.js';
-import type { Viewer } from '../../application/viewer.js';
+import type { Viewer } from '../../application/shared/viewer.js';
 import { CurrentViewer } from '../http/auth.guard.js';
 import { ApiIdempotencyKey } from '../idempotency/api-idempotency-key.js';
 import { ApiOrderRefParam, ApiProblems } from '../http/openapi.js';

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Logger, Options, Param, Post, Req, Res
 import { ApiCreatedResponse, ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CheckoutSessionEnded, CheckoutSessions, type CheckoutState, type StartedCheckoutPayment } from '../../application/checkout/checkout-sessions.js';
-import { NotFound } from '../../application/errors.js';
+import { NotFound } from '../../application/shared/errors.js';
 import { CorrelationId } from '../http/auth.guard.js';
 import { ApiProblems, ApiPublic } from '../http/openapi.js';
 import { checkoutPageScript } from './checkout-page.script.js';

@@ -1,7 +1,7 @@
 import { createParamDecorator, HttpException, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { OPEN_VIEWER, type Viewer } from '../../application/viewer.js';
+import { OPEN_VIEWER, type Viewer } from '../../application/shared/viewer.js';
 import type { ApiKey } from '../config/config.js';
 import { problem } from './problem.js';
 

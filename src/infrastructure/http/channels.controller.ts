@@ -2,14 +2,14 @@ import { BadRequestException, Controller, Get, HttpCode, Inject, Logger, Param, 
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiExtraModels, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { NotFound } from '../../application/errors.js';
+import { NotFound } from '../../application/shared/errors.js';
 import { HandleNotificationCommand } from '../../application/payments/handle-notification.handler.js';
 import { SyncPaymentCommand } from '../../application/payments/sync-payment.handler.js';
 import { CHANNEL_REGISTRY, type ChannelRegistry } from '../../application/ports/channel-registry.port.js';
 import { NotificationRejectedError, type NotificationOutcome } from '../../application/ports/channel.port.js';
 import { paysPendingOrder } from '../../application/queries/checkout.js';
 import { OrderReader } from '../../application/queries/order-reader.js';
-import { OPEN_VIEWER } from '../../application/viewer.js';
+import { OPEN_VIEWER } from '../../application/shared/viewer.js';
 import { DomainError } from '../../domain/shared/domain-error.js';
 import { chooseLocale } from '../checkout/i18n.js';
 import { sendPage } from '../checkout/layout.js';

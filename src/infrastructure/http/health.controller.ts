@@ -1,6 +1,6 @@
 import { Controller, Get, HttpException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { BackgroundWorkers } from '../../application/background-workers.js';
+import { BackgroundWorkers } from '../../application/workers/background-workers.js';
 import { StoreHealth } from '../event-store/store-health.js';
 import { ApiProblems, ApiPublic } from './openapi.js';
 import { problem } from './problem.js';

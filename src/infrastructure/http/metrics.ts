@@ -2,7 +2,7 @@ import { Controller, Get, Header, Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { BackgroundWorkers } from '../../application/background-workers.js';
+import { BackgroundWorkers } from '../../application/workers/background-workers.js';
 import { OpenWorkIndex } from '../../application/open-work/open-work.index.js';
 import { ApiProblems } from './openapi.js';
 import { ChannelUnavailableError, type PaymentChannel } from '../../application/ports/channel.port.js';

@@ -8,10 +8,10 @@ import { StartPaymentCommand } from '../../application/payments/start-payment.ha
 import { CLOCK, type Clock } from '../../application/ports/clock.port.js';
 import { checkout, type CheckoutView } from '../../application/queries/checkout.js';
 import { OrderReader } from '../../application/queries/order-reader.js';
-import type { OrderView, PaymentView } from '../../application/queries/views.js';
+import type { OrderView, PaymentView } from '../../application/queries/order-views.js';
 import type { OrderRow } from '../../application/ports/projection-store.port.js';
-import { ReportsReader } from '../../application/reporting/reports.reader.js';
-import type { Viewer } from '../../application/viewer.js';
+import { ReportQueries } from '../../application/reporting/report-queries.js';
+import type { Viewer } from '../../application/shared/viewer.js';
 import { CorrelationId, CurrentViewer } from './auth.guard.js';
 import { CloseOrderDto, CreateOrderDto, StartPaymentDto } from './dtos.js';
 import { ApiIdempotencyKey } from '../idempotency/api-idempotency-key.js';
@@ -28,7 +28,7 @@ export class OrdersController {
     private readonly commands: CommandBus,
     private readonly reader: OrderReader,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly reports: ReportsReader,
+    private readonly reports: ReportQueries,
   ) {}
 
   /** The back office's list, from the orders projection (eventually consistent: `position` says how far). */

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { Forbidden, InvalidRequest, NotFound } from '../../application/errors.js';
+import { Forbidden, InvalidRequest, NotFound } from '../../application/shared/errors.js';
 import { ChannelUnavailableError, NotificationRejectedError } from '../../application/ports/channel.port.js';
 import { ConcurrencyError } from '../../application/ports/event-store.port.js';
 import { DomainError } from '../../domain/shared/domain-error.js';

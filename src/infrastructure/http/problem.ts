@@ -1,4 +1,4 @@
-import type { FieldError } from '../../application/errors.js';
+import type { FieldError } from '../../application/shared/errors.js';
 
 export type { FieldError };
 

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags, getSchemaPath, ApiExtraModels } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { NotFound } from '../../application/errors.js';
+import { NotFound } from '../../application/shared/errors.js';
 import { ApiProblems, ApiPublic } from './openapi.js';
 import { PROBLEM_BASE, PROBLEM_SLUGS, problemTitle } from './problem.js';
 import { ProblemTypeDto } from './responses.dtos.js';

@@ -1,9 +1,9 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { RefundView } from '../../application/queries/views.js';
+import type { RefundView } from '../../application/queries/order-views.js';
 import { ResolveRefundCommand } from '../../application/refunds/resolve-refund.handler.js';
-import type { Viewer } from '../../application/viewer.js';
+import type { Viewer } from '../../application/shared/viewer.js';
 import { CorrelationId, CurrentViewer } from './auth.guard.js';
 import { ResolveRefundDto } from './dtos.js';
 import { ApiIdempotencyKey } from '../idempotency/api-idempotency-key.js';

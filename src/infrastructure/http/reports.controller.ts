@@ -2,8 +2,8 @@ import { Controller, Get, Query, Req, Res } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ANOMALY_KINDS } from '../../domain/order/order.events.js';
-import { ReportsReader, type AnomalyReportRow, type SettlementReport } from '../../application/reporting/reports.reader.js';
-import type { Viewer } from '../../application/viewer.js';
+import { ReportQueries, type AnomalyReportRow, type SettlementReport } from '../../application/reporting/report-queries.js';
+import type { Viewer } from '../../application/shared/viewer.js';
 import { CurrentViewer } from './auth.guard.js';
 import { ApiCursorQuery, ApiLimitQuery, ApiProblems, ApiTimeQuery } from './openapi.js';
 import { QueryReader } from './report-query.js';
@@ -16,7 +16,7 @@ const SETTLEMENT_COLUMNS = ['day', 'channel', 'currency', 'capturedAmount', 'cap
 @ApiProblems('unauthorized')
 @Controller('reports')
 export class ReportsController {
-  constructor(private readonly reports: ReportsReader) {}
+  constructor(private readonly reports: ReportQueries) {}
 
   @Get('anomalies')
   @ApiOperation({ operationId: 'getAnomalyReport', summary: 'Every detected anomaly: kind, detection time, time to refund request, refund status (newest first; auditor and operator keys)' })

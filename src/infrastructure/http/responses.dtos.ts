@@ -7,8 +7,8 @@ import { ApiProperty, ApiPropertyOptional, ApiSchema } from '@nestjs/swagger';
 import type { EventMetadata, RecordedEvent } from '../../application/ports/event-store.port.js';
 import type { OrderRow } from '../../application/ports/projection-store.port.js';
 import type { CheckoutAction, CheckoutView } from '../../application/queries/checkout.js';
-import type { OrderView, PaymentView, RefundView } from '../../application/queries/views.js';
-import type { AnomalyReportRow, SettlementReport, SettlementTotal } from '../../application/reporting/reports.reader.js';
+import type { OrderView, PaymentView, RefundView } from '../../application/queries/order-views.js';
+import type { AnomalyReportRow, SettlementReport, SettlementTotal } from '../../application/reporting/report-queries.js';
 import { ANOMALY_KINDS, type AnomalyKind, type OrderStatus } from '../../domain/order/order.events.js';
 import type { PaymentStatus, RefundReason, RefundStatus } from '../../domain/payment/payment.events.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { InvalidRequest } from '../../application/errors.js';
-import type { Viewer } from '../../application/viewer.js';
+import { InvalidRequest } from '../../application/shared/errors.js';
+import type { Viewer } from '../../application/shared/viewer.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 /** Set on an answer that is a stored one sent again. */

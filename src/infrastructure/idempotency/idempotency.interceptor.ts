@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { from, mergeMap, of, type Observable } from 'rxjs';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../../application/ports/clock.port.js';
 import { IDEMPOTENCY_STORE, type IdempotencyStore, type IdempotentAnswer } from '../../application/ports/idempotency-store.port.js';
-import { OPEN_VIEWER, type Viewer } from '../../application/viewer.js';
+import { OPEN_VIEWER, type Viewer } from '../../application/shared/viewer.js';
 import { problem } from '../http/problem.js';
 import { captureAnswer } from './answer-capture.js';
 import { checkIdempotencyKey, IDEMPOTENCY_HEADER, idempotencyScope, REPLAYED_HEADER, requestFingerprint, takesIdempotencyKey } from './idempotency-key.js';

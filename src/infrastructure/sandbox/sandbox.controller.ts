@@ -19,7 +19,7 @@ import {
   type SandboxTrade,
   type SandboxTradeParams,
 } from './sandbox-gateway.js';
-import type { FieldError } from '../../application/errors.js';
+import type { FieldError } from '../../application/shared/errors.js';
 import { formatMinorUnits } from '../../domain/shared/currencies.js';
 import { SandboxDocs } from './sandbox.openapi.js';
 

@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { MERCHANT_EVENT_TYPES, type FeedScope, type MerchantEventType } from '../../application/ports/webhook-store.port.js';
 import { WebhookEndpoints } from '../../application/webhooks/webhook-endpoints.js';
-import type { Viewer } from '../../application/viewer.js';
+import type { Viewer } from '../../application/shared/viewer.js';
 import { CurrentViewer } from '../http/auth.guard.js';
 import { QueryReader } from '../http/report-query.js';
 import { ApiLimitQuery, ApiProblems } from '../http/openapi.js';

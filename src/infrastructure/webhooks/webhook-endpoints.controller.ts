@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { WebhookEndpoints } from '../../application/webhooks/webhook-endpoints.js';
-import type { Viewer } from '../../application/viewer.js';
+import type { Viewer } from '../../application/shared/viewer.js';
 import { CurrentViewer } from '../http/auth.guard.js';
 import { QueryReader } from '../http/report-query.js';
 import { ApiIdempotencyKey } from '../idempotency/api-idempotency-key.js';

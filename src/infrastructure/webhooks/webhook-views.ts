@@ -1,7 +1,7 @@
 /** What the webhook endpoints API answers with: the stored rows without what is not the caller's to see again (the secret). */
 import type { Delivery, MerchantEvent, WebhookEndpoint } from '../../application/ports/webhook-store.port.js';
-import { Forbidden } from '../../application/errors.js';
-import type { Viewer } from '../../application/viewer.js';
+import { Forbidden } from '../../application/shared/errors.js';
+import type { Viewer } from '../../application/shared/viewer.js';
 
 export interface EndpointView {
   readonly id: string;

@@ -2,10 +2,10 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import { reactTo } from '../../domain/anomaly/anomaly.policy.js';
 import type { Causation } from '../event-sourcing/aggregate-repository.js';
 import { narrow } from '../event-sourcing/upcaster.js';
-import { LogFollower } from '../log-follower.js';
+import { LogFollower } from '../log/log-follower.js';
 import { CHECKPOINT_STORE, type CheckpointStore, type RecordedEvent } from '../ports/event-store.port.js';
-import { SharedLogReader } from '../shared-log-reader.js';
-import { ExecuteRefundHandler } from './execute-refund.handler.js';
+import { SharedLogReader } from '../log/shared-log-reader.js';
+import { RefundAttempts } from './refund-attempts.js';
 
 /**
  * Executes every requested refund once it is in the log; a failed one is retried by the scheduler
@@ -13,15 +13,15 @@ import { ExecuteRefundHandler } from './execute-refund.handler.js';
  * recognises a repeated refundId, so no refund is paid out twice.
  */
 @Injectable()
-export class RefundExecutor implements BeforeApplicationShutdown {
-  private readonly logger = new Logger(RefundExecutor.name);
+export class RefundRunner implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(RefundRunner.name);
   private readonly follower: LogFollower;
   private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(
     log: SharedLogReader,
     @Inject(CHECKPOINT_STORE) checkpoints: CheckpointStore,
-    private readonly handler: ExecuteRefundHandler,
+    private readonly handler: RefundAttempts,
   ) {
     this.follower = new LogFollower(log, checkpoints, {
       name: 'refund-executor',

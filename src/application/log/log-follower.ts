@@ -1,4 +1,4 @@
-import type { CheckpointStore, EventStore, RecordedEvent } from './ports/event-store.port.js';
+import type { CheckpointStore, EventStore, RecordedEvent } from '../ports/event-store.port.js';
 
 /** What a follower needs of the store: the global log, and the wake-ups after appends. */
 export type LogSource = Pick<EventStore, 'readAll' | 'onAppended'>;

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AnomalyKind, OrderStatus } from '../../domain/order/order.events.js';
-import { Forbidden, InvalidRequest } from '../errors.js';
+import { Forbidden, InvalidRequest } from '../shared/errors.js';
 import {
   PROJECTION_STORE,
   type AnomalyRow,
@@ -11,7 +11,7 @@ import {
   type SettlementRow,
 } from '../ports/projection-store.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
-import type { Viewer } from '../viewer.js';
+import type { Viewer } from '../shared/viewer.js';
 import { subtractMinorUnits, sumMinorUnits } from '../../domain/shared/money.js';
 import { isDay, ReportDays } from './report-days.js';
 
@@ -65,7 +65,7 @@ export interface SettlementReport {
 
 /** Reads the reporting projections for the HTTP edge, scoped to who is asking. */
 @Injectable()
-export class ReportsReader {
+export class ReportQueries {
   private readonly days: ReportDays;
 
   constructor(

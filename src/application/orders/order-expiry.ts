@@ -13,7 +13,7 @@ import { TradeCloser } from '../trades/trade-closer.js';
  * success it reports is refunded.
  */
 @Injectable()
-export class ExpireOrderHandler {
+export class OrderExpiry {
   constructor(
     private readonly repository: AggregateRepository,
     private readonly trades: TradeCloser,

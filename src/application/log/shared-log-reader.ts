@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { LogSource } from './log-follower.js';
-import { EVENT_STORE, type RecordedEvent } from './ports/event-store.port.js';
+import { EVENT_STORE, type RecordedEvent } from '../ports/event-store.port.js';
 
 /** How many recent events the reader keeps by default: a few batches of every follower. */
 export const SHARED_LOG_CAPACITY = 2000;

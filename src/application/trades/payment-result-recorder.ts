@@ -5,7 +5,7 @@ import { paymentStream } from '../../domain/shared/stream-names.js';
 import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
 import type { TradeState } from '../ports/channel.port.js';
 import type { Money } from '../../domain/shared/money.js';
-import { Reactions } from '../reactions.js';
+import { Reactions } from '../process-manager/reactions.js';
 
 /** A success as a channel reports it (notification, query, or a refused close). */
 export interface SuccessReport {

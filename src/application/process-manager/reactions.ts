@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { orderDecider, type OrderCommand } from '../domain/order/order.decider.js';
-import { paymentDecider, type PaymentCommand } from '../domain/payment/payment.decider.js';
-import type { RefundReason } from '../domain/payment/payment.events.js';
-import { orderStream, paymentStream, refundIdFor } from '../domain/shared/stream-names.js';
-import { AggregateRepository, type Causation } from './event-sourcing/aggregate-repository.js';
-import { OrderLocator } from './orders/order-locator.js';
+import { orderDecider, type OrderCommand } from '../../domain/order/order.decider.js';
+import { paymentDecider, type PaymentCommand } from '../../domain/payment/payment.decider.js';
+import type { RefundReason } from '../../domain/payment/payment.events.js';
+import { orderStream, paymentStream, refundIdFor } from '../../domain/shared/stream-names.js';
+import { AggregateRepository, type Causation } from '../event-sourcing/aggregate-repository.js';
+import { OrderLocator } from '../queries/order-locator.js';
 
 /** A payment's success, as its order is told of it: when the provider took the money, and how much. */
 export interface PaymentSuccess {

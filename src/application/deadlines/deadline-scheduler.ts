@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/clock.port.js';
 import { OpenWorkIndex } from '../open-work/open-work.index.js';
-import { RefundExecutor } from '../refunds/refund-executor.js';
-import { ExpireOrderHandler } from './expire-order.handler.js';
+import { RefundRunner } from '../refunds/refund-runner.js';
+import { refundsToRetry } from '../refunds/refunds-due.js';
+import { OrderExpiry } from '../orders/order-expiry.js';
 
 const TICK_MS = 200;
 
@@ -20,8 +21,8 @@ export class DeadlineScheduler implements BeforeApplicationShutdown {
 
   constructor(
     private readonly openWork: OpenWorkIndex,
-    private readonly expiry: ExpireOrderHandler,
-    private readonly refunds: RefundExecutor,
+    private readonly expiry: OrderExpiry,
+    private readonly refunds: RefundRunner,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
   ) {}
@@ -61,12 +62,11 @@ export class DeadlineScheduler implements BeforeApplicationShutdown {
   private tick(): void {
     const now = this.clock.now();
     for (const orderKey of this.openWork.takeDueOrders(now)) void this.expire(orderKey);
-    for (const [paymentId, refund] of Object.entries(this.openWork.current.openRefunds)) {
-      if (refund.failed || refund.retryAt === null || Date.parse(refund.retryAt) > now.getTime()) continue;
+    for (const paymentId of refundsToRetry(this.openWork.current.openRefunds, now)) {
       void this.track(
         this.refunds
           .execute(paymentId, { correlationId: this.ids.uuid(), causationId: null })
-          .catch((error: Error) => this.logger.error(`retrying refund ${refund.refundId} failed: ${error.message}`)),
+          .catch((error: Error) => this.logger.error(`retrying the refund of payment ${paymentId} failed: ${error.message}`)),
       );
     }
   }

@@ -24,8 +24,8 @@ type Outcome =
  * until REFUND_MAX_ATTEMPTS, then it is failed too: an open item for an operator.
  */
 @Injectable()
-export class ExecuteRefundHandler {
-  private readonly logger = new Logger(ExecuteRefundHandler.name);
+export class RefundAttempts {
+  private readonly logger = new Logger(RefundAttempts.name);
 
   constructor(
     private readonly repository: AggregateRepository,

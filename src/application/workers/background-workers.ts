@@ -1,15 +1,15 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { DeadlineScheduler } from './expiry/deadline-scheduler.js';
-import { OpenWorkIndex } from './open-work/open-work.index.js';
-import { EVENT_STORE, type EventStore } from './ports/event-store.port.js';
-import { LEADERSHIP, type Leadership } from './ports/leadership.port.js';
-import { MetricsFollower } from './observability/metrics.follower.js';
-import { AnomalyProcessManager } from './process-manager/anomaly.process-manager.js';
-import { ReconciliationSweep } from './reconciliation/reconciliation.sweep.js';
-import { RefundExecutor } from './refunds/refund-executor.js';
-import { ReportProjections } from './reporting/report-projections.js';
-import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
-import { WebhookRecorder } from './webhooks/webhook-recorder.js';
+import { DeadlineScheduler } from '../deadlines/deadline-scheduler.js';
+import { OpenWorkIndex } from '../open-work/open-work.index.js';
+import { EVENT_STORE, type EventStore } from '../ports/event-store.port.js';
+import { LEADERSHIP, type Leadership } from '../ports/leadership.port.js';
+import { MetricsFollower } from '../observability/metrics.follower.js';
+import { AnomalyProcessManager } from '../process-manager/anomaly.process-manager.js';
+import { ReconciliationSweep } from '../reconciliation/reconciliation.sweep.js';
+import { RefundRunner } from '../refunds/refund-runner.js';
+import { ReportProjections } from '../reporting/report-projections.js';
+import { WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
+import { WebhookRecorder } from '../webhooks/webhook-recorder.js';
 
 /**
  * Runs what follows the log (open-work index, process manager, refund executor, reporting
@@ -27,7 +27,7 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
     @Inject(LEADERSHIP) private readonly leadership: Leadership,
     private readonly openWork: OpenWorkIndex,
     private readonly processManager: AnomalyProcessManager,
-    private readonly refundExecutor: RefundExecutor,
+    private readonly refundExecutor: RefundRunner,
     private readonly deadlines: DeadlineScheduler,
     private readonly sweep: ReconciliationSweep,
     private readonly projections: ReportProjections,
