@@ -88,8 +88,6 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     paymentMinValiditySeconds: config.paymentMinValiditySeconds,
     channelExpiryMarginSeconds: config.channelExpiryMarginSeconds,
     reconcileIntervalSeconds: config.reconcileIntervalSeconds,
-    defaultOrderValiditySeconds: 1800,
-    maxOrderValiditySeconds: 7 * 24 * 3600,
     expiryCloseBudgetMs: config.expiryCloseBudgetMs,
     tradeWatchSeconds: config.tradeWatchSeconds,
     refundMaxAttempts: config.refundMaxAttempts,

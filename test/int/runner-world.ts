@@ -99,8 +99,6 @@ const SETTINGS: PayguardSettings = {
   paymentMinValiditySeconds: 60,
   channelExpiryMarginSeconds: 30,
   reconcileIntervalSeconds: 60,
-  defaultOrderValiditySeconds: 1800,
-  maxOrderValiditySeconds: 86_400,
   expiryCloseBudgetMs: 1000,
   tradeWatchSeconds: 600,
   refundMaxAttempts: 5,

@@ -5,8 +5,6 @@ export interface PayguardSettings {
   readonly paymentMinValiditySeconds: number;
   readonly channelExpiryMarginSeconds: number;
   readonly reconcileIntervalSeconds: number;
-  readonly defaultOrderValiditySeconds: number;
-  readonly maxOrderValiditySeconds: number;
   /** How long expiry waits for a channel to answer a close before it expires the order anyway. */
   readonly expiryCloseBudgetMs: number;
   /** How long after its timeExpire a trade recorded closed (or failed) is still asked about. */
