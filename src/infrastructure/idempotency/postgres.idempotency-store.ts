@@ -1,15 +1,9 @@
 import { escapeIdentifier, Pool } from 'pg';
 import type { ClaimOutcome, IdempotencyClaim, IdempotencyStore, IdempotentAnswer } from '../../application/ports/idempotency-store.port.js';
-import { inTransaction } from '../event-store/postgres-transaction.js';
+import { openPostgresTables, type PostgresTablesOptions } from '../event-store/postgres-tables.js';
 import { heldBy, type IdempotencyRow } from './idempotency-rows.js';
 
-export interface PostgresIdempotencyStoreOptions {
-  readonly connectionString: string;
-  /** The event store's schema (DATABASE_SCHEMA): the keys live beside the events, shared by every instance. */
-  readonly schema: string;
-  readonly poolSize?: number;
-  readonly onError?: (error: unknown) => void;
-}
+export type PostgresIdempotencyStoreOptions = PostgresTablesOptions;
 
 /** Schema steps of the idempotency table, recorded in `idempotency_schema`. Append only. `S`: the quoted schema. */
 const MIGRATIONS: readonly ((S: string) => string)[] = [
@@ -31,7 +25,6 @@ const MIGRATIONS: readonly ((S: string) => string)[] = [
 
 /** First key of the advisory lock taken while migrating (the second is the schema's hash). */
 const MIGRATION_LOCK = 0x50474931;
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 interface StoredRow {
   fingerprint: string;
@@ -61,35 +54,10 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   /** Connects and creates the table when missing (the schema must exist or be creatable). */
   static async open(options: PostgresIdempotencyStoreOptions): Promise<PostgresIdempotencyStore> {
-    if (!SCHEMA_NAME.test(options.schema)) throw new RangeError(`schema name must match ${String(SCHEMA_NAME)}`);
-    const pool = new Pool({
-      connectionString: options.connectionString,
-      max: options.poolSize ?? 4,
-      application_name: 'payguard-idempotency',
-      connectionTimeoutMillis: 10_000,
-    });
-    pool.on('error', (error) => (options.onError ?? ((e: unknown) => console.error('postgres idempotency store:', e)))(error));
-    try {
-      await inTransaction(pool, async (client) => {
-        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, options.schema]);
-        const S = escapeIdentifier(options.schema);
-        const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [options.schema]);
-        if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${S}`);
-        await client.query(`CREATE TABLE IF NOT EXISTS ${S}.idempotency_schema (version integer PRIMARY KEY)`);
-        const version = Number((await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${S}.idempotency_schema`)).rows[0].v);
-        if (version > MIGRATIONS.length) throw new Error(`idempotency schema ${options.schema} is at version ${version}, newer than this build knows`);
-        for (const [index, step] of MIGRATIONS.entries()) {
-          if (index < version) continue;
-          await client.query(step(S));
-          await client.query(`INSERT INTO ${S}.idempotency_schema (version) VALUES ($1)`, [index + 1]);
-        }
-      });
-    } catch (error) {
-      await pool.end().catch(() => undefined);
-      throw error;
-    }
+    const pool = await openPostgresTables(options, { name: 'idempotency', lock: MIGRATION_LOCK, steps: MIGRATIONS });
     return new PostgresIdempotencyStore(pool, options.schema);
   }
+
 
   async claim(claim: IdempotencyClaim): Promise<ClaimOutcome> {
     const now = claim.now.getTime();

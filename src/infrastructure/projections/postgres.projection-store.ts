@@ -30,15 +30,10 @@ import {
   toTableRow,
   type Statement,
 } from './report-sql.js';
+import { openPostgresTables, type PostgresTablesOptions } from '../event-store/postgres-tables.js';
 import { inTransaction } from '../event-store/postgres-transaction.js';
 
-export interface PostgresProjectionStoreOptions {
-  readonly connectionString: string;
-  /** The event store's schema (DATABASE_SCHEMA): the report tables live beside the events. */
-  readonly schema: string;
-  readonly poolSize?: number;
-  readonly onError?: (error: unknown) => void;
-}
+export type PostgresProjectionStoreOptions = PostgresTablesOptions;
 
 /** Schema steps of the report tables, recorded in `report_schema`. Append only. `S`: the quoted schema. */
 const MIGRATIONS: readonly ((S: string) => string)[] = [
@@ -134,7 +129,6 @@ function creationRun(changes: readonly ReportChange[], start: number): OrderChan
 
 /** First key of the advisory lock taken while migrating the report tables (the second is the schema's hash). */
 const MIGRATION_LOCK = 0x50475232;
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * The projections in PostgreSQL, in the event store's schema. Each apply is one transaction that
@@ -165,37 +159,14 @@ export class PostgresProjectionStore implements ProjectionStore {
 
   /** Connects and creates the report tables when missing (the schema must exist or be creatable). */
   static async open(options: PostgresProjectionStoreOptions): Promise<PostgresProjectionStore> {
-    if (!SCHEMA_NAME.test(options.schema)) throw new RangeError(`schema name must match ${String(SCHEMA_NAME)}`);
-    const pool = new Pool({
-      connectionString: options.connectionString,
-      max: options.poolSize ?? 4,
-      application_name: 'payguard-reports',
-      connectionTimeoutMillis: 10_000,
+    const S = escapeIdentifier(options.schema);
+    const sql = reportStatements((table) => `${S}.${table}`);
+    const pool = await openPostgresTables(options, { name: 'report', lock: MIGRATION_LOCK, steps: MIGRATIONS }, async (client) => {
+      for (const name of PROJECTION_NAMES) await client.query(numbered(sql.ensureCheckpoint), [name]);
     });
-    pool.on('error', (error) => (options.onError ?? ((e: unknown) => console.error('postgres projection store:', e)))(error));
-    const store = new PostgresProjectionStore(pool, options.schema);
-    try {
-      await inTransaction(pool, async (client) => {
-        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, options.schema]);
-        const S = escapeIdentifier(options.schema);
-        const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [options.schema]);
-        if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${S}`);
-        await client.query(`CREATE TABLE IF NOT EXISTS ${S}.report_schema (version integer PRIMARY KEY)`);
-        const version = Number((await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${S}.report_schema`)).rows[0].v);
-        if (version > MIGRATIONS.length) throw new Error(`report schema ${options.schema} is at version ${version}, newer than this build knows`);
-        for (const [index, step] of MIGRATIONS.entries()) {
-          if (index < version) continue;
-          await client.query(step(S));
-          await client.query(`INSERT INTO ${S}.report_schema (version) VALUES ($1)`, [index + 1]);
-        }
-        for (const name of PROJECTION_NAMES) await client.query(numbered(store.sql.ensureCheckpoint), [name]);
-      });
-    } catch (error) {
-      await pool.end().catch(() => undefined);
-      throw error;
-    }
-    return store;
+    return new PostgresProjectionStore(pool, options.schema);
   }
+
 
   async checkpoints(): Promise<Record<ProjectionName, ProjectionCheckpoint>> {
     return this.readCheckpoints(this.pool);

@@ -11,16 +11,11 @@ import {
   type WebhookEndpoint,
   type WebhookStore,
 } from '../../application/ports/webhook-store.port.js';
+import { openPostgresTables, type PostgresTablesOptions } from '../event-store/postgres-tables.js';
 import { inTransaction } from '../event-store/postgres-transaction.js';
 import { endpointOfJoin, endpointParams, merchantColumn, toDelivery, toEndpoint, toFeedRow } from './webhook-rows.js';
 
-export interface PostgresWebhookStoreOptions {
-  readonly connectionString: string;
-  /** The event store's schema (DATABASE_SCHEMA): the webhook tables live beside the events. */
-  readonly schema: string;
-  readonly poolSize?: number;
-  readonly onError?: (error: unknown) => void;
-}
+export type PostgresWebhookStoreOptions = PostgresTablesOptions;
 
 /** Schema steps of the webhook tables, recorded in `webhook_schema`. Append only. `S`: the quoted schema. */
 const MIGRATIONS: readonly ((S: string) => string)[] = [
@@ -63,7 +58,6 @@ const MIGRATIONS: readonly ((S: string) => string)[] = [
 
 /** First key of the advisory lock taken while migrating the webhook tables (the second is the schema's hash). */
 const MIGRATION_LOCK = 0x50475748;
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The webhook tables in PostgreSQL, in the event store's schema, so every instance sharing the log shares them. */
 export class PostgresWebhookStore implements WebhookStore {
@@ -78,30 +72,10 @@ export class PostgresWebhookStore implements WebhookStore {
 
   /** Connects and creates the webhook tables when missing (the schema must exist or be creatable). */
   static async open(options: PostgresWebhookStoreOptions): Promise<PostgresWebhookStore> {
-    if (!SCHEMA_NAME.test(options.schema)) throw new RangeError(`schema name must match ${String(SCHEMA_NAME)}`);
-    const pool = new Pool({ connectionString: options.connectionString, max: options.poolSize ?? 4, application_name: 'payguard-webhooks', connectionTimeoutMillis: 10_000 });
-    pool.on('error', (error) => (options.onError ?? ((e: unknown) => console.error('postgres webhook store:', e)))(error));
-    try {
-      await inTransaction(pool, async (client) => {
-        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, options.schema]);
-        const S = escapeIdentifier(options.schema);
-        const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [options.schema]);
-        if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${S}`);
-        await client.query(`CREATE TABLE IF NOT EXISTS ${S}.webhook_schema (version integer PRIMARY KEY)`);
-        const version = Number((await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${S}.webhook_schema`)).rows[0].v);
-        if (version > MIGRATIONS.length) throw new Error(`webhook schema ${options.schema} is at version ${version}, newer than this build knows`);
-        for (const [index, step] of MIGRATIONS.entries()) {
-          if (index < version) continue;
-          await client.query(step(S));
-          await client.query(`INSERT INTO ${S}.webhook_schema (version) VALUES ($1)`, [index + 1]);
-        }
-      });
-    } catch (error) {
-      await pool.end().catch(() => undefined);
-      throw error;
-    }
+    const pool = await openPostgresTables(options, { name: 'webhook', lock: MIGRATION_LOCK, steps: MIGRATIONS });
     return new PostgresWebhookStore(pool, options.schema);
   }
+
 
   async position(): Promise<number> {
     return Number((await this.pool.query(`SELECT position FROM ${this.S}.webhook_state WHERE id = 1`)).rows[0].position);
