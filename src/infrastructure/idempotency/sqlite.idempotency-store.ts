@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqliteFile } from '../event-store/sqlite-file.js';
 import type { ClaimOutcome, IdempotencyClaim, IdempotencyStore, IdempotentAnswer } from '../../application/ports/idempotency-store.port.js';
 import { heldBy, mayTake, rowOf, type IdempotencyRow } from './idempotency-rows.js';
 
@@ -63,18 +62,9 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
 
   /** A file of its own (EventStoreDB's instances keep their keys in DATA_DIR). */
   static open(file: string): SqliteIdempotencyStore {
-    mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
-      return new SqliteIdempotencyStore(db, true);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    return openSqliteFile(file, (db) => new SqliteIdempotencyStore(db, true));
   }
+
 
   async claim(claim: IdempotencyClaim): Promise<ClaimOutcome> {
     return this.db

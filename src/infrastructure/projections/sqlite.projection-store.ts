@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqliteFile } from '../event-store/sqlite-file.js';
 import {
   PROJECTION_NAMES,
   ProjectionOutOfStepError,
@@ -131,18 +130,9 @@ export class SqliteProjectionStore implements ProjectionStore {
    * `durable: false` skips fsync, for a scratch copy that is thrown away after use.
    */
   static open(file: string, options: { durable?: boolean } = {}): SqliteProjectionStore {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${options.durable === false ? 'OFF' : 'FULL'}`);
-      db.pragma('busy_timeout = 5000');
-      return new SqliteProjectionStore(db, true);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    return openSqliteFile(file, (db) => new SqliteProjectionStore(db, true), options);
   }
+
 
   async checkpoints(): Promise<Record<ProjectionName, ProjectionCheckpoint>> {
     return this.readCheckpoints();

@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqliteFile } from '../event-store/sqlite-file.js';
 import {
   DELIVERY_HISTORY,
   deliveryKey,
@@ -80,18 +79,9 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   static open(file: string): SqliteWebhookStore {
-    mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
-      return new SqliteWebhookStore(db, true);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    return openSqliteFile(file, (db) => new SqliteWebhookStore(db, true));
   }
+
 
   async position(): Promise<number> {
     return this.db.prepare('SELECT position FROM webhook_state WHERE id = 1').pluck().get() as number;
