@@ -61,12 +61,13 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
  * log, in memory; positions are byte-like offsets with gaps, starting past some records of the
  * server's own.
  *
- * A catch-up subscription gets, as EventStoreDB sends it: the confirmation, then every matching
- * event AFTER its position (a subscription's start is exclusive, a read's inclusive), then, as it
- * turns live, the caught-up message (servers since 23.10) or, with `endOfCatchUp: 'checkpoint'`, a
- * checkpoint at the newest record instead (servers before 23.10 sent a filtered subscription
- * one then, and no caught-up message). The server's periodic checkpoints while it searches are
- * not modelled.
+ * A catch-up subscription gets what EventStoreDB's filtered `$all` subscription sends (its
+ * Enumerators.AllSubscriptionFiltered): the confirmation, then every matching event AFTER its
+ * position (the server reads the event at the position and continues from the next one; a
+ * read's start is inclusive), then, as it turns live, the caught-up message (servers since
+ * 23.10) or, with `endOfCatchUp: 'checkpoint'`, a checkpoint at the newest record instead
+ * (servers before 23.10 sent a filtered subscription one then, and no caught-up message). Its
+ * checkpoints while catching up (every `checkpointInterval x maxSearchWindow` records) are not.
  */
 export class EventStoreStandIn {
   private readonly log: LogRecord[] = [];

@@ -46,16 +46,18 @@ export class EventStoreDbGlobalLog {
 
   /**
    * Events of this store with position > `after`, at most `limit`, in `$all` order, from a
-   * filtered catch-up subscription. It ends, unsubscribing, at whichever comes first:
+   * filtered catch-up subscription from `after` (the server reads the event there and sends from
+   * the next one; should it send that event too, it is dropped here). It ends, unsubscribing, at
+   * whichever comes first:
    * - `limit` events taken;
    * - the server's caught-up message (EventStoreDB 23.10 and later send one when the
    *   subscription has sent every event it had and turns live; client 6.2 emits it as `caughtUp`);
    * - an event or a checkpoint at or past `head`, the newest `$all` record read just before
    *   subscribing (servers before 23.10 send no caught-up message, but send a filtered
    *   subscription a checkpoint as it turns live);
-   * and fails after `silenceMs` (READ_SILENCE_MS) without a message. What it gives is always every event of
-   * this store from `after` up to its last one, in order (a subscription delivers `$all` in order,
-   * without gaps), so stopping early is never a loss: the caller reads on from there.
+   * and fails after `silenceMs` (READ_SILENCE_MS) without a message. What it gives is always every
+   * event of this store from `after` up to its last one, in order (a subscription delivers `$all`
+   * in order, without gaps), so stopping early is never a loss: the caller reads on from there.
    */
   async readAll(after: number, limit: number): Promise<RecordedEvent[]> {
     if (!Number.isSafeInteger(after) || after < 0) throw new RangeError(`readAll: position must be an integer >= 0, not ${after}`);
