@@ -1,29 +1,16 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite.event-store.js';
 import { MemoryIdempotencyStore } from '../../src/infrastructure/idempotency/memory.idempotency-store.js';
 import { PostgresIdempotencyStore } from '../../src/infrastructure/idempotency/postgres.idempotency-store.js';
 import { SqliteIdempotencyStore } from '../../src/infrastructure/idempotency/sqlite.idempotency-store.js';
-import { DATABASE_URL, dropSchema, postgresUnreachable } from '../support/postgres.js';
+import { DATABASE_URL, postgresUnreachable } from '../support/postgres.js';
+import { scratch } from '../support/scratch.js';
 import { describeIdempotencyStoreContract } from './idempotency-store.contract.js';
 
 const unreachable = await postgresUnreachable();
-const RUN = randomBytes(4).toString('hex');
-const schemas: string[] = [];
-const dirs: string[] = [];
+const space = scratch('idem');
 
-afterAll(async () => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  for (const schema of schemas) await dropSchema(schema);
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'payguard-idempotency-'));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = () => space.dir();
 
 describeIdempotencyStoreContract('memory', async () => ({ store: new MemoryIdempotencyStore() }));
 
@@ -65,8 +52,7 @@ describeIdempotencyStoreContract('SQLite, a file of its own (EventStoreDB instan
 
 if (unreachable === null) {
   describeIdempotencyStoreContract('PostgreSQL', async () => {
-    const schema = `payguard_idem_${RUN}_${schemas.length + 1}`;
-    schemas.push(schema);
+    const schema = space.schema();
     const store = await PostgresIdempotencyStore.open({ connectionString: DATABASE_URL, schema });
     return {
       store,

@@ -1,33 +1,22 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryProjectionStore } from '../../src/infrastructure/projections/memory.projection-store.js';
 import { PostgresProjectionStore } from '../../src/infrastructure/projections/postgres.projection-store.js';
 import { SqliteProjectionStore } from '../../src/infrastructure/projections/sqlite.projection-store.js';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite.event-store.js';
 import type { ProjectionStore } from '../../src/application/ports/projection-store.port.js';
-import { DATABASE_URL, dropSchema, postgresUnreachable } from '../support/postgres.js';
+import { DATABASE_URL, postgresUnreachable } from '../support/postgres.js';
+import { scratch } from '../support/scratch.js';
 import { ensureBuilt, ROOT } from '../support/processes.js';
 import { describeProjectionStoreContract } from './projection-store.contract.js';
 
 const unreachable = await postgresUnreachable();
-const RUN = randomBytes(4).toString('hex');
-const schemas: string[] = [];
-const dirs: string[] = [];
-
-afterAll(async () => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  for (const schema of schemas) await dropSchema(schema);
-});
+const space = scratch('proj');
 
 describeProjectionStoreContract('memory', async () => new MemoryProjectionStore());
 
 /** As in the service: the tables in the event store's own file, on its connection. */
 describeProjectionStoreContract('SQLite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'payguard-projections-'));
-  dirs.push(dir);
-  return new InEventStoreFile(new SqliteEventStore({ file: join(dir, 'payguard.db') }));
+  return new InEventStoreFile(new SqliteEventStore({ file: join(space.dir(), 'payguard.db') }));
 });
 
 /** Closing it closes the event store too (the projections only borrow its connection). */
@@ -52,16 +41,13 @@ describe('built', () => {
     const { ThreadedProjectionStore } = (await import(join(ROOT, 'dist/src/infrastructure/projections/threaded.projection-store.js'))) as {
       ThreadedProjectionStore: { open(file: string): Promise<ProjectionStore> };
     };
-    const dir = mkdtempSync(join(tmpdir(), 'payguard-projections-threaded-'));
-    dirs.push(dir);
-    return ThreadedProjectionStore.open(join(dir, 'reports.db'));
+    return ThreadedProjectionStore.open(join(space.dir(), 'reports.db'));
   });
 });
 
 if (unreachable === null) {
   describeProjectionStoreContract('PostgreSQL', async () => {
-    const schema = `payguard_proj_${RUN}_${schemas.length + 1}`;
-    schemas.push(schema);
+    const schema = space.schema();
     return PostgresProjectionStore.open({ connectionString: DATABASE_URL, schema });
   });
 } else {

@@ -1,24 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WebhookStore } from '../../src/application/ports/webhook-store.port.js';
 import { SqliteEventStore } from '../../src/infrastructure/event-store/sqlite.event-store.js';
 import { MemoryWebhookStore } from '../../src/infrastructure/webhooks/memory.webhook-store.js';
 import { PostgresWebhookStore } from '../../src/infrastructure/webhooks/postgres.webhook-store.js';
 import { SqliteWebhookStore } from '../../src/infrastructure/webhooks/sqlite.webhook-store.js';
-import { DATABASE_URL, dropSchema, postgresUnreachable } from '../support/postgres.js';
+import { DATABASE_URL, postgresUnreachable } from '../support/postgres.js';
+import { scratch } from '../support/scratch.js';
 import { describeWebhookStoreContract } from './webhook-store.contract.js';
 
 const unreachable = await postgresUnreachable();
-const RUN = randomBytes(4).toString('hex');
-const schemas: string[] = [];
-const dirs: string[] = [];
-
-afterAll(async () => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  for (const schema of schemas) await dropSchema(schema);
-});
+const space = scratch('webhooks');
 
 describeWebhookStoreContract('memory', { open: async () => new MemoryWebhookStore() });
 
@@ -39,9 +30,7 @@ class InEventStoreFile extends SqliteWebhookStore {
 
 describeWebhookStoreContract('SQLite', {
   open: async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'payguard-webhooks-'));
-    dirs.push(dir);
-    const file = join(dir, 'payguard.db');
+    const file = join(space.dir(), 'payguard.db');
     return new InEventStoreFile(new SqliteEventStore({ file }), file);
   },
   reopen: async (store: WebhookStore) => {
@@ -55,9 +44,7 @@ if (unreachable === null) {
   const open = (schema: string) => PostgresWebhookStore.open({ connectionString: DATABASE_URL, schema });
   describeWebhookStoreContract('PostgreSQL', {
     open: async () => {
-      const schema = `payguard_webhooks_${RUN}_${schemas.length + 1}`;
-      schemas.push(schema);
-      return open(schema);
+      return open(space.schema());
     },
     reopen: async (store: WebhookStore) => {
       await store.close();
