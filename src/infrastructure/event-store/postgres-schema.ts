@@ -155,14 +155,18 @@ export function statements(schema: string) {
     /** Wakes other processes' followers; its commit need not wait for the disk (nothing durable rides on it). */
     announce: named('announce', `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)`),
     readStream: named('read_stream', `SELECT ${EVENT_COLUMNS} FROM ${S}.events WHERE stream_name = $1 ORDER BY revision`),
-    /** One row at least: `raced` (see `horizonCtes`), then the events, if any, in the other columns. */
+    /**
+     * One row at least: `raced` (see `horizonCtes`), then the events, if any, in the other columns.
+     * The page is taken by the primary key first and cut at the horizon after: the bound is not
+     * known when the statement is planned, and as an index condition it made the planner sort
+     * every event after `after`.
+     */
     readAll: named(
       'read_all',
       `WITH ${horizonCtes(S, schema)}
        SELECT final.raced, e.* FROM final LEFT JOIN LATERAL (
-         SELECT ${EVENT_COLUMNS} FROM ${S}.events
-          WHERE global_position > $1 AND global_position < final.bound
-          ORDER BY global_position LIMIT $2) AS e ON true`,
+         SELECT * FROM (SELECT ${EVENT_COLUMNS} FROM ${S}.events WHERE global_position > $1 ORDER BY global_position LIMIT $2) AS page
+          WHERE page.global_position < final.bound ORDER BY page.global_position) AS e ON true`,
     ),
     head: named(
       'head',
@@ -245,7 +249,7 @@ function horizonCtes(S: string, schema: string): string {
              pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
         FROM ${S}.log_head),
     fast AS MATERIALIZED (SELECT ${first('o.xmin')} AS bound FROM o),
-    held AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM ${S}.events WHERE global_position >= (SELECT bound FROM fast)) AS held),
+    held AS MATERIALIZED (SELECT coalesce((SELECT max(global_position) FROM ${S}.events) >= (SELECT bound FROM fast), false) AS held),
     locks AS MATERIALIZED (
       SELECT locktype, virtualtransaction, transactionid::text::bigint AS xid, database, classid, objsubid FROM pg_locks),
     appenders AS MATERIALIZED (
