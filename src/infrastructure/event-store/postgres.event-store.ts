@@ -14,6 +14,7 @@ import {
   type StateChange,
 } from '../../application/ports/event-store.port.js';
 import { encodeChanges } from './keyed-state.js';
+import { type EventRow, isUniqueViolation, repeatOf, toRecorded } from './postgres-rows.js';
 import { migrate, SLOTS_PER_TRANSACTION, statements } from './postgres-schema.js';
 import { inTransaction } from './postgres-transaction.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
@@ -42,15 +43,6 @@ const MAX_APPEND_ATTEMPTS = 5;
 /** A read repeated because a transaction ended while it ran sees further each time; this bounds the rare chain. */
 const MAX_HORIZON_ATTEMPTS = 5;
 
-interface EventRow {
-  global_position: string;
-  stream_name: string;
-  revision: number;
-  event_id: string;
-  type: string;
-  data: Record<string, unknown>;
-  metadata: RecordedEvent['metadata'];
-}
 
 /**
  * The event store in PostgreSQL (EVENT_STORE=postgres), shared by any number of processes.
@@ -396,39 +388,4 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
       });
     }
   }
-}
-
-/** The whole batch must already be in the stream, same ids in the same order, for a repeat. */
-function repeatOf(
-  streamName: string,
-  events: readonly NewEvent[],
-  first: number,
-  found: ReadonlyMap<string, { revision: number; position: number }>,
-  last: number,
-): AppendResult {
-  let lastPosition = 0;
-  for (const [i, event] of events.entries()) {
-    const at = found.get(event.eventId);
-    if (at?.revision !== first + i) throw new IdempotencyConflictError(streamName, event.eventId);
-    lastPosition = at.position;
-  }
-  return { lastRevision: last, lastPosition, duplicate: true };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === '23505';
-}
-
-function toRecorded(row: EventRow): RecordedEvent {
-  const position = Number(row.global_position);
-  if (!Number.isSafeInteger(position)) throw new RangeError(`event position ${row.global_position} is beyond what a number holds exactly`);
-  return {
-    eventId: row.event_id,
-    type: row.type,
-    data: row.data,
-    metadata: row.metadata,
-    streamName: row.stream_name,
-    revision: row.revision,
-    position,
-  };
 }
