@@ -77,6 +77,25 @@ async function writePending(store: EventStore, count: number): Promise<void> {
   await Promise.all(queued);
 }
 
+/**
+ * The store with each stream's appends run one after another, in the order asked: fillLog queues
+ * up to 2,000 appends at once, and on PostgreSQL (a pool, not one queue) a stream's next append
+ * could otherwise run before the one it follows had committed.
+ */
+function inStreamOrder(store: EventStore): EventStore {
+  const tails = new Map<string, Promise<unknown>>();
+  const append: EventStore['append'] = (stream, events, expected) => {
+    const next = (tails.get(stream) ?? Promise.resolve()).then(() => store.append(stream, events, expected));
+    const tail = next.catch(() => undefined);
+    tails.set(stream, tail);
+    void tail.then(() => {
+      if (tails.get(stream) === tail) tails.delete(stream);
+    });
+    return next;
+  };
+  return new Proxy(store, { get: (target, name) => (name === 'append' ? append : Reflect.get(target, name, target)) });
+}
+
 export async function prepareStore(
   settings: { store: BenchStore; events: number; pending: number; dir: string; schema: string },
   log: (line: string) => void,
@@ -97,7 +116,7 @@ export async function prepareStore(
     : new SqliteEventStore({ file: join(settings.dir, 'payguard.db') });
   const history = Math.max(0, settings.events - settings.pending);
   log(`filling ${postgres ? `schema ${settings.schema}` : settings.dir}: ~${history} events of finished stories, then ${settings.pending} pending orders`);
-  const filled = await fillLog(store, history);
+  const filled = await fillLog(postgres ? inStreamOrder(store) : store, history);
   await writePending(store, settings.pending);
   const events = filled.events + settings.pending;
   if (store instanceof SqliteEventStore) store.database.pragma('wal_checkpoint(TRUNCATE)');
