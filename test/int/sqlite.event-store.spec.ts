@@ -40,14 +40,13 @@ describe('SqliteEventStore file', () => {
     for (const store of stores.splice(0)) await store.close();
   });
 
-  it('creates its directory and runs in WAL mode, syncing the WAL itself before answering, so commits survive a crash', () => {
+  it('creates its directory and runs in WAL mode with full sync, so commits survive a crash', () => {
     const at = freshFile();
     const store = openStore(at);
 
     expect(existsSync(at)).toBe(true);
     expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
-    // NORMAL: the store fdatasyncs the WAL off the event loop before any append is answered.
-    expect(store.database.pragma('synchronous', { simple: true })).toBe(1);
+    expect(store.database.pragma('synchronous', { simple: true })).toBe(2); // FULL
   });
 
   it('records its schema version and opens its own file again without migrating twice', async () => {

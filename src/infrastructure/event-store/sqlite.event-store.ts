@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -48,8 +48,6 @@ type EventRow = [number, string, number, string, string, string, string];
 
 interface QueuedWrite {
   readonly write: () => unknown;
-  /** An append: readers must not pass it before its fdatasync (checkpoint writes need no such stop). */
-  readonly appends: boolean;
   readonly resolve: (value: never) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -59,18 +57,10 @@ interface QueuedWrite {
  * in IMMEDIATE transactions (also against other processes sharing the file), so `position`
  * = head + 1 is gap-free in commit order.
  *
- * Group commit: writes asked for in the same turn of the event loop are committed together,
- * each in its own savepoint (one append's ConcurrencyError rolls back only that append), and
- * every caller is answered only after the shared commit is durable.
- *
- * Durability off the event loop: with `synchronous = FULL` SQLite would fsync the WAL inside
- * COMMIT, blocking the only thread (the largest block in a CPU profile of order placement under
- * load). The connection runs `synchronous = NORMAL` (a commit reaches the OS, so it survives a
- * crash of this process), and after each commit this store fdatasyncs the WAL file itself on
- * libuv's thread pool; callers are answered, and listeners woken, only once that returns: the
- * same promise as FULL (an acknowledged write survives a power loss), while the event loop
- * serves other requests. Until then `readAll` and `headPosition` stop before the commit, so no
- * follower acts on an event that a power loss could still take back.
+ * Group commit: with `synchronous = FULL` every commit costs an fsync, which blocks the event
+ * loop. Writes asked for in the same turn of the event loop are committed together, each in
+ * its own savepoint (one append's ConcurrencyError rolls back only that append), and every
+ * caller is answered only after the shared commit is durable.
  */
 export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
   private readonly db: Database.Database;
@@ -81,11 +71,6 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
   >;
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
-  /** The WAL file, fdatasync'd after each commit (opened at the first one; null in memory). */
-  private walFd: number | null = null;
-  /** For each commit whose fdatasync is still running, the head before it: reads stop at the lowest. */
-  private readonly unsynced = new Set<{ readonly headBefore: number }>();
-  private syncing: Promise<void>[] = [];
   /** The file (or ':memory:'), for an integrity check. */
   readonly file: string;
   private readonly onClose: (() => void) | undefined;
@@ -98,9 +83,8 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
     this.db = new Database(options.file);
     try {
       this.db.pragma('journal_mode = WAL');
-      // NORMAL, plus an fdatasync of the WAL before any caller is answered (see the class
-      // comment): a committed payment event survives a kill -9 and a power loss. In memory, FULL.
-      this.db.pragma(options.file === ':memory:' ? 'synchronous = FULL' : 'synchronous = NORMAL');
+      // FULL: a committed payment event survives a kill -9 and a power loss (NORMAL may lose the last commits).
+      this.db.pragma('synchronous = FULL');
       // Another process holding the write lock makes us wait, not fail.
       this.db.pragma('busy_timeout = 5000');
       migrate(this.db);
@@ -119,7 +103,7 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
 
   async append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError(`stream ${streamName}: append needs at least one event`);
-    return this.enqueue(() => this.appendTx(streamName, events, expected), true);
+    return this.enqueue(() => this.appendTx(streamName, events, expected));
   }
 
   async readStream(streamName: string): Promise<RecordedEvent[]> {
@@ -129,22 +113,11 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
   async readAll(after: number, limit: number): Promise<RecordedEvent[]> {
     // LIMIT with a negative value means "no limit" in SQLite.
     if (limit <= 0) return [];
-    const rows = this.sql.readAll.all(after, limit) as EventRow[];
-    const durable = this.durableLimit();
-    return (durable === null ? rows : rows.filter((row) => row[0] <= durable)).map(toRecorded);
+    return (this.sql.readAll.all(after, limit) as EventRow[]).map(toRecorded);
   }
 
   async headPosition(): Promise<number> {
-    const head = this.sql.head.get() as number;
-    const durable = this.durableLimit();
-    return durable === null ? head : Math.min(head, durable);
-  }
-
-  /** The last position known durable while a commit waits for its fdatasync; null when none does. */
-  private durableLimit(): number | null {
-    let limit: number | null = null;
-    for (const { headBefore } of this.unsynced) limit = limit === null ? headBefore : Math.min(limit, headBefore);
-    return limit;
+    return this.sql.head.get() as number;
   }
 
   onAppended(listener: () => void): () => void {
@@ -163,9 +136,6 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
     this.listeners.clear();
     if (!this.db.open) return;
     this.db.close();
-    await Promise.allSettled(this.syncing);
-    if (this.walFd !== null) closeSync(this.walFd);
-    this.walFd = null;
     this.onClose?.();
   }
 
@@ -204,10 +174,10 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
     });
   }
 
-  private enqueue<T>(write: () => T, appends = false): Promise<T> {
+  private enqueue<T>(write: () => T): Promise<T> {
     if (!this.db.open) return Promise.reject(new TypeError('The database connection is not open'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ write, appends, resolve: resolve as (value: never) => void, reject });
+      this.queue.push({ write, resolve: resolve as (value: never) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // setImmediate, not a microtask: requests already read from sockets this turn join the batch.
@@ -223,13 +193,10 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
     this.queue = [];
     if (batch.length === 0) return;
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    // Read only for appends: a batch of checkpoint writes never touches the events table.
-    let headBefore: number | null = null;
     try {
       // IMMEDIATE takes the write lock up front, so two processes cannot both read the same head.
       this.db
         .transaction(() => {
-          if (batch.some((entry) => entry.appends)) headBefore = this.sql.head.get() as number;
           for (const { write } of batch) {
             try {
               // A nested better-sqlite3 transaction is a SAVEPOINT: a throw undoes this write only.
@@ -248,37 +215,14 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
       for (const { reject } of batch) reject(error);
       return;
     }
-    const answer = (syncError: unknown): void => {
-      let appended = false;
-      batch.forEach(({ resolve, reject }, index) => {
-        const outcome = outcomes[index];
-        if (syncError !== null) return reject(syncError);
-        if (!outcome.ok) return reject(outcome.error);
-        if ((outcome.value as Partial<AppendResult>)?.duplicate === false) appended = true;
-        resolve(outcome.value as never);
-      });
-      if (appended) this.notify();
-    };
-    if (this.file === ':memory:' || outcomes.every((outcome) => !outcome.ok)) return answer(null);
-    const pending = { headBefore: headBefore ?? Number.POSITIVE_INFINITY };
-    if (headBefore !== null) this.unsynced.add(pending);
-    const synced = this.syncWal().then(
-      () => null,
-      (error: unknown) => error,
-    );
-    const done = synced.then((syncError) => {
-      this.unsynced.delete(pending);
-      this.syncing = this.syncing.filter((entry) => entry !== done);
-      answer(syncError);
+    let appended = false;
+    batch.forEach(({ resolve, reject }, index) => {
+      const outcome = outcomes[index];
+      if (!outcome.ok) return reject(outcome.error);
+      if ((outcome.value as Partial<AppendResult>)?.duplicate === false) appended = true;
+      resolve(outcome.value as never);
     });
-    this.syncing.push(done);
-  }
-
-  /** fdatasync of the WAL file, which holds every commit so far, on libuv's thread pool. */
-  private async syncWal(): Promise<void> {
-    this.walFd ??= openSync(`${this.file}-wal`, 'r');
-    const fd = this.walFd;
-    await new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+    if (appended) this.notify();
   }
 
   private appendInTransaction(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): AppendResult {
