@@ -70,7 +70,7 @@ async function measure(name: string, open: () => Promise<EventStore & Checkpoint
 const dir = mkdtempSync(join(tmpdir(), 'payguard-bench-stores-'));
 const schema = `payguard_bench_${randomBytes(4).toString('hex')}`;
 const results = [
-  await measure('SQLite (WAL, NORMAL + WAL fdatasync off the event loop)', async () => new SqliteEventStore({ file: join(dir, 'payguard.db') }), async () =>
+  await measure('SQLite (WAL, synchronous=FULL)', async () => new SqliteEventStore({ file: join(dir, 'payguard.db') }), async () =>
     rmSync(dir, { recursive: true, force: true }),
   ),
   await measure('PostgreSQL (local, 15)', () => PostgresEventStore.open({ connectionString: DATABASE_URL, schema }), async () => {
