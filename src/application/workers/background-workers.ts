@@ -118,6 +118,7 @@ export class BackgroundWorkers implements BeforeApplicationShutdown {
       this.refundExecutor.waitFor(position, timeoutMs),
       this.webhookRecorder.waitFor(position, timeoutMs),
       this.projections.waitFor(position, timeoutMs),
+      ...(this.metrics.enabled ? [this.metrics.waitFor(position, timeoutMs)] : []),
     ]);
   }
 }
