@@ -14,6 +14,7 @@ import {
   PostgresEventStore,
   type PostgresEventStoreOptions,
 } from '../../src/infrastructure/event-store/postgres.event-store.js';
+import { eventually, sleep } from '../support/wait.js';
 import { describeEventStoreContract } from './event-store.contract.js';
 
 /**
@@ -260,7 +261,7 @@ if (unreachable === null) {
         await follower.start();
 
         const slow = slowWriter.append(`slow-${randomUUID()}`, [event('HeldOpen')], 'no-stream');
-        await until(admin, `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = ${GATE} AND NOT granted`);
+        await untilRow(admin, `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = ${GATE} AND NOT granted`);
         // Appends do not wait for each other: this one commits while the first is still open.
         const fastResult = await fastWriter.append(`fast-${randomUUID()}`, [event('Fast')], 'no-stream');
         await follower.waitFor(before.lastPosition, 5_000);
@@ -565,16 +566,9 @@ async function probe(url: string): Promise<string | null> {
 }
 
 /** Polls `query` until it returns a row (at most 5 s). */
-async function until(client: Client, query: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while ((await client.query(query)).rowCount === 0) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${query}`);
-    await sleep(10);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves once `query` returns a row (a state of the server another connection should reach). */
+async function untilRow(client: Client, query: string): Promise<void> {
+  await eventually(() => client.query(query), (answer) => (answer.rowCount ?? 0) > 0, 5_000, query);
 }
 
 async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {

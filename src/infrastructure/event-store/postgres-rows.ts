@@ -1,9 +1,4 @@
-import {
-  type AppendResult,
-  IdempotencyConflictError,
-  type NewEvent,
-  type RecordedEvent,
-} from '../../application/ports/event-store.port.js';
+import type { RecordedEvent } from '../../application/ports/event-store.port.js';
 
 /** How the PostgreSQL event store's rows read back, and its small decisions about them. */
 
@@ -15,23 +10,6 @@ export interface EventRow {
   type: string;
   data: Record<string, unknown>;
   metadata: RecordedEvent['metadata'];
-}
-
-/** The whole batch must already be in the stream, same ids in the same order, for a repeat. */
-export function repeatOf(
-  streamName: string,
-  events: readonly NewEvent[],
-  first: number,
-  found: ReadonlyMap<string, { revision: number; position: number }>,
-  last: number,
-): AppendResult {
-  let lastPosition = 0;
-  for (const [i, event] of events.entries()) {
-    const at = found.get(event.eventId);
-    if (at?.revision !== first + i) throw new IdempotencyConflictError(streamName, event.eventId);
-    lastPosition = at.position;
-  }
-  return { lastRevision: last, lastPosition, duplicate: true };
 }
 
 export function isUniqueViolation(error: unknown): boolean {

@@ -5,7 +5,6 @@ import {
   ConcurrencyError,
   type EventStore,
   type ExpectedRevision,
-  IdempotencyConflictError,
   type KeyedCheckpoint,
   type KeyedCheckpointStore,
   type NewEvent,
@@ -14,7 +13,8 @@ import {
   type StateChange,
 } from '../../application/ports/event-store.port.js';
 import { encodeChanges } from './keyed-state.js';
-import { type EventRow, isUniqueViolation, repeatOf, toRecorded } from './postgres-rows.js';
+import { checkExpected, repeatOrConflict } from './append-rule.js';
+import { type EventRow, isUniqueViolation, toRecorded } from './postgres-rows.js';
 import { migrate, SLOTS_PER_TRANSACTION, statements } from './postgres-schema.js';
 import { inTransaction } from './postgres-transaction.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
@@ -193,17 +193,10 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
       });
       const last = rows[0].last_revision ?? -1;
       const found = new Map(rows[0].found.map(([id, revision, position]) => [id, { revision, position: Number(position) }]));
-      const first = found.get(events[0].eventId);
-      if (first) return repeatOf(streamName, events, first.revision, found, last);
-
-      const seen = new Set<string>();
-      for (const id of ids) {
-        if (seen.has(id) || found.has(id)) throw new IdempotencyConflictError(streamName, id);
-        seen.add(id);
-      }
-      const actual = last < 0 ? 'no-stream' : last;
-      if (expected !== 'any' && expected !== actual) throw new ConcurrencyError(streamName, expected, actual);
-      if (attempt >= MAX_APPEND_ATTEMPTS) throw new ConcurrencyError(streamName, expected, actual);
+      const repeat = repeatOrConflict(streamName, events, (eventId) => found.get(eventId), last);
+      if (repeat) return repeat;
+      checkExpected(streamName, expected, last);
+      if (attempt >= MAX_APPEND_ATTEMPTS) throw new ConcurrencyError(streamName, expected, last < 0 ? 'no-stream' : last);
     }
   }
 
