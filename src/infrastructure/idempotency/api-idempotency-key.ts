@@ -11,5 +11,6 @@ export const ApiIdempotencyKey = (): MethodDecorator =>
     description:
       'Makes a retry safe: the same key and body within 24 h answer the first answer again (Idempotent-Replayed: true) and run nothing; ' +
       'the same key with another request is 409 idempotency-conflict; a copy sent while the first runs is 409 idempotency-in-flight. Keys are per merchant.',
-    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7E]{1,255}$', example: '5f0c7b0e-3c5e-4a53-9d69-0b8f7c1d2e3f' },
+    // No example: Swagger UI would send the same key with every "Try it out", and the second request would be a conflict.
+    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7E]{1,255}$' },
   });
