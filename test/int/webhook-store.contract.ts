@@ -64,7 +64,10 @@ export function describeWebhookStoreContract(name: string, factory: WebhookStore
       await store.createEndpoint(endpoint('we_a1', 'merchant-a', ['order.paid', 'refund.failed'], 7));
       await store.createEndpoint(endpoint('we_b1', 'merchant-b'));
       await store.createEndpoint(endpoint('we_open', null));
-      await expect(store.createEndpoint(endpoint('we_a1', 'merchant-a'))).rejects.toThrow();
+      // Refused, whatever the store's error: a driver's error class may come from another realm
+      // than the test's (jest shares native modules between test files), so not toThrow().
+      const again = await store.createEndpoint(endpoint('we_a1', 'merchant-a')).then(() => 'stored', (error: unknown) => error);
+      expect(again).not.toBe('stored');
       expect(await store.endpoint('we_a1')).toEqual(endpoint('we_a1', 'merchant-a', ['order.paid', 'refund.failed'], 7));
       expect((await store.endpointsOf('merchant-a')).map((e) => e.id)).toEqual(['we_a1']);
       expect((await store.endpointsOf(null)).map((e) => e.id)).toEqual(['we_open']);
