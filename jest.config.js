@@ -18,4 +18,7 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
   testTimeout: 30000,
+  // One worker per core (jest's default leaves one core free): most suites wait on sockets, child
+  // processes and timers, so on a 2-core CI machine two workers halve the run (546 s -> 263 s).
+  maxWorkers: '100%',
 };
