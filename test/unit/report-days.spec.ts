@@ -12,7 +12,7 @@ describe('days in the report time zone', () => {
     expect(iso(days.startOf('2026-12-01'))).toBe('2026-11-30T16:00:00.000Z');
   });
 
-  it('begins a day when its clocks say so: daylight saving, a skipped midnight, a quarter-hour offset', () => {
+  it('begins a day when its clocks say so: daylight saving, a midnight the clocks jump over, a quarter-hour offset', () => {
     expect(iso(new ReportDays('America/New_York').startOf('2026-03-08'))).toBe('2026-03-08T05:00:00.000Z');
     expect(iso(new ReportDays('America/New_York').startOf('2026-11-02'))).toBe('2026-11-02T05:00:00.000Z');
     // Chile moved its clocks from 00:00 to 01:00 on 2022-09-11: that day began at 01:00 (-03).
