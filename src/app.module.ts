@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule, type Provider } from '@nestjs/common';
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { BackgroundWorkers } from './application/workers/background-workers.js';
@@ -40,7 +40,6 @@ import { StoreLifecycle } from './infrastructure/event-store/store-lifecycle.js'
 import { AuditController } from './infrastructure/http/audit.controller.js';
 import { API_KEYS, AuthGuard } from './infrastructure/http/auth.guard.js';
 import { ChannelsController } from './infrastructure/http/channels.controller.js';
-import { CorrelationIdMiddleware } from './infrastructure/http/correlation-id.middleware.js';
 import { HealthController } from './infrastructure/http/health.controller.js';
 import { IdempotencyInterceptor } from './infrastructure/idempotency/idempotency.interceptor.js';
 import { METRICS_ENABLED, Metrics, MetricsController } from './infrastructure/http/metrics.js';
@@ -74,7 +73,7 @@ export interface AppParts {
 }
 
 @Module({})
-export class AppModule implements NestModule {
+export class AppModule {
   static forRoot(parts: AppParts): DynamicModule {
     // The application gets the store through StoreHealth's watch: a write the store fails makes /health/ready 503.
     const health = new StoreHealth(parts.store, { checkBudgetMs: parts.config.storeCheckBudgetMs });
@@ -144,9 +143,5 @@ export class AppModule implements NestModule {
       controllers: [OrdersController, PaymentsController, RefundsController, ChannelsController, AuditController, ReportsController, HealthController, MetricsController, ProblemsController, ...CHECKOUT_CONTROLLERS, ...WEBHOOK_CONTROLLERS],
       providers,
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(CorrelationIdMiddleware).forRoutes('*path');
   }
 }

@@ -1,14 +1,13 @@
-import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ID_GENERATOR, type IdGenerator } from '../../application/ports/clock.port.js';
+import type { IdGenerator } from '../../application/ports/clock.port.js';
 
 const SANE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * The request's correlation id: the caller's X-Correlation-Id if sane, else a new one. Kept in the
  * response header only, where CorrelationId reads it (a new property on Node's request object
- * costs a few microseconds per request); a second call answers what the first one set, so the
- * request log and this middleware agree whichever runs first.
+ * costs a few microseconds per request). The request observer, the first middleware of every
+ * request, assigns it; a second call answers what the first one set.
  */
 export function assignCorrelationId(request: IncomingMessage, response: ServerResponse, ids: IdGenerator): string {
   const assigned = response.getHeader('X-Correlation-Id');
@@ -17,15 +16,4 @@ export function assignCorrelationId(request: IncomingMessage, response: ServerRe
   const id = typeof given === 'string' && SANE.test(given) ? given : ids.uuid();
   response.setHeader('X-Correlation-Id', id);
   return id;
-}
-
-/** Every request gets a correlation id (see assignCorrelationId), carried into event metadata. */
-@Injectable()
-export class CorrelationIdMiddleware implements NestMiddleware {
-  constructor(@Inject(ID_GENERATOR) private readonly ids: IdGenerator) {}
-
-  use(request: IncomingMessage, response: ServerResponse, next: () => void): void {
-    assignCorrelationId(request, response, this.ids);
-    next();
-  }
 }
