@@ -153,8 +153,11 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   const host = options.host ?? '0.0.0.0';
   logger.log(`listening on ${host === '0.0.0.0' ? `every interface, port ${port}` : `${host}:${port}`} (public base URL ${runtime.publicBaseUrl})`);
   logger.log(`event store: ${config.eventStore}${config.eventStore === 'sqlite' ? ` in ${config.dataDir}` : ''}`);
-  const off = ['alipay', 'wechatpay'].filter((id) => channels.get(id) === undefined);
-  logger.log(`channels on: ${channels.ids().join(', ') || 'none'}${off.length > 0 ? `; off, not configured: ${off.join(', ')}` : ''}`);
+  const off = [
+    ...(config.sandboxEnabled ? [] : ['sandbox-bank, sandbox-wallet (the sandbox is off)']),
+    ...['alipay', 'wechatpay'].filter((id) => channels.get(id) === undefined).map((id) => `${id} (not configured)`),
+  ];
+  logger.log(`channels on: ${channels.ids().join(', ') || 'none'}${off.length > 0 ? `; off: ${off.join(', ')}` : ''}`);
   logger.log(config.sandboxEnabled ? `sandbox: on (gateway ${gatewayUrl})` : 'sandbox: off (SANDBOX_ENABLED=false)');
   if (config.sandboxEnabled && config.apiKeys !== null) logger.warn('the sandbox is on with API_KEYS set: its channels take no real money (demo use only)');
   if (config.apiKeys === null) logger.warn('API_KEYS is not set: the service runs OPEN, without authentication (local use only)');

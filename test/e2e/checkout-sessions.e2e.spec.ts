@@ -22,7 +22,7 @@ function expectValidation(answer: Answer, field: string): void {
   expect(answer.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
 }
 
-/** A payer's page: HTML with a viewport, its own stylesheet, and no inline script or style. */
+/** A payer's page: HTML with a viewport, its own stylesheet and icon, and no inline script or style. */
 function expectPayerPage(answer: Answer, status: number, lang: string): string {
   expect(answer.status).toBe(status);
   expect(answer.headers.get('content-type')).toMatch(/^text\/html/);
@@ -31,6 +31,8 @@ function expectPayerPage(answer: Answer, status: number, lang: string): string {
   expect(body).toContain(`<html lang="${lang}">`);
   expect(body).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
   expect(body).toMatch(/<link rel="stylesheet" href="[^"]+\.css">/);
+  // It names its (empty) icon, so the browser does not ask for /favicon.ico and log a 404.
+  expect(body).toContain('<link rel="icon" href="data:,">');
   expect(body).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
   expect(body).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
   expect(body).not.toMatch(/https?:\/\/(?!127\.0\.0\.1|shop\.example)/);

@@ -85,7 +85,7 @@ describe('npm start with API_KEYS and without SANDBOX_ENABLED: the sandbox is of
     expect((await app.request('GET', '/orders/sec-off-1', undefined, merchant)).body).toMatchObject({ status: 'pending', payments: [] });
   });
 
-  it('says so in the start-up log: "sandbox: off (SANDBOX_ENABLED=false)"', async () => {
+  it('says so in the start-up log: "sandbox: off (SANDBOX_ENABLED=false)", and lists the sandbox channels as off', async () => {
     const lines: string[] = [];
     const capture: LoggerService = {
       log: (message: unknown) => void lines.push(String(message)),
@@ -96,7 +96,9 @@ describe('npm start with API_KEYS and without SANDBOX_ENABLED: the sandbox is of
     const running = await startPayguard({ env: { PORT: '0', DATA_DIR: dataDir, API_KEYS }, host: '127.0.0.1', logger: capture });
     try {
       expect(lines).toContain('sandbox: off (SANDBOX_ENABLED=false)');
-      expect(lines.find((line) => line.startsWith('channels on:'))).not.toMatch(/sandbox/);
+      expect(lines.find((line) => line.startsWith('channels on:'))).toBe(
+        'channels on: none; off: sandbox-bank, sandbox-wallet (the sandbox is off), alipay (not configured), wechatpay (not configured)',
+      );
       expect(running.channels.ids()).toEqual([]);
     } finally {
       await running.close();

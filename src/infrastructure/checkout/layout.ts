@@ -35,6 +35,7 @@ export function renderPage(parts: PageParts): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <meta name="robots" content="noindex">
+<link rel="icon" href="data:,">
 ${refreshSeconds === undefined ? '' : `<meta http-equiv="refresh" content="${refreshSeconds}">\n`}<title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="${escapeHtml(`${assets}checkout.css`)}">
 ${script === undefined ? '' : `<script src="${escapeHtml(`${assets}${script}`)}" defer></script>\n`}</head>

@@ -132,7 +132,7 @@ export class ProblemsController {
 
 function pageHtml(p: { type: string; slug: string; title: string; status: number; when: string; whatToDo: string }): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>${escape(p.title)} (${p.status} ${escape(p.slug)})</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}code{background:#f3f3f3;padding:0 .2rem}</style></head>
 <body><main>

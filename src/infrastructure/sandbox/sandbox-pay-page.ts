@@ -67,7 +67,7 @@ export function unknownPaymentPage(locale: PayerLocale): Reply {
 /** From /sandbox/pay/{paymentId}: the stylesheet at /sandbox/assets/pay.css (relative, so a gateway under a path prefix works). */
 export function page(locale: PayerLocale, title: string, content: string): string {
   return `<!doctype html>
-<html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="${locale}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <meta name="referrer" content="no-referrer">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="../assets/pay.css"></head>
