@@ -20,6 +20,7 @@ export interface Loaded<S> {
 
 export interface Handled<S, E> {
   readonly state: S;
+  /** What this call appended: [] when the decider decided nothing, or another call already appended the same events. */
   readonly events: readonly E[];
 }
 
@@ -65,7 +66,10 @@ export class AggregateRepository {
       const events = decider.decide(command, state);
       if (events.length === 0) return { state, events };
       try {
-        await this.store.append(streamName, this.toNewEvents(streamName, events, causation), revision < 0 ? 'no-stream' : revision);
+        const appended = await this.store.append(streamName, this.toNewEvents(streamName, events, causation), revision < 0 ? 'no-stream' : revision);
+        // A reaction delivered twice at once: the other delivery wrote these very events (same derived
+        // ids) after our read. Nothing was written now, and the stream's state already holds them.
+        if (appended.duplicate) return { state: (await this.load(decider, streamName)).state, events: [] };
         return { state: events.reduce(decider.evolve, state), events };
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= MAX_CONFLICT_RETRIES) throw error;
