@@ -15,7 +15,9 @@
  *
  * Variants (`--variant=name:KEY=VALUE,KEY=VALUE`, repeatable) start more Payguard processes with
  * those settings added to the environment, each on a store of its own, measured in the same
- * rounds, so an A/B comparison shares the machine's conditions.
+ * rounds, so an A/B comparison shares the machine's conditions. `BENCH_MAIN=<path to main.js>` in a
+ * variant starts that build instead (another checkout's `dist/src/main.js`, for an A/B of a code
+ * change); it is not passed on to the service.
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -157,8 +159,9 @@ async function startService(name: string, store: Store, env: Readonly<Record<str
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   const execArgv = cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${name}-${port}.cpuprofile`];
-  const child: ChildProcess = spawn(process.execPath, [...execArgv, MAIN], {
-    env: { ...process.env, ...store.env, ...env, PORT: String(port) },
+  const { BENCH_MAIN: main = MAIN, ...serviceEnv } = env;
+  const child: ChildProcess = spawn(process.execPath, [...execArgv, main], {
+    env: { ...process.env, ...store.env, ...serviceEnv, PORT: String(port) },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
