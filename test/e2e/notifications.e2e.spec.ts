@@ -130,11 +130,34 @@ describe('channel notifications', () => {
       expect(refused.status).toBe(422);
       expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(refused.body).toMatchObject({ type: `${PROBLEMS}amount-mismatch`, status: 422 });
+      // The money on each side, and nothing else of the payment (the sender learns no merchant or return URL).
+      expect(refused.body.expected).toEqual({ amount: 1288, currency: 'CNY' });
+      expect(refused.body.reported).toEqual({ amount: 1288, currency: 'CNY', ...change });
       expect(await logHead(app)).toBe(head);
       expect((await app.request('GET', '/orders/ntf-mismatch')).body).toMatchObject({
         status: 'pending',
         payments: [{ paymentId: attempt.paymentId, status: 'pending' }],
       });
+    });
+  });
+
+  describe('a signed notification that is not the sandbox format', () => {
+    it.each([
+      ['a field the format does not have', { extra: 1 }, ['extra']],
+      ['a status it does not know', { status: 'bogus' }, ['status']],
+      ['an amount as text', { amount: '1288' }, ['amount']],
+    ])('is refused with 400 validation naming the field, and records nothing: %s', async (_, change, fields) => {
+      const attempt = await orderWithAttempt(`ntf-shape-${fields[0]}`);
+      await app.settle();
+      const head = await logHead(app);
+      const body = notificationBody({ ...attempt, ...change });
+
+      const refused = await post(body, signed(body));
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ type: `${PROBLEMS}validation`, status: 400 });
+      expect(refused.body.errors.map((error: { field: string }) => error.field)).toEqual(fields);
+      expect(await logHead(app)).toBe(head);
+      expect((await app.request('GET', `/payments/${attempt.paymentId}`)).body.status).toBe('pending');
     });
   });
 

@@ -101,7 +101,12 @@ export class ChannelUnavailableError extends Error {
 
 /** A notification whose signature, timestamp or format is not acceptable. */
 export class NotificationRejectedError extends Error {
-  constructor(readonly code: 'bad-signature' | 'malformed', message: string) {
+  /** `errors`: for a malformed body, what is wrong with which field (the whole body when not given). */
+  constructor(
+    readonly code: 'bad-signature' | 'malformed',
+    message: string,
+    readonly errors: readonly { readonly field: string; readonly message: string }[] = [{ field: 'body', message }],
+  ) {
     super(message);
     this.name = 'NotificationRejectedError';
   }

@@ -13,7 +13,8 @@ export class AmountMismatch extends DomainError {
   constructor(paymentId: string, expected: { amount: number; currency: string }, got: { amount: number; currency: string }) {
     super(
       `payment ${paymentId} is ${expected.amount} ${expected.currency}; the channel reported ${got.amount} ${got.currency}`,
-      { expected, reported: got },
+      // Only the money: callers may hand in a whole payment, whose other fields are not the sender's business.
+      { expected: { amount: expected.amount, currency: expected.currency }, reported: { amount: got.amount, currency: got.currency } },
     );
   }
 }

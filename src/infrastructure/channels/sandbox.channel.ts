@@ -152,9 +152,11 @@ export class SandboxChannel implements PaymentChannel {
     } catch {
       throw new NotificationRejectedError('malformed', `${this.id}: body is not JSON`);
     }
-    if (!isNotificationBody(body)) throw new NotificationRejectedError('malformed', `${this.id}: unexpected body shape`);
-    const { notificationId, paymentId, status, amount, currency, channelTradeNo, occurredAt } = body;
-    return { notificationId, paymentId, status, amount: { amount, currency }, channelTradeNo, occurredAt, raw: body };
+    const errors = notificationBodyErrors(body);
+    if (errors.length > 0) throw new NotificationRejectedError('malformed', `${this.id}: unexpected body shape`, errors);
+    const valid = body as NotificationBody & Record<string, unknown>;
+    const { notificationId, paymentId, status, amount, currency, channelTradeNo, occurredAt } = valid;
+    return { notificationId, paymentId, status, amount: { amount, currency }, channelTradeNo, occurredAt, raw: valid };
   }
 
   /** One request; anything that says "the provider can't answer now" is ChannelUnavailableError. */
@@ -213,22 +215,30 @@ interface NotificationBody {
   occurredAt: string;
 }
 
-function isNotificationBody(body: unknown): body is NotificationBody & Record<string, unknown> {
-  if (!isRecord(body)) return false;
-  const { notificationId, paymentId, status, amount, currency, channelTradeNo, occurredAt } = body;
-  return (
-    isNonEmptyString(notificationId) &&
-    isNonEmptyString(paymentId) &&
-    (status === 'succeeded' || status === 'failed') &&
-    Number.isSafeInteger(amount) &&
-    (amount as number) > 0 &&
-    typeof currency === 'string' &&
-    /^[A-Z]{3}$/.test(currency) &&
-    isNonEmptyString(channelTradeNo) &&
-    typeof occurredAt === 'string' &&
-    !Number.isNaN(Date.parse(occurredAt))
-  );
+/** Each field of the sandbox's notification format and what it must be. */
+const NOTIFICATION_FIELDS: Readonly<Record<keyof NotificationBody, { readonly valid: (value: unknown) => boolean; readonly must: string }>> = {
+  notificationId: { valid: isNonEmptyString, must: 'a non-empty string' },
+  paymentId: { valid: isNonEmptyString, must: 'a non-empty string' },
+  status: { valid: (value) => value === 'succeeded' || value === 'failed', must: '"succeeded" or "failed"' },
+  amount: { valid: (value) => Number.isSafeInteger(value) && (value as number) > 0, must: 'a positive integer (minor units)' },
+  currency: { valid: (value) => typeof value === 'string' && /^[A-Z]{3}$/.test(value), must: 'three upper-case letters' },
+  channelTradeNo: { valid: isNonEmptyString, must: 'a non-empty string' },
+  occurredAt: { valid: (value) => typeof value === 'string' && !Number.isNaN(Date.parse(value)), must: 'an ISO 8601 time' },
+};
+
+/** What is wrong with a sandbox notification, field by field: a missing or bad field, or one the format does not have. */
+function notificationBodyErrors(body: unknown): { field: string; message: string }[] {
+  if (!isRecord(body)) return [{ field: 'body', message: 'must be a JSON object' }];
+  const errors: { field: string; message: string }[] = [];
+  for (const [field, { valid, must }] of Object.entries(NOTIFICATION_FIELDS)) {
+    if (!valid(body[field])) errors.push({ field, message: `${field} must be ${must}` });
+  }
+  for (const field of Object.keys(body)) {
+    if (!Object.hasOwn(NOTIFICATION_FIELDS, field)) errors.push({ field, message: `${field} is not a field of the sandbox notification` });
+  }
+  return errors;
 }
+
 
 /** Node lower-cases header names; others may not, so look the name up case-insensitively. */
 function headerValue(headers: IncomingNotification['headers'], name: string): string | undefined {

@@ -49,7 +49,7 @@ export function problemOf(error: unknown): Problem | undefined {
   if (error instanceof NotFound) return problem('not-found', error.message);
   if (error instanceof Forbidden) return problem('forbidden', error.message);
   if (error instanceof NotificationRejectedError) {
-    return error.code === 'bad-signature' ? problem('bad-signature', error.message) : problem('validation', error.message);
+    return error.code === 'bad-signature' ? problem('bad-signature', error.message) : problem('validation', error.message, { errors: error.errors });
   }
   if (error instanceof ChannelUnavailableError) return problem('channel-unavailable', error.message);
   if (error instanceof ConcurrencyError) return problem('concurrency-conflict', 'the resource changed under too many concurrent requests');
