@@ -40,6 +40,17 @@ async function startPayment(app: TestApp, orderId: string, channel = 'sandbox-ba
   return payment.body;
 }
 
+/** The merchant feed's refund events of one refund, once the feed holds `type`. */
+async function refundEventsInFeed(app: TestApp, refundId: string, type: string): Promise<{ type: string; data: Record<string, unknown> }[]> {
+  const answer = await eventually(
+    () => app.request('GET', '/events?type=refund.succeeded,refund.failed&limit=1000'),
+    (page) => page.body.events.some((event: any) => event.type === type && event.data.refundId === refundId),
+    10_000,
+    `${type} of ${refundId} in the merchant feed`,
+  );
+  return answer.body.events.filter((event: any) => event.data.refundId === refundId);
+}
+
 const orderOnceItIs = (app: TestApp, orderId: string, accept: (body: any) => boolean, what: string, timeoutMs = 15_000): Promise<Answer> =>
   eventually(() => app.request('GET', `/orders/${orderId}`), (answer) => accept(answer.body), timeoutMs, what);
 
@@ -214,6 +225,10 @@ describe('the provider holds the money', () => {
       const failed = await orderOnceItIs(app, 'truth-attempts', (body) => body.refunds[0]?.status === 'failed', 'three failed attempts', 20_000);
       expect(failed.body.refunds[0]).toMatchObject({ attempts: 3, lastError: expect.stringContaining('503') });
       expect((await providerTrade(app, wallet, 'sandbox-wallet')).refunds).toEqual([]);
+      // The merchant hears of the open item, in the provider's words but without the address Payguard calls it at.
+      const [told] = await refundEventsInFeed(app, `refund-${wallet}`, 'refund.failed');
+      expect(told).toMatchObject({ type: 'refund.failed', data: { attempt: 3, error: expect.stringContaining('503') } });
+      expect(told.data.error).not.toMatch(/https?:|127\.0\.0\.1/);
 
       await app.faults({});
       const retried = await app.request('POST', `/refunds/refund-${wallet}/resolve`, { resolution: 'retry', note: 'provider is back' });
@@ -230,6 +245,13 @@ describe('the provider holds the money', () => {
       expect(await providerTrade(app, wallet, 'sandbox-wallet')).toMatchObject({ refundedAmount: 2000, refunds: [{ amount: 2000 }] });
       const [succeeded] = eventsOfPayment(await readLog(app), wallet, 'RefundSucceeded');
       expect(succeeded.data).toMatchObject({ amount: 2000, requestedAmount: 2500 });
+      // The merchant hears it as the open item it is, never as a refund that succeeded.
+      expect(await refundEventsInFeed(app, `refund-${wallet}`, 'refund.failed')).toEqual([
+        expect.objectContaining({
+          type: 'refund.failed',
+          data: expect.objectContaining({ attempt: null, amount: 2000, requestedAmount: 2500, currency: 'CNY', error: 'the provider refunded 2000 of 2500 CNY' }),
+        }),
+      ]);
       // The same refund can't pay out the rest: only an operator's word closes the item.
       expect((await app.request('POST', `/refunds/refund-${wallet}/resolve`, { resolution: 'retry', note: 'again' })).status).toBe(409);
       expect((await app.request('POST', `/refunds/refund-${wallet}/resolve`, { resolution: 'written-off', note: '5.00 written off' })).status).toBe(200);

@@ -1,5 +1,6 @@
 import type { StoredEvent } from '../event-sourcing/upcaster.js';
 import type { MerchantEventType } from '../ports/webhook-store.port.js';
+import { shortRefundError } from '../../domain/payment/payment.events.js';
 
 /** A merchant event before it is given its id and time: what a log event tells the merchant. */
 export interface MerchantFact {
@@ -37,11 +38,16 @@ export function merchantFactOf(event: StoredEvent): MerchantFact | null {
     }
     case 'RefundSucceeded': {
       const { refundId, paymentId, orderId, amount, requestedAmount, currency, completedAt } = event.data;
+      // Less than asked leaves the refund failed, an open item: the merchant hears it as one.
+      if (amount < requestedAmount) {
+        const error = shortRefundError(event.data);
+        return { type: 'refund.failed', data: { refundId, paymentId, orderId, error, attempt: null, failedAt: completedAt, amount, requestedAmount, currency } };
+      }
       return { type: 'refund.succeeded', data: { refundId, paymentId, orderId, amount, requestedAmount, currency, completedAt } };
     }
     case 'RefundFailed': {
       const { refundId, paymentId, orderId, error, attempt, final, failedAt } = event.data;
-      return final ? { type: 'refund.failed', data: { refundId, paymentId, orderId, error, attempt, failedAt } } : null;
+      return final ? { type: 'refund.failed', data: { refundId, paymentId, orderId, error: withoutAddresses(error), attempt, failedAt } } : null;
     }
     case 'RefundResolved': {
       const { refundId, paymentId, orderId, resolution, resolvedAt } = event.data;
@@ -50,4 +56,9 @@ export function merchantFactOf(event: StoredEvent): MerchantFact | null {
     default:
       return null;
   }
+}
+
+/** A provider's error as the merchant may read it: the addresses Payguard calls providers at are its own business. */
+function withoutAddresses(error: string): string {
+  return error.replace(/\bhttps?:\/\/[^/\s]+/g, '');
 }

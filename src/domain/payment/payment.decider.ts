@@ -11,6 +11,7 @@ import {
   type RefundResolution,
   type RefundStatus,
   type ResultSource,
+  shortRefundError,
 } from './payment.events.js';
 import { AmountMismatch, PaymentNotFound, PaymentNotRefundable, RefundNotRequested, RefundNotResolvable } from './payment.errors.js';
 
@@ -148,7 +149,7 @@ export function evolvePayment(state: PaymentState, event: PaymentEvent): Payment
       const refund = requireRefund(state);
       // Less than asked is what it was: recorded, and left an open item for an operator.
       const short = amount < requestedAmount;
-      const lastError = short ? `the provider refunded ${amount} of ${requestedAmount} ${currency}` : refund.lastError;
+      const lastError = short ? shortRefundError(event.data) : refund.lastError;
       return { ...state, refund: { ...refund, status: short ? 'failed' : 'succeeded', completedAt, retryAt: null, refundedAmount: amount, lastError } };
     }
     case 'RefundFailed': {

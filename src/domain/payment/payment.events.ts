@@ -120,6 +120,11 @@ export type RefundSucceeded = DomainEvent<
   }
 >;
 
+/** What a refund the provider made for less than asked left open, in words. */
+export function shortRefundError({ amount, requestedAmount, currency }: RefundSucceeded['data']): string {
+  return `the provider refunded ${amount} of ${requestedAmount} ${currency}`;
+}
+
 /**
  * One failed attempt to execute a refund. Not `final`: it is retried at `retryAt` with the same
  * refundId. `final` (the provider refused for good, or attempts ran out): no retry (`retryAt`
