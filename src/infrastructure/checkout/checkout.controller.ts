@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Logger, Options, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CheckoutSessionEnded, CheckoutSessions, type CheckoutState, type StartedCheckoutPayment } from '../../application/checkout/checkout-sessions.js';
 import { NotFound } from '../../application/shared/errors.js';
@@ -7,6 +7,7 @@ import { CorrelationId } from '../http/auth.guard.js';
 import { ApiProblems, ApiPublic } from '../http/openapi.js';
 import { checkoutPageScript } from './checkout-page.script.js';
 import { checkoutPage, sessionProblemPage } from './checkout.pages.js';
+import { NO_FIELDS, NO_FIELDS_SCHEMA } from '../http/validation.js';
 import { CheckoutPaymentDto, CheckoutStateDto, StartedCheckoutPaymentDto } from './checkout.dtos.js';
 import { CHECKOUT_CSS } from './checkout.styles.js';
 import { guardScript } from './guard.script.js';
@@ -106,9 +107,15 @@ export class CheckoutController {
   @Post(':token/confirm')
   @HttpCode(200)
   @ApiOperation({ operationId: 'confirmCheckoutPayment', summary: '"Yes, I have paid": ask the channel of the attempt in flight, then answer the state' })
+  @ApiBody({ required: false, schema: NO_FIELDS_SCHEMA })
   @ApiOkResponse({ type: CheckoutStateDto })
-  @ApiProblems('not-found', 'concurrency-conflict', 'channel-unavailable')
-  confirm(@Param('token') token: string, @CorrelationId() correlationId: string, @Res({ passthrough: true }) response: Response): Promise<CheckoutState> {
+  @ApiProblems('validation', 'not-found', 'concurrency-conflict', 'channel-unavailable')
+  confirm(
+    @Param('token') token: string,
+    @Body(NO_FIELDS) _body: object,
+    @CorrelationId() correlationId: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<CheckoutState> {
     answerAnyOrigin(response);
     return this.sessions.confirm(token, correlationId);
   }

@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestj
 import { upcast } from '../../application/event-sourcing/upcaster.js';
 import { EVENT_STORE, type EventStore, type RecordedEvent } from '../../application/ports/event-store.port.js';
 import { ApiLimitQuery, ApiProblems } from './openapi.js';
+import { QueryReader } from './report-query.js';
 import { AuditEventPageDto, AuditStreamDto } from './responses.dtos.js';
 import { validationFailed } from './validation.js';
 import { orderKeyOf } from '../../domain/shared/stream-names.js';
@@ -23,9 +24,11 @@ export class AuditController {
   @ApiLimitQuery()
   @ApiOkResponse({ type: AuditEventPageDto })
   @ApiProblems('validation')
-  async events(@Query('after') after?: string, @Query('limit') limit?: string): Promise<{ events: AuditEvent[]; next: number }> {
-    const from = integer('after', after, 0, 0, Number.MAX_SAFE_INTEGER);
-    const count = integer('limit', limit, 100, 1, 1000);
+  async events(@Query() query: Record<string, unknown>): Promise<{ events: AuditEvent[]; next: number }> {
+    const read = new QueryReader(query, ['after', 'limit']);
+    const from = read.integer('after', 0, 0, Number.MAX_SAFE_INTEGER);
+    const count = read.integer('limit', 100, 1, 1000);
+    read.done();
     const events = (await this.store.readAll(from, count)).map(toAuditEvent);
     return { events, next: events.length > 0 ? events[events.length - 1].position : from };
   }
@@ -35,7 +38,8 @@ export class AuditController {
   @ApiParam({ name: 'streamName', schema: { type: 'string', pattern: '^(order-[A-Za-z0-9_-]{1,64}(\\.[A-Za-z0-9_-]{1,64})?|payment-[A-Za-z0-9_-]{1,64})$', example: 'order-order-1001' } })
   @ApiOkResponse({ type: AuditStreamDto, description: 'empty for a stream that does not exist' })
   @ApiProblems('validation')
-  async stream(@Param('streamName') streamName: string): Promise<{ events: AuditEvent[] }> {
+  async stream(@Param('streamName') streamName: string, @Query() query: Record<string, unknown>): Promise<{ events: AuditEvent[] }> {
+    new QueryReader(query, []).done();
     if (!isStreamName(streamName)) {
       throw validationFailed([{ field: 'streamName', message: 'must be order-{orderId}, order-{merchantId}.{orderId} or payment-{paymentId}' }]);
     }
@@ -50,11 +54,3 @@ function toAuditEvent(recorded: RecordedEvent): AuditEvent {
   return { position, streamName, revision, eventId, type, data, metadata };
 }
 
-function integer(field: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw validationFailed([{ field, message: `must be an integer from ${min} to ${max}` }]);
-  }
-  return value;
-}

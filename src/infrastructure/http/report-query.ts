@@ -1,4 +1,4 @@
-/** Query-string parsing for the report endpoints: every parameter checked, unknown ones refused. */
+/** Query-string parsing for the list, report and audit endpoints: every parameter checked, unknown ones refused. */
 import type { FieldError } from './problem.js';
 import { ID_PATTERN, validationFailed } from './validation.js';
 import { isDay } from '../../application/reporting/report-days.js';
@@ -16,7 +16,7 @@ export class QueryReader {
     allowed: readonly string[],
   ) {
     for (const name of Object.keys(query)) {
-      if (!allowed.includes(name)) this.errors.push({ field: name, message: `is not a parameter of this report (allowed: ${allowed.join(', ')})` });
+      if (!allowed.includes(name)) this.errors.push({ field: name, message: `is not a parameter of this endpoint (allowed: ${allowed.join(', ') || 'none'})` });
     }
   }
 

@@ -1,4 +1,4 @@
-import { BadRequestException, ValidationPipe, type ValidationError } from '@nestjs/common';
+import { BadRequestException, ValidationPipe, type PipeTransform, type ValidationError } from '@nestjs/common';
 import { problem, type FieldError } from './problem.js';
 
 /** Caller-supplied ids: 1-64 characters of [A-Za-z0-9_-]. */
@@ -10,8 +10,8 @@ export function createValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
-    // One message per field: a missing amount is "missing", not five complaints about its value.
-    stopAtFirstError: true,
+    // Every constraint is checked, and flatten() keeps one message per field (see there).
+    stopAtFirstError: false,
     transform: true,
     transformOptions: { enableImplicitConversion: false },
     validationError: { target: false, value: false },
@@ -24,13 +24,40 @@ export function validationFailed(errors: FieldError[]): BadRequestException {
   return new BadRequestException({ problem: problem('validation', detail, { errors }) });
 }
 
+/**
+ * One message per field: the first broken rule as the DTO reads, top down. A DTO states a field's
+ * rules from the most basic (present, an integer) to the finer ones (at most N), and class-validator
+ * lists broken rules bottom up, so the last one listed is meant: "amount": "100" is "must be an
+ * integer", not "must not be greater than 9007199254740991".
+ */
 function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = prefix + error.property;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({ field, message }));
+    // class-validator checks "is it there" before any other rule, and lists it first.
+    const { isDefined, ...rules } = error.constraints ?? {};
+    const message = isDefined ?? Object.values(rules).at(-1);
+    const own = message === undefined ? [] : [{ field, message }];
     return [...own, ...flatten(error.children ?? [], `${field}.`)];
   });
 }
+
+/**
+ * The body of an action that takes no fields (sync, resend, "I have paid"): absent, or `{}`. A
+ * field is an unknown one, `400 validation` as everywhere else. Use with a body typed `object`,
+ * which the global ValidationPipe passes through.
+ */
+export const NO_FIELDS: PipeTransform<unknown, object> = {
+  transform(value: unknown): object {
+    if (value === undefined || value === null) return {};
+    if (typeof value !== 'object' || Array.isArray(value)) throw validationFailed([{ field: 'body', message: 'must be absent, or {}' }]);
+    const fields = Object.keys(value);
+    if (fields.length > 0) throw validationFailed(fields.map((field) => ({ field, message: `property ${field} should not exist` })));
+    return value;
+  },
+};
+
+/** The schema of such a body, for @ApiBody. */
+export const NO_FIELDS_SCHEMA = { type: 'object', additionalProperties: false, description: 'no fields: send no body, or {}' } as const;
 
 /** Path ids are checked before they become stream names. */
 export function checkId(field: string, value: string): string {

@@ -1,12 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { WebhookEndpoints } from '../../application/webhooks/webhook-endpoints.js';
 import type { Viewer } from '../../application/shared/viewer.js';
 import { CurrentViewer } from '../http/auth.guard.js';
 import { QueryReader } from '../http/report-query.js';
 import { ApiIdempotencyKey } from '../idempotency/api-idempotency-key.js';
 import { ApiIdParam, ApiLimitQuery, ApiProblems } from '../http/openapi.js';
-import { checkId, validationFailed } from '../http/validation.js';
+import { checkId, NO_FIELDS, NO_FIELDS_SCHEMA, validationFailed } from '../http/validation.js';
 import { CreatedWebhookEndpointDto, WebhookDeliveryDto, WebhookDeliveryListDto, WebhookEndpointListDto } from './webhook.responses.js';
 import { CreateWebhookEndpointDto } from './webhook.dtos.js';
 import { deliveryView, endpointOwner, endpointView, type DeliveryView, type EndpointView } from './webhook-views.js';
@@ -64,10 +64,11 @@ export class WebhookEndpointsController {
   @ApiOperation({ operationId: 'resendWebhookDelivery', summary: 'Send an event to the endpoint again now (its retries start over)' })
   @ApiIdParam('id', 'the endpoint id', 'we_Xq2Lr9Tb0cVw8sPz3nM1kJ4h')
   @ApiParam({ name: 'eventId', description: 'the id of an event delivered to it', schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } })
+  @ApiBody({ required: false, schema: NO_FIELDS_SCHEMA })
   @ApiResponse({ status: 202, type: WebhookDeliveryDto, description: 'the delivery, pending and due now' })
   @ApiIdempotencyKey()
   @ApiProblems('validation', 'not-found', 'idempotency-conflict', 'idempotency-in-flight')
-  async resend(@Param('id') id: string, @Param('eventId') eventId: string, @CurrentViewer() viewer: Viewer): Promise<DeliveryView> {
+  async resend(@Param('id') id: string, @Param('eventId') eventId: string, @Body(NO_FIELDS) _body: object, @CurrentViewer() viewer: Viewer): Promise<DeliveryView> {
     return deliveryView(await this.endpoints.resend(endpointOwner(viewer), checkId('id', id), checkEventId(eventId)));
   }
 }
