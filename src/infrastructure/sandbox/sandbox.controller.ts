@@ -311,7 +311,9 @@ function readBody<T>(body: unknown, fields: Record<keyof T & string, { check: Ch
 }
 
 function validation(errors: FieldError[]): Problem {
-  return new Problem(400, 'validation', 'Validation failed', 'The request body is not valid.', { errors });
+  // Worded as the service's own validation problems: the same title, and a detail naming each field.
+  const detail = errors.map(({ field, message }) => `${field}: ${message}`).join('; ');
+  return new Problem(400, 'validation', 'The request is not valid', detail, { errors });
 }
 
 /** A check from a predicate and the message given when it fails. */
