@@ -69,6 +69,12 @@ describe('edges of the contract', () => {
     });
   });
 
+  it("the sandbox's validation problems read as the service's own", async () => {
+    const refused = await app.request('PUT', '/sandbox/faults', { bogus: 1 });
+    expectValidation(refused, 'bogus');
+    expect(refused.body).toMatchObject({ title: 'The request is not valid', detail: 'bogus: is not a known field' });
+  });
+
   describe('a validation message', () => {
     it.each([
       [{ amount: '100', currency: 'CNY' }, 'amount', 'amount must be an integer number of minor units'],
