@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPayguard } from '../../src/infrastructure/bootstrap.js';
 import { createRootLogger } from '../../src/infrastructure/observability/logging.js';
+import { correlated } from '../../src/application/shared/log-lines.js';
 import { ensureBuilt, MAIN, spawnService, type ServiceProcess } from '../support/processes.js';
 import { eventually } from '../support/harness.js';
 
@@ -155,6 +156,13 @@ describe('the JSON logger', () => {
     createRootLogger('info', stream).warn('id \u009b31m \u2028forged\u202e\nfake line');
     const [line] = stream.lines();
     expect(line.msg).toBe('id \\x9b31m \\u2028forged\\u202e\n    fake line');
+  });
+
+  it('escapes the message of a line given with its correlation id the same way, and keeps the id', () => {
+    const stream = memoryStream();
+    createRootLogger('info', stream).warn(correlated('corr-object', 'id \u009b31m\nfake line'));
+    const [line] = stream.lines();
+    expect(line).toMatchObject({ correlationId: 'corr-object', msg: 'id \\x9b31m\n    fake line' });
   });
 
   it('writes to a given stream in-process, as a benchmark comparing LOG_LEVEL=info with warn uses it', async () => {

@@ -9,6 +9,7 @@ import type { CloseResult } from '../ports/channel.port.js';
 import { CLOCK, type Clock } from '../ports/clock.port.js';
 import { SETTINGS, type PayguardSettings } from '../ports/settings.port.js';
 import { PaymentIntents } from './payment-intents.js';
+import { correlated } from '../shared/log-lines.js';
 
 /** What closing one trade came to. `open`: not closed now (unreachable, or the provider does not know it yet). */
 export type CloseOutcome = 'closed' | 'paid' | 'open';
@@ -63,7 +64,7 @@ export class TradeCloser {
     try {
       result = await within(channel.closeTrade(paymentId), budgetMs);
     } catch (error) {
-      this.logger.warn(`closing trade ${paymentId} on ${channel.id} failed: ${(error as Error).message}`);
+      this.logger.warn(correlated(causation.correlationId, `closing trade ${paymentId} on ${channel.id} failed: ${(error as Error).message}`));
       return 'open';
     }
     if (result === null) return 'open';

@@ -13,6 +13,8 @@ import { CHECKOUT_CSS } from './checkout.styles.js';
 import { guardScript } from './guard.script.js';
 import { chooseLocale } from './i18n.js';
 import { sendPage } from './layout.js';
+import { correlated } from '../../application/shared/log-lines.js';
+import { correlationIdOf } from '../http/correlation-id.middleware.js';
 
 /** A browser script from a function's own source text (see checkout-page.script.ts). */
 const asScript = (body: () => void): string => `'use strict';\n(${body.toString()})();\n`;
@@ -72,7 +74,7 @@ export class CheckoutController {
       state = await this.sessions.state(token);
     } catch (error) {
       const kind = error instanceof CheckoutSessionEnded ? 'ended' : error instanceof NotFound ? 'invalid' : 'error';
-      if (kind === 'error') this.logger.error(`checkout page: ${(error as Error)?.stack ?? String(error)}`);
+      if (kind === 'error') this.logger.error(correlated(correlationIdOf(response), `checkout page: ${(error as Error)?.stack ?? String(error)}`));
       sendPage(response, kind === 'ended' ? 410 : kind === 'invalid' ? 404 : 500, sessionProblemPage(kind, chosen(null)));
       return;
     }

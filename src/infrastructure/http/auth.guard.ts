@@ -4,6 +4,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { OPEN_VIEWER, type Viewer } from '../../application/shared/viewer.js';
 import type { ApiKey } from '../config/config.js';
 import { problem } from './problem.js';
+import { correlationIdOf } from './correlation-id.middleware.js';
 
 export const API_KEYS = Symbol('ApiKeys');
 
@@ -92,5 +93,5 @@ export const CurrentViewer = createParamDecorator((_: unknown, context: Executio
 
 /** The caller's X-Correlation-Id when it is a sane token, else the id the middleware made: what it put in the response header. */
 export const CorrelationId = createParamDecorator((_: unknown, context: ExecutionContext): string => {
-  return context.switchToHttp().getResponse<Response>().getHeader('x-correlation-id') as string;
+  return correlationIdOf(context.switchToHttp().getResponse<Response>());
 });

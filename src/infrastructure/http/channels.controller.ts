@@ -20,6 +20,7 @@ import { PROBLEM_BASE, problem } from './problem.js';
 import { problemOf } from './problem.filter.js';
 import { NotificationReceivedDto } from './responses.dtos.js';
 import { checkId } from './validation.js';
+import { correlated } from '../../application/shared/log-lines.js';
 
 @ApiTags('channels')
 @ApiPublic()
@@ -74,8 +75,8 @@ export class ChannelsController {
     } catch (error) {
       outcome = rejectionOf(error);
       const line = `notification on ${channelId} refused (${outcome.status} ${outcome.code})`;
-      if (outcome.status >= 500) this.logger.error(`${line}: ${(error as Error)?.stack ?? String(error)}`);
-      else this.logger.warn(`${line}: ${(error as Error)?.message}`);
+      if (outcome.status >= 500) this.logger.error(correlated(correlationId, `${line}: ${(error as Error)?.stack ?? String(error)}`));
+      else this.logger.warn(correlated(correlationId, `${line}: ${(error as Error)?.message}`));
     }
     const answer = channel.notificationAnswer(outcome);
     response.status(answer.status);
@@ -112,7 +113,7 @@ export class ChannelsController {
     } catch (error) {
       // The payer sees a page, never a problem document: a link we cannot read is an unknown payment.
       const known = error instanceof DomainError || error instanceof NotFound || error instanceof NotificationRejectedError || error instanceof BadRequestException;
-      if (!known) this.logger.error(`return on ${channel}: ${(error as Error)?.stack ?? String(error)}`);
+      if (!known) this.logger.error(correlated(correlationId, `return on ${channel}: ${(error as Error)?.stack ?? String(error)}`));
       const status = !known ? 500 : error instanceof NotificationRejectedError && error.code === 'bad-signature' ? 401 : 404;
       sendPage(response, status, known ? unknownPaymentPage(locale) : returnErrorPage(locale));
       return;
@@ -121,7 +122,7 @@ export class ChannelsController {
       await this.commands.execute(new SyncPaymentCommand(id, OPEN_VIEWER, correlationId));
     } catch (error) {
       // The page still shows what is known; the notification or the sweep will settle the rest.
-      this.logger.warn(`return of ${id} on ${channel}: sync failed: ${(error as Error).message}`);
+      this.logger.warn(correlated(correlationId, `return of ${id} on ${channel}: sync failed: ${(error as Error).message}`));
     }
     const payment = await this.reader.visiblePayment(id, OPEN_VIEWER);
     const order = await this.reader.orderOf(payment);

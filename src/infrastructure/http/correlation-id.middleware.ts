@@ -9,6 +9,11 @@ const SANE = /^[A-Za-z0-9._:-]{1,128}$/;
  * costs a few microseconds per request). The request observer, the first middleware of every
  * request, assigns it; a second call answers what the first one set.
  */
+/** The correlation id assigned to the request this response answers. */
+export function correlationIdOf(response: ServerResponse): string {
+  return String(response.getHeader('X-Correlation-Id') ?? '');
+}
+
 export function assignCorrelationId(request: IncomingMessage, response: ServerResponse, ids: IdGenerator): string {
   const assigned = response.getHeader('X-Correlation-Id');
   if (typeof assigned === 'string') return assigned;

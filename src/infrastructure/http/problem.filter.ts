@@ -6,6 +6,8 @@ import { ConcurrencyError } from '../../application/ports/event-store.port.js';
 import { DomainError } from '../../domain/shared/domain-error.js';
 import { escapeForLog } from './log-sanitizer.js';
 import { problem, type Problem } from './problem.js';
+import { correlated } from '../../application/shared/log-lines.js';
+import { correlationIdOf } from './correlation-id.middleware.js';
 
 /** Turns every error into problem+json; domain errors become HTTP only here, at the edge. */
 @Catch()
@@ -19,7 +21,8 @@ export class ProblemFilter implements ExceptionFilter {
     const body = this.toProblem(error, request);
     if (body.status >= 500 && body.type.endsWith('/internal')) {
       // The method and URL come from the client: escaped, so they can't forge or recolour a log line.
-      this.logger.error(`${escapeForLog(request.method)} ${escapeForLog(request.originalUrl ?? request.url)}: ${(error as Error)?.stack ?? String(error)}`);
+      const line = `${escapeForLog(request.method)} ${escapeForLog(request.originalUrl ?? request.url)}: ${(error as Error)?.stack ?? String(error)}`;
+      this.logger.error(correlated(correlationIdOf(response), line));
     }
     if (response.headersSent) return;
     response.status(body.status).type('application/problem+json').send(JSON.stringify(body));

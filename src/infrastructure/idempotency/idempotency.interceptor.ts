@@ -7,6 +7,8 @@ import { OPEN_VIEWER, type Viewer } from '../../application/shared/viewer.js';
 import { problem } from '../http/problem.js';
 import { captureAnswer } from './answer-capture.js';
 import { checkIdempotencyKey, IDEMPOTENCY_HEADER, idempotencyScope, REPLAYED_HEADER, requestFingerprint, takesIdempotencyKey } from './idempotency-key.js';
+import { correlated } from '../../application/shared/log-lines.js';
+import { correlationIdOf } from '../http/correlation-id.middleware.js';
 
 /** How long a key and its answer are kept. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -69,7 +71,7 @@ export class IdempotencyInterceptor implements NestInterceptor, OnApplicationShu
     });
     this.purgeNowAndThen(now);
     if (claimed.outcome === 'claimed') {
-      captureAnswer(response, (answer) => this.settle(scope, key, token, answer));
+      captureAnswer(response, (answer) => this.settle(scope, key, token, answer, correlationIdOf(response)));
       return null;
     }
     if (claimed.fingerprint !== fingerprint) {
@@ -89,23 +91,23 @@ export class IdempotencyInterceptor implements NestInterceptor, OnApplicationShu
   }
 
   /** Stores a final answer; gives the key up after one a retry could change (5xx, a lost race), so the retry runs. */
-  private async settle(scope: string, key: string, token: string, answer: IdempotentAnswer): Promise<void> {
-    if (!isFinal(answer)) return this.release(scope, key, token);
+  private async settle(scope: string, key: string, token: string, answer: IdempotentAnswer, correlationId: string): Promise<void> {
+    if (!isFinal(answer)) return this.release(scope, key, token, correlationId);
     try {
       if (!(await this.store.complete(scope, key, token, answer))) {
-        this.logger.warn(`an answer for an Idempotency-Key of ${scope} was not stored: its claim was taken over (the request outlived its lease)`);
+        this.logger.warn(correlated(correlationId, `an answer for an Idempotency-Key of ${scope} was not stored: its claim was taken over (the request outlived its lease)`));
       }
     } catch (error) {
       // The command ran: its answer still goes out. A retry gets 409 idempotency-in-flight until the lease ends, then runs again.
-      this.logger.error(`storing the answer for an Idempotency-Key of ${scope} failed: ${(error as Error).message}`);
+      this.logger.error(correlated(correlationId, `storing the answer for an Idempotency-Key of ${scope} failed: ${(error as Error).message}`));
     }
   }
 
-  private async release(scope: string, key: string, token: string): Promise<void> {
+  private async release(scope: string, key: string, token: string, correlationId: string): Promise<void> {
     try {
       await this.store.release(scope, key, token);
     } catch (error) {
-      this.logger.error(`releasing an Idempotency-Key of ${scope} failed (it frees itself when its lease ends): ${(error as Error).message}`);
+      this.logger.error(correlated(correlationId, `releasing an Idempotency-Key of ${scope} failed (it frees itself when its lease ends): ${(error as Error).message}`));
     }
   }
 

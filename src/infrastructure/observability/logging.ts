@@ -19,12 +19,21 @@ export function createRootLogger(level: LogLevelName, destination?: DestinationS
     formatters: { level: (label) => ({ level: label }) },
     hooks: {
       logMethod(args, method) {
-        method.apply(this, args.map((arg) => (typeof arg === 'string' ? sanitizeLogMessage(arg) : arg)) as Parameters<typeof method>);
+        method.apply(this, args.map(sanitizeArgument) as Parameters<typeof method>);
       },
     },
     ...(pretty && { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }),
   };
   return destination === undefined ? pino(options) : pino(options, destination);
+}
+
+/** A string, or the `msg` of a line given as an object (see correlated()), sanitized; anything else as it is. */
+function sanitizeArgument(arg: unknown): unknown {
+  if (typeof arg === 'string') return sanitizeLogMessage(arg);
+  if (typeof arg === 'object' && arg !== null && typeof (arg as { msg?: unknown }).msg === 'string') {
+    return { ...arg, msg: sanitizeLogMessage((arg as { msg: string }).msg) };
+  }
+  return arg;
 }
 
 /** Nest's own start-up chatter (a line per module and per route mapped): debug, not info. */
@@ -43,15 +52,18 @@ export class ServiceJsonLogger extends PinoNestLogger {
 class JsonLogsRootModule {}
 
 /**
- * The app with nestjs-pino as Nest's logger. The request logger is the one RequestObserver puts
- * on `req.log` (with the correlation id); nestjs-pino keeps it in AsyncLocalStorage for the
- * request's duration (useExisting), so every line logged while handling it carries that id.
- * nestjs-pino keeps one root logger per process: one app per process logs JSON (the service's
- * own main.ts); tests that start several apps in one process give StartOptions.logger.
+ * The app with nestjs-pino as Nest's logger, writing through `root`. The access line goes through
+ * the request logger that RequestObserver puts on `req.log` (with the correlation id and trace);
+ * the other lines written while a request is handled name their correlation id themselves (see
+ * correlated()). nestjs-pino's per-request binding (an AsyncLocalStorage run per request, which
+ * would do that implicitly) is off: `forRoutes: []` mounts no middleware, because on Node 20 an
+ * AsyncLocalStorage costs every promise in the process (BENCHMARKS.md). nestjs-pino keeps one
+ * root logger per process: one app per process logs JSON (the service's own main.ts); tests that
+ * start several apps in one process give StartOptions.logger.
  */
 export function withJsonLogs(app: DynamicModule, root: Logger): DynamicModule {
   return {
     module: JsonLogsRootModule,
-    imports: [app, LoggerModule.forRoot({ pinoHttp: { logger: root }, useExisting: true })],
+    imports: [app, LoggerModule.forRoot({ pinoHttp: { logger: root }, useExisting: true, forRoutes: [] })],
   };
 }
