@@ -5,7 +5,7 @@
  *
  * Why explicit, not ambient: an AsyncLocalStorage holding the request's logger would put the id
  * on every line without this, but on Node 20 it turns on promise hooks for the whole process,
- * which cost about 16 % of the CPU of each order placed (BENCHMARKS.md). The lines written while
+ * which cost about 6 % of the CPU of each order placed (BENCHMARKS.md). The lines written while
  * a request is handled are few and known; each says whose it is.
  */
 export interface CorrelatedLine {

@@ -239,7 +239,6 @@ function notificationBodyErrors(body: unknown): { field: string; message: string
   return errors;
 }
 
-
 /** Node lower-cases header names; others may not, so look the name up case-insensitively. */
 function headerValue(headers: IncomingNotification['headers'], name: string): string | undefined {
   const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
