@@ -182,7 +182,7 @@ describe('HTTP hardening', () => {
         new Logger('Test').error('id \u001b[2J\u001b[7mcleared\nfake line');
         // As a proxy might hand over a URL the client sent raw: the filter is the last line of defence.
         const request = { method: 'GET', url: '/payments/x', originalUrl: '/payments/\u001b[7mx\r\nforged', path: '/payments/x' };
-        const response = { headersSent: false, status: () => response, type: () => response, send: () => response };
+        const response = { headersSent: false, getHeader: () => 'corr-filter', status: () => response, type: () => response, send: () => response };
         const host = { switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }) } as unknown as ArgumentsHost;
         new ProblemFilter().catch(new Error('boom'), host);
       } finally {
@@ -191,6 +191,7 @@ describe('HTTP hardening', () => {
       const text = written.join('');
       expect(text).toContain('id \\x1b[2J\\x1b[7mcleared\n    fake line');
       expect(text).toContain('GET /payments/\\x1b[7mx\\r\\nforged: Error: boom');
+      expect(text).toContain('(correlation id corr-filter)');
       // Nest colours its own parts of the line; none of the request's sequences is left raw.
       expect(text).not.toMatch(/\u001b\[(2J|7m)/);
     });

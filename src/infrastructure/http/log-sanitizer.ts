@@ -1,4 +1,5 @@
 import { ConsoleLogger, type LoggerService, type LogLevel } from '@nestjs/common';
+import type { CorrelatedLine } from '../../application/shared/log-lines.js';
 
 /**
  * What may not reach a log line as it is: C0 and C1 control characters (ESC starts the ANSI
@@ -28,8 +29,15 @@ export function sanitizeLogMessage(message: string): string {
   return message.replace(UNSAFE_BUT_NEWLINE, escapeChar).replace(/\n(?![ \t])/g, '\n    ');
 }
 
+/** A string sanitized; a line with its correlation id (see correlated()) as one sanitized string; anything else as it is. */
 function clean(value: unknown): unknown {
-  return typeof value === 'string' ? sanitizeLogMessage(value) : value;
+  if (typeof value === 'string') return sanitizeLogMessage(value);
+  if (isCorrelatedLine(value)) return `${sanitizeLogMessage(value.msg)} (correlation id ${sanitizeLogMessage(value.correlationId)})`;
+  return value;
+}
+
+function isCorrelatedLine(value: unknown): value is CorrelatedLine {
+  return typeof value === 'object' && value !== null && typeof (value as CorrelatedLine).msg === 'string' && typeof (value as CorrelatedLine).correlationId === 'string';
 }
 
 /**
