@@ -1,6 +1,6 @@
 /**
  * Payguard benchmarks: `npm run bench` (builds, then runs dist/bench/run.js).
- *   (a) POST /orders throughput vs a bare NestJS endpoint, the service as users run it (bench/as-run.ts)   target: >= 70 % of bare
+ *   (a) POST /orders throughput vs a bare NestJS endpoint, the service as users run it (bench/as-run.ts)   target: >= 70 % of bare (40 % on PostgreSQL)
  *   (b) anomaly reaction latency (PaymentSucceeded -> RefundRequested)   target: p99 <= 50 ms
  *   (c) replay of the global log vs a raw SQLite read        target: >= 50 % of raw
  *   (d) reconciliation sweep cost per run, 1M trades in history / 10k   target: <= 1.5x
@@ -39,6 +39,8 @@ import { formatInt, formatPct } from './stats.js';
 import { measureSweep, type SweepResult } from './sweep.js';
 
 const TARGETS = { httpRatio: 0.7, anomalyP99Ms: 50, replayRatio: 0.5, sweepRatio: 1.5 } as const;
+/** Placement's target by store: the embedded store at 70 % of bare, PostgreSQL (a server of its own on the same cores) at 40 %. */
+const HTTP_RATIO_TARGET: Readonly<Record<BenchStore, number>> = { sqlite: TARGETS.httpRatio, postgres: 0.4 };
 
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -99,8 +101,8 @@ function table(
       rows.push([
         `(a) ${label} / bare (median of round ratios: ${s.roundRatios.map(formatPct).join(', ')})`,
         formatPct(s.ratio),
-        `>= ${formatPct(TARGETS.httpRatio)}`,
-        verdict(s.ratio >= TARGETS.httpRatio) + (quiet.http ? '' : ' (disturbed)'),
+        `>= ${formatPct(HTTP_RATIO_TARGET[store])}`,
+        verdict(s.ratio >= HTTP_RATIO_TARGET[store]) + (quiet.http ? '' : ' (disturbed)'),
       ]);
       const database = s.databaseCpuMsPerRequest === null ? '' : ` + database ${s.databaseCpuMsPerRequest.toFixed(3)}`;
       rows.push([
@@ -257,9 +259,9 @@ const output = {
   machine: info,
   revision: measured,
   store,
-  targets: TARGETS,
+  targets: { ...TARGETS, httpRatio: HTTP_RATIO_TARGET[store] },
   verdicts: {
-    ...(results.http && { httpRatio: (results.http.summary.shipped?.ratio ?? 0) >= TARGETS.httpRatio }),
+    ...(results.http && { httpRatio: (results.http.summary.shipped?.ratio ?? 0) >= HTTP_RATIO_TARGET[store] }),
     ...(results.latency && { anomalyP99: results.latency.commitToCommitMs.p99 <= TARGETS.anomalyP99Ms }),
     ...(results.replay && { replayRatio: results.replay.ratio >= TARGETS.replayRatio }),
     ...(results.sweep && { sweepRatio: results.sweep.ratio <= TARGETS.sweepRatio }),
