@@ -4,13 +4,12 @@
  * the middle of a duplicate-payment storm: the other takes over within seconds, every duplicate
  * gets exactly one refund, and every order whose deadline passed expires.
  */
-import { randomBytes } from 'node:crypto';
 import { eventually } from '../support/harness.js';
-import { MAIN, SANDBOX_MAIN, callJson as call, ensureBuilt, spawnService, type ServiceProcess } from '../support/processes.js';
-import { DATABASE_URL, dropSchema, postgresUnreachable } from '../support/postgres.js';
+import { postgresCluster } from '../support/cluster.js';
+import { callJson as call, type ServiceProcess } from '../support/processes.js';
+import { postgresUnreachable } from '../support/postgres.js';
 
 const unreachable = await postgresUnreachable();
-
 
 if (unreachable !== null) {
   describe.skip(`two instances on one PostgreSQL (skipped: ${unreachable})`, () => {
@@ -18,36 +17,8 @@ if (unreachable !== null) {
   });
 } else {
   describe('two instances on one PostgreSQL', () => {
-    const schema = `payguard_failover_${randomBytes(4).toString('hex')}`;
-    const processes: ServiceProcess[] = [];
-    let gateway: ServiceProcess;
-
-    beforeAll(async () => {
-      ensureBuilt();
-      gateway = await spawnService('sandbox', SANDBOX_MAIN, { SANDBOX_NOTIFY_DELAY_MS: '0' }, {
-        portVariable: 'SANDBOX_PORT',
-        readyPath: '/sandbox/faults',
-      });
-      processes.push(gateway);
-    }, 60_000);
-
-    afterAll(async () => {
-      await Promise.all(processes.map((process) => process.kill()));
-      await dropSchema(schema);
-    });
-
-    function startInstance(name: string): Promise<ServiceProcess> {
-      return spawnService(name, MAIN, {
-        EVENT_STORE: 'postgres',
-        DATABASE_URL,
-        DATABASE_SCHEMA: schema,
-        SANDBOX_GATEWAY_URL: `${gateway.url}/sandbox`,
-        SANDBOX_NOTIFY_DELAY_MS: '0',
-        PAYMENT_MIN_VALIDITY_SECONDS: '1',
-        CHANNEL_EXPIRY_MARGIN_SECONDS: '0',
-        RECONCILE_INTERVAL_SECONDS: '2',
-      });
-    }
+    const cluster = postgresCluster('payguard_failover');
+    const startInstance = (name: string) => cluster.startInstance(name, { PAYMENT_MIN_VALIDITY_SECONDS: '1', CHANNEL_EXPIRY_MARGIN_SECONDS: '0' });
 
     const role = async (instance: ServiceProcess): Promise<string> => (await call(instance.url, 'GET', '/health/ready')).body?.role;
 
@@ -58,16 +29,14 @@ if (unreachable !== null) {
       const wallet = await call(second.url, 'POST', `/orders/${orderId}/payments`, { channel: 'sandbox-wallet' });
       expect([bank.status, wallet.status]).toEqual([201, 201]);
       for (const paymentId of [bank.body.paymentId, wallet.body.paymentId]) {
-        expect((await call(gateway.url, 'POST', `/sandbox/pay/${paymentId}`, {})).status).toBe(200);
+        expect((await call(cluster.gateway().url, 'POST', `/sandbox/pay/${paymentId}`, {})).status).toBe(200);
       }
       return [bank.body.paymentId, wallet.body.paymentId];
     }
 
     it('refunds every duplicate once and expires every order, across the death of the leader', async () => {
       const a = await startInstance('instance-a');
-      processes.push(a);
       const b = await startInstance('instance-b');
-      processes.push(b);
       expect([await role(a), await role(b)].sort()).toEqual(['leader', 'standby']);
       const [leader, survivor] = (await role(a)) === 'leader' ? [a, b] : [b, a];
 
@@ -96,7 +65,7 @@ if (unreachable !== null) {
         expect(order.body.paidBy).toBe(paymentIds.find((id) => id !== refunded));
         expect(order.body.refunds[0].reason).toBe('duplicate-payment');
         const provider = refunded === paymentIds[0] ? 'bank' : 'wallet';
-        const trade = await call(gateway.url, 'GET', `/sandbox/api/${provider}/trades/${refunded}`);
+        const trade = await call(cluster.gateway().url, 'GET', `/sandbox/api/${provider}/trades/${refunded}`);
         expect(trade.body.refunds).toHaveLength(1);
       }
       for (const orderId of shortOrders) {

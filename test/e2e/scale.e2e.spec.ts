@@ -7,11 +7,11 @@
  * provider too), no payment has two refunds, and `payguard verify` finds the log sound.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { eventually } from '../support/harness.js';
-import { MAIN, ROOT, SANDBOX_MAIN, callJson as call, ensureBuilt, spawnService, type ServiceProcess } from '../support/processes.js';
-import { DATABASE_URL, dropSchema, postgresUnreachable } from '../support/postgres.js';
+import { postgresCluster } from '../support/cluster.js';
+import { ROOT, callJson as call, type ServiceProcess } from '../support/processes.js';
+import { DATABASE_URL, postgresUnreachable } from '../support/postgres.js';
 
 const unreachable = await postgresUnreachable();
 
@@ -21,35 +21,9 @@ if (unreachable !== null) {
   });
 } else {
   describe('three instances on one PostgreSQL', () => {
-    const schema = `payguard_scale_${randomBytes(4).toString('hex')}`;
-    const processes: ServiceProcess[] = [];
-    let gateway: ServiceProcess;
-
-    beforeAll(async () => {
-      ensureBuilt();
-      gateway = await spawnService('sandbox', SANDBOX_MAIN, { SANDBOX_NOTIFY_DELAY_MS: '0' }, {
-        portVariable: 'SANDBOX_PORT',
-        readyPath: '/sandbox/faults',
-      });
-      processes.push(gateway);
-    }, 60_000);
-
-    afterAll(async () => {
-      await Promise.all(processes.map((process) => process.kill()));
-      await dropSchema(schema);
-    });
-
-    function startInstance(name: string): Promise<ServiceProcess> {
-      return spawnService(name, MAIN, {
-        EVENT_STORE: 'postgres',
-        DATABASE_URL,
-        DATABASE_SCHEMA: schema,
-        SANDBOX_GATEWAY_URL: `${gateway.url}/sandbox`,
-        SANDBOX_NOTIFY_DELAY_MS: '0',
-        RECONCILE_INTERVAL_SECONDS: '2',
-        LOG_LEVEL: 'warn',
-      });
-    }
+    const cluster = postgresCluster('payguard_scale');
+    const { schema } = cluster;
+    const startInstance = (name: string) => cluster.startInstance(name, { LOG_LEVEL: 'warn' });
 
     const role = async (instance: ServiceProcess): Promise<string | undefined> =>
       (await call(instance.url, 'GET', '/health/ready').catch(() => ({ body: undefined }))).body?.role;
@@ -71,7 +45,6 @@ if (unreachable !== null) {
       const instances: ServiceProcess[] = [];
       for (const name of ['instance-a', 'instance-b', 'instance-c']) {
         const started = await startInstance(name);
-        processes.push(started);
         instances.push(started);
       }
       const roles = await Promise.all(instances.map(role));
@@ -102,7 +75,7 @@ if (unreachable !== null) {
         const wallet = await callAny(alive, i + 2, 'POST', `/orders/${orderId}/payments`, { channel: 'sandbox-wallet' });
         expect([bank.status, wallet.status].every((status) => status === 200 || status === 201)).toBe(true);
         const paymentIds = [bank.body.paymentId as string, wallet.body.paymentId as string];
-        for (const paymentId of paymentIds) expect((await call(gateway.url, 'POST', `/sandbox/pay/${paymentId}`, {})).status).toBe(200);
+        for (const paymentId of paymentIds) expect((await call(cluster.gateway().url, 'POST', `/sandbox/pay/${paymentId}`, {})).status).toBe(200);
         duplicates.set(orderId, paymentIds);
       };
       for (let i = 0; i < 8; i++) await storm(i);
@@ -129,7 +102,7 @@ if (unreachable !== null) {
         );
         const refunded = order.body.refunds[0].paymentId as string;
         expect(paymentIds).toContain(refunded);
-        const trade = await call(gateway.url, 'GET', `/sandbox/api/${refunded === paymentIds[0] ? 'bank' : 'wallet'}/trades/${refunded}`);
+        const trade = await call(cluster.gateway().url, 'GET', `/sandbox/api/${refunded === paymentIds[0] ? 'bank' : 'wallet'}/trades/${refunded}`);
         expect(trade.body.refunds).toHaveLength(1);
       }
 
