@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomFillSync, randomUUID } from 'node:crypto';
 import type { Clock, IdGenerator } from '../../application/ports/clock.port.js';
 
 export class SystemClock implements Clock {
@@ -9,7 +9,13 @@ export class SystemClock implements Clock {
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
+/** Random bytes are fetched from the kernel this many at a time (as randomUUID does), not one call per token. */
+const POOL_BYTES = 4096;
+
 export class CryptoIdGenerator implements IdGenerator {
+  private readonly pool = Buffer.alloc(POOL_BYTES);
+  private used = POOL_BYTES;
+
   uuid(): string {
     return randomUUID();
   }
@@ -18,11 +24,19 @@ export class CryptoIdGenerator implements IdGenerator {
     // 62 * 4 = 248 < 256: rejecting bytes >= 248 keeps every character equally likely.
     let out = '';
     while (out.length < length) {
-      for (const byte of randomBytes(length * 2)) {
-        if (byte < 248 && out.length < length) out += ALPHABET[byte % 62];
-      }
+      const byte = this.randomByte();
+      if (byte < 248) out += ALPHABET[byte % 62];
     }
     return out;
+  }
+
+  /** One byte of the CSPRNG; each byte of the pool is handed out once. */
+  private randomByte(): number {
+    if (this.used === POOL_BYTES) {
+      randomFillSync(this.pool);
+      this.used = 0;
+    }
+    return this.pool[this.used++];
   }
 
   /** A name-based UUID (version 5 layout over SHA-1), stable for the same name. */
