@@ -7,6 +7,7 @@ import {
   type NewEvent,
   StaleCheckpointError,
 } from '../../src/application/ports/event-store.port.js';
+import { withDeadline } from '../support/wait.js';
 
 export type ContractStore = EventStore & KeyedCheckpointStore;
 
@@ -614,15 +615,3 @@ function expectIncreasing(positions: readonly number[]): void {
   }
 }
 
-/** Waits for a promise, failing the test (instead of hanging it) if it never settles. */
-async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -12,7 +12,7 @@ import { CHECKPOINTS_KEPT, EventStoreDbEventStore } from '../../src/infrastructu
 import { ORIGINAL_EVENT_ID_KEY, toEsdbEventId } from '../../src/infrastructure/event-store/eventstoredb-mapping.js';
 import { EventStoreStandIn } from '../support/eventstoredb-stand-in.js';
 import { describeEventStoreContract } from './event-store.contract.js';
-import { sleep } from '../support/wait.js';
+import { sleep, withDeadline } from '../support/wait.js';
 
 /**
  * The EventStoreDB adapter against a server (its pure mappings, which need none, are in
@@ -267,15 +267,3 @@ function newEvent(overrides: Partial<NewEvent> = {}): NewEvent {
   };
 }
 
-
-async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

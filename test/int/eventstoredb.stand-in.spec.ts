@@ -3,7 +3,7 @@ import type { NewEvent } from '../../src/application/ports/event-store.port.js';
 import { EventStoreDbEventStore } from '../../src/infrastructure/event-store/eventstoredb.event-store.js';
 import { EventStoreStandIn } from '../support/eventstoredb-stand-in.js';
 import { eventually, startTestApp } from '../support/harness.js';
-import { until } from '../support/wait.js';
+import { until, withDeadline } from '../support/wait.js';
 
 /**
  * The EventStoreDB adapter against server behaviour that only the in-process stand-in
@@ -213,15 +213,3 @@ function newEvent(overrides: Partial<NewEvent> = {}): NewEvent {
   };
 }
 
-
-async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LogFollower } from '../../src/application/log/log-follower.js';
 import type { EventStore, NewEvent, RecordedEvent } from '../../src/application/ports/event-store.port.js';
 import { MemoryEventStore } from '../../src/infrastructure/event-store/memory.event-store.js';
+import { withDeadline } from '../support/wait.js';
 
 /** Long enough that only a wake-up on append, never the poll, can explain progress. */
 const NO_POLL = 60_000;
@@ -291,14 +292,3 @@ function event(): NewEvent {
   };
 }
 
-async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

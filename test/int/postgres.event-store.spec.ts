@@ -14,7 +14,7 @@ import {
   PostgresEventStore,
   type PostgresEventStoreOptions,
 } from '../../src/infrastructure/event-store/postgres.event-store.js';
-import { eventually, sleep } from '../support/wait.js';
+import { eventually, sleep, withDeadline } from '../support/wait.js';
 import { describeEventStoreContract } from './event-store.contract.js';
 
 /**
@@ -569,18 +569,6 @@ async function probe(url: string): Promise<string | null> {
 /** Resolves once `query` returns a row (a state of the server another connection should reach). */
 async function untilRow(client: Client, query: string): Promise<void> {
   await eventually(() => client.query(query), (answer) => (answer.rowCount ?? 0) > 0, 5_000, query);
-}
-
-async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function event(type = 'Tested', data: Record<string, unknown> = { n: 1 }): NewEvent {

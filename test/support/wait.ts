@@ -38,3 +38,16 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) 
     await sleep(25);
   }
 }
+
+/** `promise`, or a failure after `ms`: an await that cannot hang a test. */
+export async function withDeadline<T>(promise: Promise<T>, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
