@@ -2,6 +2,7 @@
  * Event store throughput, SQLite vs PostgreSQL: appends with one writer and with 8 concurrent
  * writers (each its own stream, one event per append, awaited before the next, as command
  * handlers do), then a replay of the whole log through `readAll` in batches of 1000.
+ * PostgreSQL twice: with group commit, as the service runs it, and with a transaction per append.
  * `npm run bench:stores`; PostgreSQL at DATABASE_URL (default the local one), in a scratch schema.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -69,19 +70,27 @@ async function measure(name: string, open: () => Promise<EventStore & Checkpoint
 
 const dir = mkdtempSync(join(tmpdir(), 'payguard-bench-stores-'));
 const schema = `payguard_bench_${randomBytes(4).toString('hex')}`;
+async function dropSchema(): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await client.end();
+}
 const results = [
   await measure('SQLite (WAL, synchronous=FULL)', async () => new SqliteEventStore({ file: join(dir, 'payguard.db') }), async () =>
     rmSync(dir, { recursive: true, force: true }),
   ),
-  await measure('PostgreSQL (local, 15)', () => PostgresEventStore.open({ connectionString: DATABASE_URL, schema }), async () => {
-    const client = new pg.Client({ connectionString: DATABASE_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  }),
+  await measure('PostgreSQL (local), group commit (as shipped)', () => PostgresEventStore.open({ connectionString: DATABASE_URL, schema }), dropSchema),
+  await measure(
+    'PostgreSQL (local), a transaction per append',
+    () => PostgresEventStore.open({ connectionString: DATABASE_URL, schema, groupCommit: false }),
+    dropSchema,
+  ),
 ];
-console.log(`| store | appends/s, 1 writer | appends/s, 8 writers | replay events/s (median of 3, log of N events) |`);
-console.log(`| --- | --- | --- | --- |`);
+console.log(`| store | appends/s, 1 writer | appends/s, 8 writers | 8 writers / 1 | replay events/s (median of 3, log of N events) |`);
+console.log(`| --- | --- | --- | --- | --- |`);
 for (const r of results) {
-  console.log(`| ${r.name} | ${formatInt(r.single)} | ${formatInt(r.eight)} | ${formatInt(r.replay)} (${formatInt(r.replayEvents)}) |`);
+  console.log(
+    `| ${r.name} | ${formatInt(r.single)} | ${formatInt(r.eight)} | ${(r.eight / r.single).toFixed(2)}x | ${formatInt(r.replay)} (${formatInt(r.replayEvents)}) |`,
+  );
 }

@@ -392,6 +392,158 @@ if (unreachable === null) {
       });
     });
 
+    describe('group commit', () => {
+      /** Transaction id of each event's row, by event id. */
+      async function transactions(schema: string): Promise<Map<string, string>> {
+        const admin = await connect();
+        const { rows } = await admin.query<{ event_id: string; xid: string }>(
+          `SELECT event_id, transaction_id::text AS xid FROM ${schema}.events`,
+        );
+        return new Map(rows.map((row) => [row.event_id, row.xid]));
+      }
+
+      it('writes appends to distinct streams asked for at once in one transaction, each with its own revisions, in the order asked', async () => {
+        const schema = freshSchema();
+        const store = await open(schema);
+        const streams = Array.from({ length: 5 }, () => `order-${randomUUID()}`);
+        await store.append(streams[4], [event()], 'no-stream');
+        const batches = streams.map((_, i) => Array.from({ length: i + 1 }, () => event()));
+
+        const results = await Promise.all([
+          store.append(streams[0], batches[0], 'no-stream'),
+          store.append(streams[1], batches[1], 'any'),
+          store.append(streams[2], batches[2], 'no-stream'),
+          store.append(streams[3], batches[3], 'any'),
+          store.append(streams[4], batches[4], 0),
+        ]);
+
+        expect(results.map((r) => [r.lastRevision, r.duplicate])).toEqual([[0, false], [1, false], [2, false], [3, false], [5, false]]);
+        const xids = await transactions(schema);
+        expect(new Set(batches.flat().map((e) => xids.get(e.eventId))).size).toBe(1);
+        const log = await store.readAll(0, 100);
+        expect(log.slice(1).map((e) => e.eventId)).toEqual(batches.flat().map((e) => e.eventId));
+        expect(log.slice(1).map((e) => [e.streamName, e.revision])).toEqual(
+          batches.flatMap((batch, i) => batch.map((_, k) => [streams[i], i === 4 ? k + 1 : k])),
+        );
+        results.forEach((r, i) => expect(r.lastPosition).toBe(log.filter((e) => e.streamName === streams[i]).at(-1)!.position));
+        expect(await store.headPosition()).toBe(log.at(-1)!.position);
+      });
+
+      it('refuses a stale expectation in a group with ConcurrencyError, and writes the rest of the group', async () => {
+        const schema = freshSchema();
+        const store = await open(schema);
+        const [stale, fine, fresh] = [`order-${randomUUID()}`, `order-${randomUUID()}`, `order-${randomUUID()}`];
+        await store.append(stale, [event(), event()], 'no-stream');
+        await store.append(fine, [event()], 'no-stream');
+
+        const outcomes = await Promise.allSettled([
+          store.append(stale, [event()], 0),
+          store.append(fine, [event()], 0),
+          store.append(stale.replace('order', 'other'), [event()], 3),
+          store.append(fresh, [event()], 'no-stream'),
+        ]);
+
+        expect(outcomes[0].status === 'rejected' && outcomes[0].reason).toBeInstanceOf(ConcurrencyError);
+        expect(outcomes[1]).toMatchObject({ status: 'fulfilled', value: { lastRevision: 1, duplicate: false } });
+        expect(outcomes[2].status === 'rejected' && outcomes[2].reason).toBeInstanceOf(ConcurrencyError);
+        expect(outcomes[3]).toMatchObject({ status: 'fulfilled', value: { lastRevision: 0, duplicate: false } });
+        expect((await store.readStream(stale)).map((e) => e.revision)).toEqual([0, 1]);
+        expect(await store.readStream(stale.replace('order', 'other'))).toEqual([]);
+      });
+
+      it('answers a repeated append in a group as a duplicate, and a partial repeat as a conflict, and writes the others once', async () => {
+        const schema = freshSchema();
+        const store = await open(schema);
+        const [repeated, partly, fresh] = [`order-${randomUUID()}`, `order-${randomUUID()}`, `order-${randomUUID()}`];
+        const stored = [event(), event()];
+        await store.append(repeated, stored, 'no-stream');
+        await store.append(partly, [stored[0]], 'no-stream');
+        const written = [event(), event()];
+
+        const outcomes = await Promise.allSettled([
+          store.append(repeated, stored, 'no-stream'),
+          store.append(partly, [stored[0], event()], 'any'),
+          store.append(fresh, written, 'no-stream'),
+        ]);
+
+        expect(outcomes[0]).toMatchObject({ status: 'fulfilled', value: { lastRevision: 1, duplicate: true } });
+        expect(outcomes[1].status === 'rejected' && outcomes[1].reason).toBeInstanceOf(IdempotencyConflictError);
+        expect(outcomes[2]).toMatchObject({ status: 'fulfilled', value: { lastRevision: 1, duplicate: false } });
+        expect((await store.readStream(fresh)).map((e) => e.eventId)).toEqual(written.map((e) => e.eventId));
+        expect(await store.readAll(0, 100)).toHaveLength(5);
+      });
+
+      it('fails only the append whose data PostgreSQL refuses', async () => {
+        const schema = freshSchema();
+        const store = await open(schema);
+        const [bad, good] = [`order-${randomUUID()}`, `order-${randomUUID()}`];
+
+        const outcomes = await Promise.allSettled([
+          store.append(bad, [event('Tested', { note: 'nul \u0000' })], 'no-stream'),
+          store.append(good, [event()], 'no-stream'),
+        ]);
+
+        expect(outcomes[0].status).toBe('rejected');
+        expect(outcomes[1]).toMatchObject({ status: 'fulfilled', value: { lastRevision: 0 } });
+        expect((await store.readAll(0, 10)).map((e) => e.streamName)).toEqual([good]);
+      });
+
+      it('writes two appends to one stream asked for at once in two transactions, in revision order', async () => {
+        const schema = freshSchema();
+        const store = await open(schema);
+        const stream = `order-${randomUUID()}`;
+        const [first, second] = [[event()], [event(), event()]];
+
+        await Promise.all([store.append(stream, first, 'any'), store.append(stream, second, 'any')]);
+
+        const events = await store.readStream(stream);
+        expect(events.map((e) => e.revision)).toEqual([0, 1, 2]);
+        const xids = await transactions(schema);
+        expect(new Set(events.map((e) => xids.get(e.eventId))).size).toBe(2);
+        expect((await store.readAll(0, 10)).map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+      });
+
+      it('gives each append a transaction of its own with groupCommit off', async () => {
+        const schema = freshSchema();
+        const store = await open(schema, { groupCommit: false });
+        const batches = [[event()], [event()], [event()]];
+
+        await Promise.all(batches.map((batch) => store.append(`order-${randomUUID()}`, batch, 'no-stream')));
+
+        const xids = await transactions(schema);
+        expect(new Set(batches.flat().map((e) => xids.get(e.eventId))).size).toBe(3);
+      });
+
+      it('does not deadlock two instances whose groups take the same streams in opposite orders', async () => {
+        const schema = freshSchema();
+        const [a, b] = [await open(schema), await open(schema)];
+        const admin = await connect();
+        const names = Array.from({ length: 16 }, () => `order-${randomUUID()}`);
+        // In the order the streams' locks hash to: `a` asks in it, `b` in reverse.
+        const { rows } = await admin.query<{ s: string }>('SELECT s FROM unnest($1::text[]) AS s ORDER BY hashtext(s), s', [names]);
+        const streams = rows.map((row) => row.s);
+        // Both groups meet at the middle stream's lock, held here until both wait: taken in the
+        // order asked, `a` would then hold the lower half and `b` the upper, each waiting for the other.
+        await admin.query('BEGIN');
+        await admin.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [schema, streams[8]]);
+        const appended = [a, b].map((store, which) =>
+          Promise.all((which === 0 ? streams : [...streams].reverse()).map((stream) => store.append(stream, [event()], 'any'))),
+        );
+        await eventually(
+          async () => (await admin.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rowCount,
+          (waiting) => waiting === 2,
+          10_000,
+          'both groups waiting for a lock',
+        );
+        await admin.query('COMMIT');
+
+        await withDeadline(Promise.all(appended), 10_000);
+        for (const stream of streams) expect((await a.readStream(stream)).map((e) => e.revision)).toEqual([0, 1]);
+        const log = await a.readAll(0, 100);
+        expect(log).toHaveLength(32);
+      });
+    });
+
     describe('durability and schema', () => {
       it('keeps data and checkpoints across close and reopen, for this and any other instance', async () => {
         const schema = freshSchema();

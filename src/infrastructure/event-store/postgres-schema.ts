@@ -152,6 +152,8 @@ export function statements(schema: string) {
         WHERE s.stream_name = $1 AND s.last_revision = $4::integer
        RETURNING s.last_revision - $2 AS before`,
     ),
+    /** The write of several appends to distinct streams in one transaction: see `appendManyStatement`. */
+    appendMany: named('append_many', appendManyStatement(S, schema)),
     /** Wakes other processes' followers; its commit need not wait for the disk (nothing durable rides on it). */
     announce: named('announce', `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)`),
     readStream: named('read_stream', `SELECT ${EVENT_COLUMNS} FROM ${S}.events WHERE stream_name = $1 ORDER BY revision`),
@@ -225,6 +227,60 @@ function appendStatement(S: string, schema: string, lockStream: string): string 
     SELECT max(global_position)::text AS last_position, max(revision) AS last_revision
       FROM inserted
     HAVING count(*) > 0`;
+}
+
+/**
+ * The write of a group commit: appends to distinct streams, in one statement, one transaction,
+ * one commit. $1 the streams, $2 how many events each appends, $3 what each expects (`any`,
+ * `no-stream` or `exact`), $4 the exact revisions (null otherwise), $5 a JSON array holding each
+ * append's events. One row per append whose expected revision held (its stream, last position
+ * and revision); an append missing from the rows wrote nothing. A UNIQUE violation (an event id
+ * already in its stream) fails the whole statement, so nothing of the group is written.
+ *
+ * The streams' advisory locks are taken first, in one order (hash, then name) that every group
+ * follows, so two groups sharing streams wait for each other instead of deadlocking; then each
+ * append claims its revisions as `appendStatement` does, and the events are numbered
+ * `base + (x - base_xid - 1) * SLOTS + k`, k counting through the group in append order.
+ */
+function appendManyStatement(S: string, schema: string): string {
+  return `
+    WITH input AS MATERIALIZED (
+      SELECT a.stream, a.n, a.kind, a.expected, a.i
+        FROM unnest($1::text[], $2::integer[], $3::text[], $4::integer[]) WITH ORDINALITY AS a (stream, n, kind, expected, i)),
+    lock AS MATERIALIZED (
+      SELECT count(${appendLock(schema, 'ordered.stream')}) AS locked
+        FROM (SELECT stream FROM input ORDER BY hashtext(stream), stream) AS ordered),
+    any_claims AS (
+      INSERT INTO ${S}.streams AS s (stream_name, last_revision)
+      SELECT input.stream, input.n - 1 FROM input, lock WHERE input.kind = 'any'
+      ON CONFLICT (stream_name) DO UPDATE SET last_revision = s.last_revision + excluded.last_revision + 1
+      RETURNING s.stream_name, s.last_revision),
+    new_claims AS (
+      INSERT INTO ${S}.streams AS s (stream_name, last_revision)
+      SELECT input.stream, input.n - 1 FROM input, lock WHERE input.kind = 'no-stream'
+      ON CONFLICT (stream_name) DO NOTHING
+      RETURNING s.stream_name, s.last_revision),
+    exact_claims AS (
+      UPDATE ${S}.streams AS s SET last_revision = s.last_revision + input.n FROM input, lock
+       WHERE input.kind = 'exact' AND s.stream_name = input.stream AND s.last_revision = input.expected
+      RETURNING s.stream_name, s.last_revision),
+    claims AS (SELECT * FROM any_claims UNION ALL SELECT * FROM new_claims UNION ALL SELECT * FROM exact_claims),
+    origin AS (
+      SELECT base, base_xid::text::bigint AS base_xid FROM ${S}.log_head),
+    numbered AS (
+      SELECT input.stream, claims.last_revision - input.n + e.ord AS revision, e.value,
+             row_number() OVER (ORDER BY input.i, e.ord) AS k
+        FROM input JOIN claims ON claims.stream_name = input.stream,
+             jsonb_array_elements($5::jsonb -> (input.i::integer - 1)) WITH ORDINALITY AS e (value, ord)),
+    inserted AS (
+      INSERT INTO ${S}.events (global_position, stream_name, revision, event_id, type, data, metadata)
+      SELECT origin.base + (pg_current_xact_id()::text::bigint - origin.base_xid - 1) * ${SLOTS} + numbered.k,
+             numbered.stream, numbered.revision,
+             numbered.value ->> 'eventId', numbered.value ->> 'type', numbered.value -> 'data', numbered.value -> 'metadata'
+        FROM numbered, origin
+      RETURNING stream_name, global_position, revision)
+    SELECT stream_name, max(global_position)::text AS last_position, max(revision) AS last_revision
+      FROM inserted GROUP BY stream_name`;
 }
 
 /**

@@ -16,6 +16,7 @@ import { encodeChanges } from './keyed-state.js';
 import { checkExpected, repeatOrConflict } from './append-rule.js';
 import { type EventRow, isUniqueViolation, toRecorded } from './postgres-rows.js';
 import { migrate, SLOTS_PER_TRANSACTION, statements } from './postgres-schema.js';
+import { GroupCommit, type GroupedAppend } from './postgres-group-commit.js';
 import { inTransaction } from './postgres-transaction.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 
@@ -28,6 +29,11 @@ export interface PostgresEventStoreOptions {
   readonly poolSize?: number;
   /** Told of connection failures outside any call (idle pool clients, the LISTEN connection); default console.error. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Group commit (default on): appends asked for in the same turn of the event loop are written
+   * in one transaction (see GroupCommit). Off, each append is a transaction of its own.
+   */
+  readonly groupCommit?: boolean;
 }
 
 /**
@@ -85,6 +91,12 @@ const MAX_HORIZON_ATTEMPTS = 5;
  * (ConcurrencyError), or to try the write again when none of these holds any more. So the usual
  * append costs one round trip, and a repeat two.
  *
+ * Group commit (`groupCommit`, on by default): appends to distinct streams asked for in the same
+ * turn of the event loop share one statement and one transaction, so one commit (one WAL flush)
+ * serves them all; each keeps its own outcome (GroupCommit, `appendManyStatement`). The group's
+ * events take consecutive slots of its transaction id, so the ordering argument above holds
+ * unchanged.
+ *
  * Wake-ups: `onAppended` fires after this instance's own commits, and, through LISTEN on a
  * connection of its own, after other processes' commits. The NOTIFY is sent after the append's
  * commit, in a transaction of its own with synchronous_commit off, one at a time per instance
@@ -114,6 +126,7 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     },
     onFailed: (error) => this.onError(error),
   });
+  private readonly groupCommit: GroupCommit | null;
   private closed = false;
   private announcing = false;
   private announceAgain = false;
@@ -123,9 +136,17 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     readonly schema: string,
     private readonly connectionString: string,
     private readonly onError: (error: unknown) => void,
+    groupCommit: boolean,
   ) {
     this.channel = `${schema}_appended`;
     this.sql = statements(schema);
+    this.groupCommit = groupCommit
+      ? new GroupCommit({
+          appendAlone: (append) => this.appendAlone(append),
+          writeGroup: (group) => this.writeGroup(group),
+          maxEvents: SLOTS_PER_TRANSACTION,
+        })
+      : null;
   }
 
   /** Connects, migrates the schema (creating it when missing) and starts listening for other processes' appends. */
@@ -144,7 +165,7 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     });
     // An idle client losing its connection is reported here; without a handler it would crash the process.
     pool.on('error', (error) => onError(error));
-    const store = new PostgresEventStore(pool, schema, options.connectionString, onError);
+    const store = new PostgresEventStore(pool, schema, options.connectionString, onError, options.groupCommit ?? true);
     try {
       await migrate(pool, schema);
       await store.listen();
@@ -160,10 +181,14 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
     if (events.length > SLOTS_PER_TRANSACTION) {
       throw new RangeError(`stream ${streamName}: an append holds at most ${SLOTS_PER_TRANSACTION} events, not ${events.length}`);
     }
+    const append = { streamName, events, expected };
+    return this.groupCommit ? this.groupCommit.append(append) : this.appendAlone(append);
+  }
+
+  /** One append in a transaction of its own; see the class comment. */
+  private async appendAlone({ streamName, events, expected }: GroupedAppend): Promise<AppendResult> {
     const ids = events.map((e) => e.eventId);
-    const batch = JSON.stringify(
-      events.map(({ eventId, type, data, metadata }) => ({ eventId, type, data, metadata })),
-    );
+    const batch = JSON.stringify(events.map(storedShape));
     const params: unknown[] = [streamName, events.length, batch];
     const statement = expected === 'any' ? this.sql.appendAny : expected === 'no-stream' ? this.sql.appendNoStream : this.sql.appendExact;
     if (typeof expected === 'number') params.push(expected);
@@ -198,6 +223,30 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
       checkExpected(streamName, expected, last);
       if (attempt >= MAX_APPEND_ATTEMPTS) throw new ConcurrencyError(streamName, expected, last < 0 ? 'no-stream' : last);
     }
+  }
+
+  /** A group of appends to distinct streams in one statement (see `appendManyStatement`): the results of those written. */
+  private async writeGroup(group: readonly GroupedAppend[]): Promise<Map<string, AppendResult>> {
+    const { rows } = await this.pool.query<{ stream_name: string; last_position: string; last_revision: number }>({
+      ...this.sql.appendMany,
+      values: [
+        group.map((append) => append.streamName),
+        group.map((append) => append.events.length),
+        group.map(({ expected }) => (expected === 'any' || expected === 'no-stream' ? expected : 'exact')),
+        group.map(({ expected }) => (typeof expected === 'number' ? expected : null)),
+        JSON.stringify(group.map((append) => append.events.map(storedShape))),
+      ],
+    });
+    if (rows.length > 0) {
+      this.notify();
+      this.announce();
+    }
+    return new Map(
+      rows.map((row) => [
+        row.stream_name,
+        { lastRevision: row.last_revision, lastPosition: Number(row.last_position), duplicate: false },
+      ]),
+    );
   }
 
   async readStream(streamName: string): Promise<RecordedEvent[]> {
@@ -381,4 +430,9 @@ export class PostgresEventStore implements EventStore, KeyedCheckpointStore {
       });
     }
   }
+}
+
+/** What an event's row is written from: its own fields, whatever else the object carries. */
+function storedShape({ eventId, type, data, metadata }: NewEvent) {
+  return { eventId, type, data, metadata };
 }
