@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DATABASE_URL, scratchStore, storeCommands, storeLabel, type BenchStore, type ScratchStore } from './bench-store.js';
-import { commandTicks, cpuWindow, processTicks, TICKS_PER_SECOND, type CpuWindow } from './cpu.js';
+import { commandTicks, commandTicksSince, cpuWindow, processTicks, TICKS_PER_SECOND, type CpuWindow } from './cpu.js';
 import { startServer, type Server } from './http-throughput.js';
 import type { PreparedManifest } from './prepare-store.js';
 import { median, round } from './stats.js';
@@ -214,7 +214,7 @@ async function load(url: string, options: AsRunOptions, seconds: number, pid: nu
     non2xx: result.non2xx,
     errors: result.errors,
     serverCpuMsPerRequest: perRequest(processTicks(pid) - server),
-    databaseCpuMsPerRequest: databaseCommands.length === 0 ? null : perRequest(commandTicks(databaseCommands) - database),
+    databaseCpuMsPerRequest: databaseCommands.length === 0 ? null : perRequest(commandTicksSince(databaseCommands, database)),
     cpu,
     loadAverage: [before, loadAverage()],
   };

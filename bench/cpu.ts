@@ -51,16 +51,16 @@ export function processTicks(pid: number | 'self'): number {
 }
 
 /**
- * CPU time (user + system, in ticks) used so far by every running process whose command name is
- * one of `names` (e.g. `postgres`: the database server's processes, which serve the benchmark).
+ * CPU time (user + system, in ticks) used so far by each running process whose command name is
+ * one of `names` (e.g. `postgres`: the database server's processes, which serve the benchmark), by pid.
  */
-export function commandTicks(names: readonly string[]): number {
-  if (names.length === 0) return 0;
-  let ticks = 0;
+export function commandTicks(names: readonly string[]): Map<number, number> {
+  const ticks = new Map<number, number>();
+  if (names.length === 0) return ticks;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) ticks += processTicks(Number(entry));
+      if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) ticks.set(Number(entry), processTicks(Number(entry)));
     } catch {
       // exited meanwhile
     }
@@ -69,14 +69,28 @@ export function commandTicks(names: readonly string[]): number {
 }
 
 /**
+ * CPU time (ticks) those processes used since `before` (from `commandTicks`): per process, so a
+ * process that exits meanwhile (a pooled connection closed when idle) takes only the time it used
+ * in the window with it (what it used after `before` and before its exit is not seen), never its
+ * whole life; one started meanwhile counts whole.
+ */
+export function commandTicksSince(names: readonly string[], before: ReadonlyMap<number, number>): number {
+  let ticks = 0;
+  for (const [pid, now] of commandTicks(names)) ticks += Math.max(0, now - (before.get(pid) ?? 0));
+  return ticks;
+}
+
+/**
  * Starts a window now; `stop()` reports it. `pids` are the benchmark's processes besides this one;
  * processes named in `ownCommands` count as the benchmark's own too (the database it runs on).
  */
 export function cpuWindow(pids: readonly number[] = [], ownCommands: readonly string[] = []): { stop(): CpuWindow } {
+  const commandsAtStart = commandTicks(ownCommands);
   const take = (): Snapshot | null => {
     try {
       const { busy, steal } = systemTicks();
-      const own = processTicks('self') + pids.reduce((sum, pid) => sum + processTicks(pid), 0) + commandTicks(ownCommands);
+      // The named commands' time since the start (per process), on top of the fixed processes' totals.
+      const own = processTicks('self') + pids.reduce((sum, pid) => sum + processTicks(pid), 0) + commandTicksSince(ownCommands, commandsAtStart);
       return { at: process.hrtime.bigint(), busy, steal, own };
     } catch {
       return null;

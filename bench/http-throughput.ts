@@ -9,7 +9,7 @@ import autocannon from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { scratchStore, storeCommands, storeLabel, type BenchStore } from './bench-store.js';
-import { commandTicks, cpuWindow, processTicks, TICKS_PER_SECOND, untilQuiet, type CpuWindow, type QuietOutcome, type QuietPolicy } from './cpu.js';
+import { commandTicks, commandTicksSince, cpuWindow, processTicks, TICKS_PER_SECOND, untilQuiet, type CpuWindow, type QuietOutcome, type QuietPolicy } from './cpu.js';
 import { median, round } from './stats.js';
 
 export interface ThroughputOptions {
@@ -146,7 +146,7 @@ export async function cannon(
   });
   const cpu = window.stop();
   const serverMs = ((processTicks(pids[0]) - serverTicks) / TICKS_PER_SECOND) * 1000;
-  const databaseMs = ((commandTicks(databaseCommands) - databaseTicks) / TICKS_PER_SECOND) * 1000;
+  const databaseMs = (commandTicksSince(databaseCommands, databaseTicks) / TICKS_PER_SECOND) * 1000;
   return {
     requestsPerSecond: round(result.requests.average, 1),
     requestsTotal: result.requests.total,
