@@ -116,7 +116,7 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Store {
+export interface Store {
   readonly env: Record<string, string>;
   readonly dataDir: string;
   dispose(): Promise<void>;
@@ -148,13 +148,13 @@ async function storeFor(options: AsRunOptions, manifest: PreparedManifest | null
   return scratch;
 }
 
-interface Payguard extends Server {
+export interface Payguard extends Server {
   readonly name: string;
   readonly logFile: string;
 }
 
 /** `node dist/src/main.js` with the shipped defaults plus `env`; resolves once /health/ready answers 200. */
-async function startService(name: string, store: Store, env: Readonly<Record<string, string>>, cpuProfDir: string | null, logDir: string): Promise<Payguard> {
+export async function startService(name: string, store: Store, env: Readonly<Record<string, string>>, cpuProfDir: string | null, logDir: string): Promise<Payguard> {
   const port = await freePort();
   const logFile = join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
