@@ -1,4 +1,5 @@
 import type { AppendResult, ExpectedRevision, NewEvent } from '../../application/ports/event-store.port.js';
+import { SameTurn } from './same-turn.js';
 
 /** One append asked for, waiting for its group to be written. */
 export interface GroupedAppend {
@@ -38,26 +39,15 @@ const MAX_GROUP = 64;
  * to one stream always could.
  */
 export class GroupCommit {
-  private waiting: Waiting[] = [];
-  private scheduled = false;
+  private readonly waiting = new SameTurn<Waiting>((waiting) => this.flush(waiting));
 
   constructor(private readonly options: GroupCommitOptions) {}
 
   append(append: GroupedAppend): Promise<AppendResult> {
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.waiting.push({ ...append, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate, not a microtask: requests already read from sockets this turn join the group.
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise<AppendResult>((resolve, reject) => this.waiting.add({ ...append, resolve, reject }));
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const waiting = this.waiting;
-    this.waiting = [];
+  private flush(waiting: readonly Waiting[]): void {
     for (const group of groups(waiting, this.options.maxEvents)) {
       if (group.length === 1) this.alone(group[0]);
       else void this.write(group);

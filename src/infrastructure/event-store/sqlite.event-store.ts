@@ -14,6 +14,7 @@ import {
 } from '../../application/ports/event-store.port.js';
 import { checkExpected, repeatOrConflict } from './append-rule.js';
 import { encodeChanges } from './keyed-state.js';
+import { SameTurn } from './same-turn.js';
 
 /** Schema steps; PRAGMA user_version holds how many have run. Append only: never edit a released step. */
 const MIGRATIONS: readonly string[] = [
@@ -69,8 +70,7 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
   private readonly appendTx: Database.Transaction<
     (streamName: string, events: readonly NewEvent[], expected: ExpectedRevision) => AppendResult
   >;
-  private queue: QueuedWrite[] = [];
-  private flushScheduled = false;
+  private readonly queue = new SameTurn<QueuedWrite>((batch) => this.flush(batch));
   /** The file (or ':memory:'), for an integrity check. */
   readonly file: string;
   private readonly onClose: (() => void) | undefined;
@@ -132,7 +132,7 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.flush();
+    if (this.db.open) this.queue.now();
     this.listeners.clear();
     if (!this.db.open) return;
     this.db.close();
@@ -176,22 +176,11 @@ export class SqliteEventStore implements EventStore, KeyedCheckpointStore {
 
   private enqueue<T>(write: () => T): Promise<T> {
     if (!this.db.open) return Promise.reject(new TypeError('The database connection is not open'));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ write, resolve: resolve as (value: never) => void, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // setImmediate, not a microtask: requests already read from sockets this turn join the batch.
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise<T>((resolve, reject) => this.queue.add({ write, resolve: resolve as (value: never) => void, reject }));
   }
 
   /** Commits every queued write in one IMMEDIATE transaction, each in a savepoint of its own. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
+  private flush(batch: readonly QueuedWrite[]): void {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       // IMMEDIATE takes the write lock up front, so two processes cannot both read the same head.
