@@ -44,6 +44,19 @@ describe('the orders contract', () => {
       expect((await app.request('GET', `/orders/${first.body.orderId}`)).body).toMatchObject({ orderId: first.body.orderId, status: 'pending' });
     });
 
+    it('makes orderIds that start with their creation time, so a later one sorts after', async () => {
+      const first = await app.request('POST', '/orders', { amount: 500, currency: 'EUR' });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const second = await app.request('POST', '/orders', { amount: 500, currency: 'EUR' });
+
+      for (const { body } of [first, second]) expect(body.orderId).toMatch(/^ord_[0-9a-z]{9}[A-Za-z0-9]{20}$/);
+      expect(second.body.orderId.slice(0, 13) > first.body.orderId.slice(0, 13)).toBe(true);
+      // The time part is when the id was made, in milliseconds, base 36: just before createdAt.
+      const made = parseInt(first.body.orderId.slice(4, 13), 36);
+      expect(Date.parse(first.body.createdAt) - made).toBeGreaterThanOrEqual(0);
+      expect(Date.parse(first.body.createdAt) - made).toBeLessThan(1000);
+    });
+
     it('gives an order 1800 s of validity by default', async () => {
       const placed = await app.request('POST', '/orders', { orderId: 'default-validity', amount: 100, currency: 'CNY' });
 

@@ -10,6 +10,7 @@ import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../ports/cloc
 import { OrderReader } from '../queries/order-reader.js';
 import { toOrderView, type OrderView } from '../queries/order-views.js';
 import { merchantOf, type Viewer } from '../shared/viewer.js';
+import { timeOrderedId } from '../shared/time-ordered-id.js';
 
 export interface PlaceOrderInput {
   orderId?: string;
@@ -42,7 +43,7 @@ export class PlaceOrderHandler implements ICommandHandler<PlaceOrderCommand> {
   ) {}
 
   async execute({ input, viewer, correlationId }: PlaceOrderCommand): Promise<{ created: boolean; order: OrderView }> {
-    const orderId = input.orderId ?? `ord_${this.ids.token(20)}`;
+    const orderId = input.orderId ?? timeOrderedId('ord_', this.clock.now(), this.ids.token(20));
     const requestedExpiry = this.requestedExpiry(input);
     const key = await this.locator.keyForPlacing(merchantOf(viewer), orderId);
     const { state, events } = await this.repository.handle(
