@@ -19,11 +19,19 @@ import { call, CLI, freePort, MAIN, ManagedProcess, ROOT, runNode, SANDBOX_MAIN,
 
 // ---- options --------------------------------------------------------------------------------
 
+const USAGE = 'usage: npm run soak -- [--seed=N] [--seconds=S] [--payers=N] [--store=sqlite|postgres] [--settle-seconds=S] [--keep]';
+const OPTIONS = new Set(['seed', 'seconds', 'payers', 'store', 'settle-seconds', 'keep']);
+
 function parseArgs(): Map<string, string> {
   const parsed = new Map<string, string>();
   for (const arg of process.argv.slice(2)) {
+    if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (match === null) throw new Error(`unknown argument ${arg} (usage: --seed=N --seconds=S --payers=N --store=sqlite|postgres --settle-seconds=S --keep)`);
+    // An option it does not know (a typo, --help's cousins) must not start a run of minutes.
+    if (match === null || !OPTIONS.has(match[1])) throw new Error(`unknown argument ${arg} (${USAGE})`);
     parsed.set(match[1], match[2] ?? 'true');
   }
   return parsed;
