@@ -174,6 +174,17 @@ describe('the provider holds the money', () => {
   });
 
   describe('7. refunds have an end', () => {
+    // An instance of their own whose sweep does not run while they do: each case pays the wallet
+    // trade after its order is paid by the bank, and a sweep in between (every second above) would
+    // close that trade first, as it should for a paid order, or record it before the case's faults.
+    // Refund retries are the deadline timer's, not the sweep's.
+    let app: TestApp;
+    beforeAll(async () => {
+      app = await startTestApp({ RECONCILE_INTERVAL_SECONDS: '3600', TRADE_WATCH_SECONDS: '60', REFUND_MAX_ATTEMPTS: '3', SANDBOX_TIMEOUT_MS: '300' });
+    });
+    afterAll(() => app.close());
+    afterEach(() => app.faults({}));
+
     /** An order paid on the bank, and then on the wallet too: the wallet payment is a duplicate, refunded. */
     async function duplicate(orderId: string, beforeSecond: () => Promise<void> = async () => undefined) {
       await placeOrder(app, orderId, 600);
