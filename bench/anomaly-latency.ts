@@ -143,7 +143,14 @@ export async function measureAnomalyLatency(options: LatencyOptions, log: (line:
   const scratch = scratchStore(options.store, 'payguard-bench-latency');
   let running: RunningPayguard | undefined;
   try {
-    running = await startPayguard({ env: { ...scratch.env, SANDBOX_NOTIFY_DELAY_MS: '0' }, host: '127.0.0.1', logger: false });
+    // No sweep during the run (its first comes after RECONCILE_INTERVAL_SECONDS, 60 by default,
+    // about 500 samples in): it would close a paid order's wallet trade, find it paid and record
+    // the success itself, before the sample's waiters are set, and the sample would wait in vain.
+    running = await startPayguard({
+      env: { ...scratch.env, SANDBOX_NOTIFY_DELAY_MS: '0', RECONCILE_INTERVAL_SECONDS: '86400' },
+      host: '127.0.0.1',
+      logger: false,
+    });
     const { url, workers, store } = running;
     const nextCommit = clockCommits(store);
     const recorder = running.app.get(PaymentResultRecorder, { strict: false });
