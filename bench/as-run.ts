@@ -1,6 +1,6 @@
 /**
  * (a) Order placement as users run the service: `node dist/src/main.js` in a process of its own
- * (what `npm start` runs after its build, with its node flags, `startFlags`), with the shipped defaults (logs on, metrics on), only
+ * (what `npm start` runs after its build, with its node flags, `START_FLAGS`), with the shipped defaults (logs on, metrics on), only
  * PORT and DATA_DIR set (plus EVENT_STORE, DATABASE_URL, DATABASE_SCHEMA on PostgreSQL), its logs
  * written to a file as a service manager would. It is started ONCE and keeps its store for the
  * whole run, so the store grows round after round (or starts from a copy of a prepared store,
@@ -101,7 +101,9 @@ const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
  * Node's flags in `npm start` (package.json's `start`: `node <flags> dist/src/main.js`), so the
  * service is started with the same V8 settings as users start it; variants get them too.
  */
-export function startFlags(): string[] {
+const START_FLAGS = startFlags();
+
+function startFlags(): string[] {
   const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } };
   const words = pkg.scripts.start.trim().split(/\s+/);
   if (words[0] !== 'node') throw new Error(`package.json's start script does not run node: ${pkg.scripts.start}`);
@@ -127,7 +129,7 @@ function freePort(): Promise<number> {
   });
 }
 
-export interface Store {
+interface Store {
   readonly env: Record<string, string>;
   readonly dataDir: string;
   dispose(): Promise<void>;
@@ -171,7 +173,7 @@ export async function startService(name: string, store: Store, env: Readonly<Rec
   const fd = openSync(logFile, 'a');
   const execArgv = cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${name}-${port}.cpuprofile`];
   const { BENCH_MAIN: main = MAIN, ...serviceEnv } = env;
-  const child: ChildProcess = spawn(process.execPath, [...startFlags(), ...execArgv, main], {
+  const child: ChildProcess = spawn(process.execPath, [...START_FLAGS, ...execArgv, main], {
     env: { ...process.env, ...store.env, ...serviceEnv, PORT: String(port) },
     stdio: ['ignore', fd, fd],
   });
