@@ -50,6 +50,8 @@ export interface AsRunOptions {
   readonly variants: readonly Variant[];
   /** Directory for V8 CPU profiles of the Payguard processes (`node --cpu-prof`), or null. */
   readonly cpuProfDir: string | null;
+  /** The baseline's platform: Nest's default, Express (the issue's baseline), or Fastify (Payguard's own). */
+  readonly bare: 'express' | 'fastify';
 }
 
 export interface Measurement {
@@ -90,7 +92,7 @@ export interface AsRunResult {
       }
     >
   >;
-  readonly bare: { readonly requestsPerSecond: number; readonly serverCpuMsPerRequest: number };
+  readonly bare: { readonly platform: 'express' | 'fastify'; readonly requestsPerSecond: number; readonly serverCpuMsPerRequest: number };
 }
 
 /** What every request carries, the same for both servers: no orderId, so Payguard makes one. */
@@ -242,8 +244,8 @@ export async function measureAsRun(options: AsRunOptions, log: (line: string) =>
   // Kept after the run (the stores are not): what the services logged.
   const logDir = mkdtempSync(join(tmpdir(), 'payguard-bench-logs-'));
   try {
-    log(`(a) POST /orders as users run it: ${options.rounds} rounds of bare vs Payguard (${variants.map((v) => v.name).join(', ')}) on ${storeLabel(options.store)}${manifest ? ` prepared with ${manifest.events} events, ${manifest.pendingOrders} pending orders` : ', from an empty store'}; ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s at ${options.connections} connections`);
-    const bare = await startServer(['bare']);
+    log(`(a) POST /orders as users run it: ${options.rounds} rounds of bare (${options.bare === 'fastify' ? 'Fastify' : 'Express'}) vs Payguard (${variants.map((v) => v.name).join(', ')}) on ${storeLabel(options.store)}${manifest ? ` prepared with ${manifest.events} events, ${manifest.pendingOrders} pending orders` : ', from an empty store'}; ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s at ${options.connections} connections`);
+    const bare = await startServer([options.bare === 'fastify' ? 'bare-fastify' : 'bare']);
     servers.push(bare);
     const payguards: Payguard[] = [];
     for (const variant of variants) {
@@ -297,7 +299,7 @@ export async function measureAsRun(options: AsRunOptions, log: (line: string) =>
       body: BODY,
       rounds,
       summary,
-      bare: { requestsPerSecond: bareRps, serverCpuMsPerRequest: bareCpu },
+      bare: { platform: options.bare, requestsPerSecond: bareRps, serverCpuMsPerRequest: bareCpu },
     };
   } finally {
     for (const server of servers) await server.stop();

@@ -4,7 +4,9 @@
  * with the server under test. Usage: node http-server.js <kind> [dataDir]
  *   payguard <dataDir> [schema]  the real app (the measurement): on the default SQLite store, or with a
  *                                schema, on PostgreSQL (EVENT_STORE=postgres, DATABASE_URL, that schema)
- *   bare                 one POST controller returning a constant (the measurement's baseline)
+ *   bare                 one POST controller returning a constant, on Nest's default platform, Express
+ *                        (the measurement's baseline, as issue 15 set it)
+ *   bare-fastify         the same on Fastify, the platform Payguard runs on (--bare=fastify)
  * Variants used only by diagnose-http.js, to split the gap between the two:
  *   bare-validated                  bare + Payguard's global ValidationPipe on CreateOrderDto
  *   payguard-memory                 the real app on the in-memory store
@@ -16,6 +18,7 @@ import 'reflect-metadata';
 import { Body, Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { DATABASE_URL } from './bench-store.js';
@@ -23,6 +26,7 @@ import { startPayguard } from '../src/infrastructure/bootstrap.js';
 import { SqliteEventStore } from '../src/infrastructure/event-store/sqlite.event-store.js';
 import { CreateOrderDto } from '../src/infrastructure/http/dtos.js';
 import { createValidationPipe } from '../src/infrastructure/http/validation.js';
+import { createHttpAdapter, parseBodies } from '../src/infrastructure/http/http-platform.js';
 
 /** What the bare endpoint answers, whatever it is sent. */
 const CONSTANT = Object.freeze({ orderId: 'bare', status: 'pending', amount: 1999, currency: 'CNY' });
@@ -51,7 +55,16 @@ class BareModule {}
 @Module({ controllers: [ValidatedOrdersController] })
 class ValidatedModule {}
 
-/** Same platform (express), same body parsing set-up as bootstrap.ts, and nothing else. */
+/** Nest on Fastify with the body parsing of bootstrap.ts (JSON and forms, kept raw too), and nothing else. */
+async function startBareFastify(): Promise<{ app: INestApplication; url: string }> {
+  const app = await NestFactory.create<NestFastifyApplication>(BareModule, createHttpAdapter(), { rawBody: true, bodyParser: false, logger: false });
+  parseBodies(app);
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  return { app, url: `http://127.0.0.1:${port}` };
+}
+
+/** Nest's default platform (Express), JSON and form bodies kept raw too (as Payguard keeps them), and nothing else. */
 async function startBare(validated = false): Promise<{ app: INestApplication; url: string }> {
   const app = await NestFactory.create<NestExpressApplication>(validated ? ValidatedModule : BareModule, { rawBody: true, bodyParser: false, logger: false });
   app.useBodyParser('json', { limit: '64kb' });
@@ -89,6 +102,8 @@ async function start(kind: string | undefined, dataDir: string | undefined, sche
   switch (kind) {
     case 'bare':
       return startBare();
+    case 'bare-fastify':
+      return startBareFastify();
     case 'bare-validated':
       return startBare(true);
     case 'payguard-memory':

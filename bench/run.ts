@@ -15,6 +15,8 @@
  *   (a): --prepared=DIR (place orders on a copy of a store made by dist/bench/prepare-store.js)
  *   --variant=name:KEY=VALUE,KEY=VALUE (repeatable: another Payguard process with these settings,
  *   measured in the same alternated rounds as the shipped one)
+ *   --bare=express|fastify (a)'s baseline: Nest on its default platform, Express (default, the baseline
+ *   issue 15 set), or on Fastify, the platform Payguard runs on
  *   --events=200000 --repeats=3  --cpu-prof-dir=DIR
  *   (d): --sweep-sizes=10000,1000000 (trades in history) --sweep-runs=20 (timed sweeps per size)
  *   --sweep-warmup=3 (untimed sweeps per block) --sweep-not-final=200 (trades the sweep works on,
@@ -94,7 +96,7 @@ function table(
   if (http) {
     const n = http.rounds.length;
     const on = `${storeLabel(store)}${http.prepared ? ` (prepared: ${formatInt(http.prepared.events)} events, ${formatInt(http.prepared.pendingOrders)} pending orders)` : ''}`;
-    rows.push([`(a) POST /orders, bare NestJS endpoint (median of ${n})`, `${formatInt(http.bare.requestsPerSecond)} req/s`, '', '']);
+    rows.push([`(a) POST /orders, bare NestJS endpoint on ${http.bare.platform === 'fastify' ? 'Fastify' : 'Express'} (median of ${n})`, `${formatInt(http.bare.requestsPerSecond)} req/s`, '', '']);
     for (const [name, s] of Object.entries(http.summary)) {
       const label = name === 'shipped' ? 'Payguard' : `Payguard ${name}`;
       rows.push([`(a) POST /orders, ${label} on ${on} (median of ${n})`, `${formatInt(s.requestsPerSecond)} req/s`, '', '']);
@@ -180,6 +182,11 @@ function quietPolicy(before: string): QuietPolicy {
   };
 }
 
+function bareOption(value: string | undefined): 'express' | 'fastify' {
+  if (value === undefined || value === 'express' || value === 'fastify') return value ?? 'express';
+  throw new Error(`--bare is express or fastify, not ${JSON.stringify(value)}`);
+}
+
 const results: { http?: AsRunResult; latency?: LatencyResult; replay?: ReplayResult; sweep?: SweepResult } = {};
 /** Machine CPU during (b), (c) and (d) as a whole (this process is the only own one there). */
 const cpu: { latency?: CpuWindow; replay?: CpuWindow; sweep?: CpuWindow } = {};
@@ -197,6 +204,7 @@ if (only.has('a')) {
       prepared: args.get('prepared') ?? null,
       variants: variantsFromArgv(process.argv.slice(2)),
       cpuProfDir: args.get('cpu-prof-dir') ?? null,
+      bare: bareOption(args.get('bare')),
     },
     log,
   );

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from '../app.module.js';
@@ -17,18 +17,21 @@ import { loadConfig, type AppConfig } from './config/config.js';
 import { EventStoreDbEventStore } from './event-store/eventstoredb.event-store.js';
 import { EventStoreDbLeadership } from './event-store/eventstoredb.leadership.js';
 import { openServiceStore } from './event-store/open-service-store.js';
-import { bodyShapeGuard } from './http/body-limits.js';
+import { guardBodyShape } from './http/body-limits.js';
 import { buildApiDocument, DOCS_OPTIONS } from './http/openapi-document.js';
 import { serviceLogger } from './http/log-sanitizer.js';
 import { Metrics } from './http/metrics.js';
 import { createRootLogger, ServiceJsonLogger, withJsonLogs } from './observability/logging.js';
-import { requestObserver } from './observability/request-observer.js';
-import { securityHeaders } from './http/security-headers.js';
+import { observeRequests } from './observability/request-observer.js';
+import { addSecurityHeaders } from './http/security-headers.js';
+import { createHttpAdapter, parseBodies, type ServedRoute } from './http/http-platform.js';
+import { answerConditionalGets } from './http/conditional-get.js';
 import { configureServer } from './http/server-lifecycle.js';
 import { createValidationPipe } from './http/validation.js';
 import { openProjectionStore } from './projections/open-projection-store.js';
 import { openWebhookStore } from './webhooks/open-webhook-store.js';
 import { openIdempotencyStore } from './idempotency/open-idempotency-store.js';
+import { captureAnswers } from './idempotency/answer-capture.js';
 import { PostgresLeadership } from './event-store/postgres.leadership.js';
 import { SingleInstanceLeadership } from './system/single-instance.leadership.js';
 import { CryptoIdGenerator, SystemClock } from './system/system-clock.js';
@@ -56,6 +59,8 @@ export interface RunningPayguard {
   readonly store: EventStore & KeyedCheckpointStore;
   readonly channels: InMemoryChannelRegistry;
   readonly workers: BackgroundWorkers;
+  /** Every method and route template the app serves (Swagger UI's included). */
+  readonly routes: readonly ServedRoute[];
   close(): Promise<void>;
 }
 
@@ -111,7 +116,8 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
     leadership: chooseLeadership(config, store),
   };
   const json = options.logger === undefined ? createRootLogger(config.logLevel, options.logStream) : null;
-  const app = await NestFactory.create<NestExpressApplication>(json === null ? AppModule.forRoot(parts) : withJsonLogs(AppModule.forRoot(parts), json), {
+  const adapter = createHttpAdapter();
+  const app = await NestFactory.create<NestFastifyApplication>(json === null ? AppModule.forRoot(parts) : withJsonLogs(AppModule.forRoot(parts), json), adapter, {
     rawBody: true,
     bodyParser: false,
     ...(json === null ? { logger: serviceLogger(options.logger ?? false) } : { bufferLogs: true }),
@@ -119,14 +125,19 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   if (json !== null) app.useLogger(app.get(ServiceJsonLogger));
   const metrics = config.metricsEnabled ? app.get(Metrics) : null;
   if (metrics !== null) channels.decorateWith((channel) => metrics.instrument(channel));
+  const fastify = adapter.getInstance();
+  const routes: ServedRoute[] = [];
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, path: route.url });
+  });
   // First, so that a request refused before it reaches a controller (413, a bad body) is logged and counted too.
-  app.use(requestObserver({ ids: parts.ids, logger: json, accessLog: json?.isLevelEnabled('info') ?? false, metrics }));
-  app.use(securityHeaders());
-  app.useBodyParser('json', { limit: '64kb' });
-  app.useBodyParser('urlencoded', { limit: '64kb', extended: false });
-  app.use(bodyShapeGuard());
+  observeRequests(fastify, { ids: parts.ids, logger: json, accessLog: json?.isLevelEnabled('info') ?? false, metrics });
+  addSecurityHeaders(fastify);
+  parseBodies(app);
+  guardBodyShape(fastify);
+  captureAnswers(fastify);
+  answerConditionalGets(fastify);
   app.useGlobalPipes(createValidationPipe());
-  app.disable('x-powered-by');
   configureServer(app.getHttpServer());
   SwaggerModule.setup('docs', app, buildApiDocument(app), DOCS_OPTIONS);
 
@@ -161,5 +172,5 @@ export async function startPayguard(options: StartOptions = {}): Promise<Running
   logger.log(config.sandboxEnabled ? `sandbox: on (gateway ${gatewayUrl})` : 'sandbox: off (SANDBOX_ENABLED=false)');
   if (config.sandboxEnabled && config.apiKeys !== null) logger.warn('the sandbox is on with API_KEYS set: its channels take no real money (demo use only)');
   if (config.apiKeys === null) logger.warn('API_KEYS is not set: the service runs OPEN, without authentication (local use only)');
-  return { app, url, config, store, channels, workers, close: () => app.close() };
+  return { app, url, config, store, channels, workers, routes, close: () => app.close() };
 }

@@ -38,7 +38,7 @@ interface FuzzRequest {
 
 /**
  * Answers whose format belongs to someone else, with why: judged on the path as the server sees
- * it (dot segments resolved, and Express matches case-insensitively, with or without a final slash).
+ * it (dot segments resolved, and the router matches case-insensitively, with or without a final slash).
  */
 function ownFormat(request: FuzzRequest): string | null {
   const path = new URL(request.path, 'http://x').pathname;
@@ -190,10 +190,7 @@ describe('generated requests to every endpoint', () => {
       WECHATPAY_PLATFORM_SERIAL: wechat.platformSerial,
       WECHATPAY_BASE_URL: wechat.baseUrl,
     });
-    const express = app.running.app.getHttpAdapter().getInstance() as { router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] } };
-    routes = express.router.stack
-      .flatMap((layer) => (layer.route ? Object.keys(layer.route.methods).map((method) => ({ method: method.toUpperCase(), path: layer.route!.path })) : []))
-      .filter((route) => typeof route.path === 'string' && route.method !== '_ALL');
+    routes = app.running.routes.filter((route) => route.method !== 'HEAD' && !route.path.includes('*'));
     const orderIds = ['fuzz-order-1', 'fuzz-order-2'];
     const paymentIds: string[] = [];
     for (const orderId of orderIds) {

@@ -181,8 +181,8 @@ describe('HTTP hardening', () => {
       try {
         new Logger('Test').error('id \u001b[2J\u001b[7mcleared\nfake line');
         // As a proxy might hand over a URL the client sent raw: the filter is the last line of defence.
-        const request = { method: 'GET', url: '/payments/x', originalUrl: '/payments/\u001b[7mx\r\nforged', path: '/payments/x' };
-        const response = { headersSent: false, getHeader: () => 'corr-filter', status: () => response, type: () => response, send: () => response };
+        const request = { method: 'GET', url: '/payments/\u001b[7mx\r\nforged' };
+        const response = { sent: false, raw: { headersSent: false, getHeader: () => 'corr-filter' }, status: () => response, type: () => response, send: () => response };
         const host = { switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }) } as unknown as ArgumentsHost;
         new ProblemFilter().catch(new Error('boom'), host);
       } finally {

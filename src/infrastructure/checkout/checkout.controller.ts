@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Logger, Options, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiCreatedResponse, ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { headerOf, type HttpReply, type HttpRequest } from '../http/http-types.js';
 import { CheckoutSessionEnded, CheckoutSessions, type CheckoutState, type StartedCheckoutPayment } from '../../application/checkout/checkout-sessions.js';
 import { NotFound } from '../../application/shared/errors.js';
 import { CorrelationId } from '../http/auth.guard.js';
@@ -44,9 +44,9 @@ export class CheckoutController {
   @ApiOperation({ operationId: 'getCheckoutGuardScript', summary: "The checkout's guard for a shop's own payment page (see docs/api.md)" })
   @ApiProduces('text/javascript')
   @ApiOkResponse({ schema: { type: 'string' } })
-  guard(@Res() response: Response): void {
+  guard(@Res() response: HttpReply): void {
     // Loaded by shops' pages from their own origin.
-    response.set({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Access-Control-Allow-Origin': '*' });
+    response.headers({ 'Cross-Origin-Resource-Policy': 'cross-origin', 'Access-Control-Allow-Origin': '*' });
     sendAsset(response, 'text/javascript; charset=utf-8', GUARD);
   }
 
@@ -55,7 +55,7 @@ export class CheckoutController {
   @ApiParam({ name: 'name', enum: Object.keys(ASSETS) })
   @ApiResponse({ status: 200, content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } })
   @ApiProblems('not-found')
-  asset(@Param('name') name: string, @Res() response: Response): void {
+  asset(@Param('name') name: string, @Res() response: HttpReply): void {
     const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
     if (asset === undefined) throw new NotFound(`no asset ${name}`);
     sendAsset(response, asset.type, asset.body);
@@ -67,14 +67,14 @@ export class CheckoutController {
   @ApiResponse({ status: 200, content: { 'text/html': { schema: { type: 'string' } } } })
   @ApiResponse({ status: 404, description: 'not a session token (a page for the payer)', content: { 'text/html': { schema: { type: 'string' } } } })
   @ApiResponse({ status: 410, description: 'the session has ended (a page for the payer)', content: { 'text/html': { schema: { type: 'string' } } } })
-  async page(@Param('token') token: string, @Req() request: Request, @Res() response: Response): Promise<void> {
-    const chosen = (session: CheckoutState['locale']) => chooseLocale({ query: request.query.lang, session, acceptLanguage: request.get('accept-language') });
+  async page(@Param('token') token: string, @Req() request: HttpRequest, @Res() response: HttpReply): Promise<void> {
+    const chosen = (session: CheckoutState['locale']) => chooseLocale({ query: (request.query as Record<string, unknown>).lang, session, acceptLanguage: headerOf(request, 'accept-language') });
     let state: CheckoutState;
     try {
       state = await this.sessions.state(token);
     } catch (error) {
       const kind = error instanceof CheckoutSessionEnded ? 'ended' : error instanceof NotFound ? 'invalid' : 'error';
-      if (kind === 'error') this.logger.error(correlated(correlationIdOf(response), `checkout page: ${(error as Error)?.stack ?? String(error)}`));
+      if (kind === 'error') this.logger.error(correlated(correlationIdOf(response.raw), `checkout page: ${(error as Error)?.stack ?? String(error)}`));
       sendPage(response, kind === 'ended' ? 410 : kind === 'invalid' ? 404 : 500, sessionProblemPage(kind, chosen(null)));
       return;
     }
@@ -85,7 +85,7 @@ export class CheckoutController {
   @ApiOperation({ operationId: 'getCheckoutState', summary: "The session's order as the page acts on it: pay, confirm-previous-attempt or show-result" })
   @ApiOkResponse({ type: CheckoutStateDto })
   @ApiProblems('not-found')
-  state(@Param('token') token: string, @Res({ passthrough: true }) response: Response): Promise<CheckoutState> {
+  state(@Param('token') token: string, @Res({ passthrough: true }) response: HttpReply): Promise<CheckoutState> {
     answerAnyOrigin(response);
     return this.sessions.state(token);
   }
@@ -98,9 +98,9 @@ export class CheckoutController {
   pay(
     @Param('token') token: string,
     @Body() body: CheckoutPaymentDto,
-    @Req() request: Request,
+    @Req() request: HttpRequest,
     @CorrelationId() correlationId: string,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: HttpReply,
   ): Promise<StartedCheckoutPayment> {
     answerAnyOrigin(response);
     return this.sessions.pay(token, { channel: body.channel, returnTo: body.returnTo ?? 'checkout', payerIp: request.ip ?? null }, correlationId);
@@ -116,7 +116,7 @@ export class CheckoutController {
     @Param('token') token: string,
     @Body(NO_FIELDS) _body: object,
     @CorrelationId() correlationId: string,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: HttpReply,
   ): Promise<CheckoutState> {
     answerAnyOrigin(response);
     return this.sessions.confirm(token, correlationId);
@@ -126,16 +126,16 @@ export class CheckoutController {
   @Options(':token/:action')
   @HttpCode(204)
   @ApiExcludeEndpoint()
-  preflight(@Res({ passthrough: true }) response: Response): void {
+  preflight(@Res({ passthrough: true }) response: HttpReply): void {
     answerAnyOrigin(response);
-    response.set({ 'Access-Control-Allow-Methods': 'GET, POST', 'Access-Control-Allow-Headers': 'content-type', 'Access-Control-Max-Age': '600' });
+    response.headers({ 'Access-Control-Allow-Methods': 'GET, POST', 'Access-Control-Allow-Headers': 'content-type', 'Access-Control-Max-Age': '600' });
   }
 }
 
-function answerAnyOrigin(response: Response): void {
-  response.set({ 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-store' });
+function answerAnyOrigin(response: HttpReply): void {
+  response.headers({ 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-store' });
 }
 
-function sendAsset(response: Response, type: string, body: string): void {
-  response.set({ 'Content-Type': type, 'Cache-Control': 'public, max-age=300', 'X-Content-Type-Options': 'nosniff' }).send(body);
+function sendAsset(response: HttpReply, type: string, body: string): void {
+  response.headers({ 'Content-Type': type, 'Cache-Control': 'public, max-age=300', 'X-Content-Type-Options': 'nosniff' }).send(body);
 }

@@ -2,7 +2,7 @@
  * The shell of every page the service shows a payer: a viewport, the shared stylesheet, and at
  * most one script, all from this service (no third-party resource, no inline script or style).
  */
-import type { Response } from 'express';
+import type { HttpReply } from '../http/http-types.js';
 import type { Locale } from './i18n.js';
 
 /**
@@ -72,10 +72,10 @@ export function messagePage(parts: {
 }
 
 /** Sends a payer's page: HTML, never cached (it shows live state), under PAGE_CSP, with no referrer leaving it. */
-export function sendPage(response: Response, status: number, html: string): void {
+export function sendPage(response: HttpReply, status: number, html: string): void {
   response
     .status(status)
-    .set({
+    .headers({
       'Content-Type': 'text/html; charset=utf-8',
       'Cache-Control': 'no-store',
       'Content-Security-Policy': PAGE_CSP,

@@ -1,5 +1,5 @@
 import { createParamDecorator, HttpException, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { pathOf, type HttpReply, type HttpRequest } from './http-types.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { OPEN_VIEWER, type Viewer } from '../../application/shared/viewer.js';
 import type { ApiKey } from '../config/config.js';
@@ -8,7 +8,7 @@ import { correlationIdOf } from './correlation-id.middleware.js';
 
 export const API_KEYS = Symbol('ApiKeys');
 
-// Express routes case-insensitively (/AUDIT/events reaches the audit log), so these match the same way.
+// Routes match case-insensitively (/AUDIT/events reaches the audit log: http-platform.ts), so these match the same way.
 /** Paths anyone may call: channel callbacks (providers and payers' browsers), the sandbox (but setting its faults), health, docs, problem pages and the hosted checkout (its token is its key). */
 const PUBLIC = [/^\/channels\//i, /^\/sandbox(\/|$)/i, /^\/health\//i, /^\/docs(\/|$|-)/i, /^\/openapi\.json$/i, /^\/problems\//i, /^\/checkout\//i];
 const AUDIT = /^\/audit\//i;
@@ -19,7 +19,7 @@ const OPERATOR_ONLY = /^\/refunds\/[^/]+\/resolve$/i;
 /** The sandbox's fault switches: anyone may read them, only an operator may set them (they decide what the provider does with money). */
 const SANDBOX_FAULTS = /^\/sandbox\/faults\/?$/i;
 
-type WithViewer = Request & { viewer?: Viewer };
+type WithViewer = HttpRequest & { viewer?: Viewer };
 
 /**
  * API_KEYS authentication. Without keys the service runs open. A merchant key sees its own orders
@@ -42,7 +42,7 @@ export class AuthGuard implements CanActivate {
     // on Node's request object costs a few microseconds per request.
     if (this.open) return true;
     const request = context.switchToHttp().getRequest<WithViewer>();
-    const path = request.path;
+    const path = routePath(request);
     const reads = request.method === 'GET' || request.method === 'HEAD';
     if (PUBLIC.some((pattern) => pattern.test(path)) && (reads || !SANDBOX_FAULTS.test(path))) {
       request.viewer = OPEN_VIEWER;
@@ -93,5 +93,14 @@ export const CurrentViewer = createParamDecorator((_: unknown, context: Executio
 
 /** The caller's X-Correlation-Id when it is a sane token, else the id the middleware made: what it put in the response header. */
 export const CorrelationId = createParamDecorator((_: unknown, context: ExecutionContext): string => {
-  return correlationIdOf(context.switchToHttp().getResponse<Response>());
+  return correlationIdOf(context.switchToHttp().getResponse<HttpReply>().raw);
 });
+
+
+/**
+ * The route template the router matched (`/refunds/:refundId/resolve`): what these patterns are
+ * about, whatever case, escapes or final slash the path was sent with.
+ */
+function routePath(request: HttpRequest): string {
+  return request.routeOptions.url ?? pathOf(request);
+}

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyInstance } from 'fastify';
 import type { FieldError } from './problem.js';
 import { validationFailed } from './validation.js';
 
@@ -37,13 +37,13 @@ export function bodyShapeProblem(body: unknown, limits = { maxDepth: MAX_BODY_DE
 }
 
 /**
- * Express middleware, right after the body parsers: a body nested too deep, with too many keys,
- * or with a prototype key anywhere is refused `400 validation` before any route or validation
- * pipe sees it.
+ * A Fastify hook, once the body is parsed: a body nested too deep, with too many keys, or with a
+ * prototype key anywhere is refused `400 validation` before any guard, route or validation pipe
+ * sees it.
  */
-export function bodyShapeGuard() {
-  return (request: Request, _response: Response, next: NextFunction): void => {
-    const problem = bodyShapeProblem(request.body as unknown);
-    next(problem === null ? undefined : validationFailed([problem]));
-  };
+export function guardBodyShape(fastify: FastifyInstance): void {
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const problem = bodyShapeProblem(request.body);
+    done(problem === null ? undefined : validationFailed([problem]));
+  });
 }

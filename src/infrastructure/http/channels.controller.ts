@@ -1,7 +1,7 @@
 import { BadRequestException, Controller, Get, HttpCode, Inject, Logger, Param, Post, Req, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiExtraModels, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { headerOf, withCharset, type HttpReply, type HttpRequest } from './http-types.js';
 import { NotFound } from '../../application/shared/errors.js';
 import { HandleNotificationCommand } from '../../application/payments/handle-notification.handler.js';
 import { SyncPaymentCommand } from '../../application/payments/sync-payment.handler.js';
@@ -56,16 +56,16 @@ export class ChannelsController {
   @ApiProblems('validation', 'bad-signature', 'not-found', 'amount-mismatch', 'concurrency-conflict', 'payload-too-large', 'channel-unavailable')
   async notify(
     @Param('channel') channelId: string,
-    @Req() request: Request & { rawBody?: Buffer },
+    @Req() request: HttpRequest,
     @CorrelationId() correlationId: string,
-    @Res() response: Response,
+    @Res() response: HttpReply,
   ): Promise<void> {
     const notification = { headers: request.headers, rawBody: request.rawBody ?? Buffer.alloc(0) };
     const command = new HandleNotificationCommand(channelId, notification, correlationId);
     const channel = this.channels.get(channelId);
     if (channel?.notificationAnswer === undefined) {
       await this.commands.execute(command);
-      response.status(200).json({ received: true });
+      response.status(200).send({ received: true });
       return;
     }
     let outcome: NotificationOutcome;
@@ -80,7 +80,7 @@ export class ChannelsController {
     }
     const answer = channel.notificationAnswer(outcome);
     response.status(answer.status);
-    if (answer.contentType !== undefined) response.type(answer.contentType);
+    if (answer.contentType !== undefined) response.type(withCharset(answer.contentType));
     response.send(answer.body ?? '');
   }
 
@@ -98,12 +98,12 @@ export class ChannelsController {
   @ApiResponse({ status: 404, description: 'unknown payment (a page, not a problem document)', content: { 'text/html': { schema: { type: 'string' } } } })
   async return(
     @Param('channel') channel: string,
-    @Req() request: Request,
+    @Req() request: HttpRequest,
     @CorrelationId() correlationId: string,
-    @Res() response: Response,
+    @Res() response: HttpReply,
   ): Promise<void> {
-    const locale = chooseLocale({ query: request.query.lang, acceptLanguage: request.get('accept-language') });
-    const query = Object.fromEntries(Object.entries(request.query).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+    const locale = chooseLocale({ query: (request.query as Record<string, unknown>).lang, acceptLanguage: headerOf(request, 'accept-language') });
+    const query = Object.fromEntries(Object.entries(request.query as Record<string, unknown>).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
     let id: string;
     try {
       // A provider that signs the return (alipay) names the payment there; its signature is checked first.
@@ -135,7 +135,7 @@ export class ChannelsController {
       target.searchParams.set('orderId', order.placed.orderId);
       target.searchParams.set('paymentId', id);
       target.searchParams.set('status', paidTheOrder ? 'paid' : order.status);
-      response.redirect(302, target.toString());
+      response.redirect(target.toString(), 302);
       return;
     }
     const facts = { orderId: order.placed.orderId, paymentId: id, orderStatus: order.status, paymentStatus: payment.status, paidTheOrder };

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { ApiBody, ApiOkResponse, ApiCreatedResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { HttpReply } from './http-types.js';
 import { CloseOrderCommand } from '../../application/orders/close-order.handler.js';
 import { PlaceOrderCommand } from '../../application/orders/place-order.handler.js';
 import { StartPaymentCommand } from '../../application/payments/start-payment.handler.js';
@@ -77,7 +77,7 @@ export class OrdersController {
     @Body() body: CreateOrderDto,
     @CurrentViewer() viewer: Viewer,
     @CorrelationId() correlationId: string,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: HttpReply,
   ): Promise<OrderView> {
     const { created, order } = await this.commands.execute(new PlaceOrderCommand(body, viewer, correlationId));
     response.status(created ? 201 : 200);
@@ -143,7 +143,7 @@ export class OrdersController {
     @Body() body: StartPaymentDto,
     @CurrentViewer() viewer: Viewer,
     @CorrelationId() correlationId: string,
-    @Res({ passthrough: true }) response: Response,
+    @Res({ passthrough: true }) response: HttpReply,
   ): Promise<PaymentView> {
     const command = new StartPaymentCommand(checkId('orderId', orderId), body.channel, body.returnUrl ?? null, viewer, correlationId, body.payerIp ?? null);
     const { created, payment } = await this.commands.execute(command);

@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { pathOf, type HttpReply, type HttpRequest } from './http-types.js';
 import { Forbidden, InvalidRequest, NotFound } from '../../application/shared/errors.js';
 import { ChannelUnavailableError, NotificationRejectedError } from '../../application/ports/channel.port.js';
 import { ConcurrencyError } from '../../application/ports/event-store.port.js';
@@ -16,28 +16,30 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(error: unknown, host: ArgumentsHost): void {
     const context = host.switchToHttp();
-    const response = context.getResponse<Response>();
-    const request = context.getRequest<Request>();
+    const response = context.getResponse<HttpReply>();
+    const request = context.getRequest<HttpRequest>();
     const body = this.toProblem(error, request);
     if (body.status >= 500 && body.type.endsWith('/internal')) {
       // The method and URL come from the client: escaped, so they can't forge or recolour a log line.
-      const line = `${escapeForLog(request.method)} ${escapeForLog(request.originalUrl ?? request.url)}: ${(error as Error)?.stack ?? String(error)}`;
-      this.logger.error(correlated(correlationIdOf(response), line));
+      const line = `${escapeForLog(request.method)} ${escapeForLog(request.url)}: ${(error as Error)?.stack ?? String(error)}`;
+      this.logger.error(correlated(correlationIdOf(response.raw), line));
     }
-    if (response.headersSent) return;
-    response.status(body.status).type('application/problem+json').send(JSON.stringify(body));
+    if (response.sent || response.raw.headersSent) return;
+    response.status(body.status).type('application/problem+json; charset=utf-8').send(JSON.stringify(body));
   }
 
-  private toProblem(error: unknown, request: Request): Problem {
+  private toProblem(error: unknown, request: HttpRequest): Problem {
     const known = problemOf(error);
     if (known !== undefined) return known;
     if (error instanceof HttpException) return fromHttpException(error, request);
-    const status = (error as { status?: number; type?: string })?.status;
-    // body-parser's own errors: a body too large, or not JSON at all.
+    const status = (error as { statusCode?: number })?.statusCode;
+    // The body parser's own errors (http-platform.ts, Fastify): a body too large, or not JSON at all.
     if (status === 413) return problem('payload-too-large', 'the request body exceeds 64 KiB');
     if (status === 400 && (error as { type?: string }).type === 'entity.parse.failed') {
       return problem('validation', 'the body is not valid JSON', { errors: [{ field: 'body', message: 'not valid JSON' }] });
     }
+    // Fastify's own refusals of a request (a bad Content-Length, a URL that does not decode).
+    if (status === 400) return problem('validation', 'the request is not valid HTTP');
     return problem('internal', 'an unexpected error occurred; it has been logged');
   }
 }
@@ -59,13 +61,13 @@ export function problemOf(error: unknown): Problem | undefined {
   return undefined;
 }
 
-function fromHttpException(error: HttpException, request: Request): Problem {
+function fromHttpException(error: HttpException, request: HttpRequest): Problem {
   const status = error.getStatus();
   const payload = error.getResponse();
   if (typeof payload === 'object' && payload !== null && 'problem' in payload) return (payload as { problem: Problem }).problem;
-  if (status === 404) return problem('not-found', `no route ${request.method} ${request.path}`);
+  if (status === 404) return problem('not-found', `no route ${request.method} ${pathOf(request)}`);
   if (status === 413) return problem('payload-too-large', 'the request body exceeds 64 KiB');
-  // body-parser's: a charset or Content-Encoding it does not read.
+  // The body parser's: a charset or Content-Encoding it does not read.
   if (status === 415) return problem('unsupported-media-type', error.message);
   if (status === 401) return problem('unauthorized', error.message);
   if (status === 403) return problem('forbidden', error.message);

@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags, getSchemaPath, ApiExtraModels } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import accepts from 'accepts';
+import type { HttpReply, HttpRequest } from './http-types.js';
 import { NotFound } from '../../application/shared/errors.js';
 import { ApiProblems, ApiPublic } from './openapi.js';
 import { PROBLEM_BASE, PROBLEM_SLUGS, problemTitle } from './problem.js';
@@ -117,14 +118,14 @@ export class ProblemsController {
   @ApiExtraModels(ProblemTypeDto)
   @ApiOkResponse({ content: { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: { $ref: getSchemaPath(ProblemTypeDto) } } } })
   @ApiProblems('not-found')
-  page(@Param('slug') slug: string, @Req() request: Request, @Res({ passthrough: true }) response: Response): Record<string, unknown> | string {
+  page(@Param('slug') slug: string, @Req() request: HttpRequest, @Res({ passthrough: true }) response: HttpReply): Record<string, unknown> | string {
     const known = problemTitle(slug);
     if (known === undefined) throw new NotFound(`no problem type ${slug.slice(0, 64)}`);
     const { when, whatToDo } = PROBLEM_PAGES[slug] ?? GENERIC_PAGE;
     const description = { type: `${PROBLEM_BASE}${slug}`, slug, title: known.title, status: known.status, when, whatToDo };
-    response.setHeader('Vary', 'Accept');
-    response.setHeader('Cache-Control', 'public, max-age=3600');
-    if (request.accepts(['html', 'json']) === 'json') return description;
+    response.header('Vary', 'Accept');
+    response.header('Cache-Control', 'public, max-age=3600');
+    if (accepts(request.raw).type(['html', 'json']) === 'json') return description;
     response.type('text/html; charset=utf-8');
     return pageHtml(description);
   }

@@ -1,6 +1,6 @@
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { HttpReply, HttpRequest } from './http-types.js';
 import { ANOMALY_KINDS } from '../../domain/order/order.events.js';
 import { ReportQueries, type AnomalyReportRow, type SettlementReport } from '../../application/reporting/report-queries.js';
 import type { Viewer } from '../../application/shared/viewer.js';
@@ -60,18 +60,18 @@ export class ReportsController {
   async settlement(
     @Query() query: Record<string, unknown>,
     @CurrentViewer() viewer: Viewer,
-    @Req() request: Request,
-    @Res({ passthrough: true }) response: Response,
+    @Req() request: HttpRequest,
+    @Res({ passthrough: true }) response: HttpReply,
   ): Promise<SettlementReport | string> {
     const read = new QueryReader(query, ['from', 'to']);
     const parsed = { from: read.time('from'), to: read.time('to') };
     read.done();
     const report = await this.reports.settlement(viewer, parsed);
-    response.setHeader('Vary', 'Accept');
+    response.header('Vary', 'Accept');
     if (!wantsCsv(request.headers.accept)) return report;
     response.type('text/csv; charset=utf-8');
-    response.setHeader('Content-Disposition', `attachment; filename="settlement${report.from ? `-${report.from}` : ''}${report.to ? `-${report.to}` : ''}.csv"`);
-    response.setHeader('X-Projection-Position', String(report.position));
+    response.header('Content-Disposition', `attachment; filename="settlement${report.from ? `-${report.from}` : ''}${report.to ? `-${report.to}` : ''}.csv"`);
+    response.header('X-Projection-Position', String(report.position));
     const lines = [SETTLEMENT_COLUMNS.join(','), ...report.rows.map((row) => SETTLEMENT_COLUMNS.map((column) => csvField(row[column])).join(','))];
     return `${lines.join('\r\n')}\r\n`;
   }

@@ -1,3 +1,5 @@
+import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet from 'helmet';
 
 /**
@@ -25,12 +27,34 @@ export const CONTENT_SECURITY_POLICY = {
  * Security headers on every answer (helmet): the policy above, X-Content-Type-Options: nosniff,
  * X-Frame-Options: DENY, Referrer-Policy: no-referrer (a return URL's query names the order),
  * Strict-Transport-Security (ignored by browsers over plain HTTP), and helmet's cross-origin
- * isolation headers. Registered before the body parsers, so that their own refusals carry them too.
+ * isolation headers. Helmet's answer does not depend on the request: it is worked out once, by
+ * running helmet against a response that records what it sets, and each request gets that list.
  */
-export function securityHeaders() {
-  return helmet({
+export function securityHeaderList(): readonly (readonly [string, string])[] {
+  const headers = new Map<string, string>();
+  const recorder = {
+    setHeader: (name: string, value: string | number | readonly string[]) => headers.set(name, String(value)),
+    removeHeader: (name: string) => headers.delete(name),
+  };
+  let failure: unknown;
+  helmet({
     contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'no-referrer' },
+  })({} as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => (failure = error));
+  if (failure !== undefined) throw failure as Error;
+  return [...headers];
+}
+
+/**
+ * Registered on the Fastify instance before any route: the headers go on the Node response, so
+ * that Fastify merges them into every answer, the refusals of the body parser and of the router
+ * included (a header a handler sets itself wins).
+ */
+export function addSecurityHeaders(fastify: FastifyInstance): void {
+  const headers = securityHeaderList();
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    for (const [name, value] of headers) reply.raw.setHeader(name, value);
+    done();
   });
 }

@@ -23,7 +23,6 @@ export function configureServer(server: Server): void {
   server.requestTimeout = SERVER_TIMEOUTS.requestTimeoutMs;
   server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeoutMs;
   if (!trackers.has(server)) trackers.set(server, new RequestTracker(server));
-  server.on('clientError', answerClientError);
 }
 
 const CSP = Object.entries(CONTENT_SECURITY_POLICY)
@@ -31,11 +30,11 @@ const CSP = Object.entries(CONTENT_SECURITY_POLICY)
   .join(';');
 
 /**
- * What Node's HTTP parser refuses before Express sees it (a control character in the request
+ * Fastify's clientErrorHandler (http-platform.ts): what Node's HTTP parser refuses before Fastify sees it (a control character in the request
  * line or a header, headers too large, a request not received in time) is answered as every
  * other error is: problem+json, with the security headers; Node's own answer is a bare status line.
  */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
   // An answer already under way on this socket can't be followed by another.
   const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true;
   if (error.code === 'ECONNRESET' || !socket.writable || answering) {

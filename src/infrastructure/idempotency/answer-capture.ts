@@ -1,43 +1,30 @@
-import type { Response } from 'express';
+import type { FastifyInstance } from 'fastify';
 import type { IdempotentAnswer } from '../../application/ports/idempotency-store.port.js';
 
+/** The requests whose answer is to be settled before it is sent, with what settles it. */
+const pending = new WeakMap<object, (answer: IdempotentAnswer) => Promise<void>>();
+
 /**
- * Holds back the end of `response` until `settle` has seen the answer exactly as it is sent
- * (status, content type, body: a handler's value and a problem the exception filter wrote alike),
- * so an answer reaches the client only once it is stored, and a retry that follows it is replayed.
- * A client that hangs up changes nothing: the command runs on and its answer is still written (to
- * a closed socket), so it is kept; giving the key up then would let the client's retry run the
- * command a second time while the first still runs.
+ * Holds back the answer to `request` until `settle` has seen it exactly as it is sent (status,
+ * content type, body: a handler's value and a problem the exception filter wrote alike), so an
+ * answer reaches the client only once it is stored, and a retry that follows it is replayed. A
+ * client that hangs up changes nothing: the command runs on and its answer is still settled, so it
+ * is kept; giving the key up then would let the client's retry run the command a second time
+ * while the first still runs. Needs captureAnswers() on the app.
  */
-export function captureAnswer(response: Response, settle: (answer: IdempotentAnswer) => Promise<void>): void {
-  const write = response.write.bind(response) as (...args: unknown[]) => boolean;
-  const end = response.end.bind(response) as (...args: unknown[]) => Response;
-  const chunks: Buffer[] = [];
-  let ended = false;
-  const collect = (chunk: unknown, encoding: unknown): void => {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
-  };
-  response.write = ((chunk: unknown, encoding?: unknown) => {
-    collect(chunk, encoding);
-    return true;
-  }) as Response['write'];
-  response.end = ((chunk?: unknown, encoding?: unknown, callback?: unknown) => {
-    if (ended) return response;
-    ended = true;
-    collect(chunk, encoding);
-    const done = [chunk, encoding, callback].find((argument) => typeof argument === 'function');
-    const body = Buffer.concat(chunks);
-    const contentType = response.getHeader('content-type');
-    const answer = { status: response.statusCode, contentType: typeof contentType === 'string' ? contentType : '', body: body.toString('utf8') };
-    void settle(answer)
-      .catch(() => undefined)
-      .finally(() => {
-        response.write = write as Response['write'];
-        response.end = end as Response['end'];
-        if (done === undefined) end(body);
-        else end(body, done);
-      });
-    return response;
-  }) as Response['end'];
+export function captureAnswer(request: object, settle: (answer: IdempotentAnswer) => Promise<void>): void {
+  pending.set(request, settle);
+}
+
+/** The Fastify `onSend` hook that settles the answers captureAnswer() asked for, once each. */
+export function captureAnswers(fastify: FastifyInstance): void {
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    const settle = pending.get(request);
+    if (settle === undefined) return payload;
+    pending.delete(request);
+    const body = payload === null || payload === undefined ? '' : Buffer.isBuffer(payload) ? payload.toString('utf8') : String(payload);
+    const contentType = reply.getHeader('content-type');
+    await settle({ status: reply.statusCode, contentType: typeof contentType === 'string' ? contentType : '', body }).catch(() => undefined);
+    return payload;
+  });
 }

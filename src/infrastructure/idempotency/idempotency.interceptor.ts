@@ -1,5 +1,4 @@
 import { HttpException, Inject, Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor, type OnApplicationShutdown } from '@nestjs/common';
-import type { Request, Response } from 'express';
 import { from, mergeMap, of, type Observable } from 'rxjs';
 import { CLOCK, ID_GENERATOR, type Clock, type IdGenerator } from '../../application/ports/clock.port.js';
 import { IDEMPOTENCY_STORE, type IdempotencyStore, type IdempotentAnswer } from '../../application/ports/idempotency-store.port.js';
@@ -9,6 +8,7 @@ import { captureAnswer } from './answer-capture.js';
 import { checkIdempotencyKey, IDEMPOTENCY_HEADER, idempotencyScope, REPLAYED_HEADER, requestFingerprint, takesIdempotencyKey } from './idempotency-key.js';
 import { correlated } from '../../application/shared/log-lines.js';
 import { correlationIdOf } from '../http/correlation-id.middleware.js';
+import { pathOf, type HttpReply, type HttpRequest } from '../http/http-types.js';
 
 /** How long a key and its answer are kept. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -21,7 +21,7 @@ export const IDEMPOTENCY_LEASE_MS = 60_000;
 /** Expired keys are deleted at most this often (by the service clock), in the background of a claim. */
 const PURGE_EVERY_MS = 3600_000;
 
-type WithViewer = Request & { viewer?: Viewer };
+type WithViewer = HttpRequest & { viewer?: Viewer };
 
 /**
  * `Idempotency-Key` on the POSTs of the merchant and operator API, at the HTTP edge: it runs after
@@ -46,18 +46,18 @@ export class IdempotencyInterceptor implements NestInterceptor, OnApplicationShu
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<WithViewer>();
-    const response = context.switchToHttp().getResponse<Response>();
+    const response = context.switchToHttp().getResponse<HttpReply>();
     const header = request.headers[IDEMPOTENCY_HEADER];
-    if (header === undefined || !takesIdempotencyKey(request.method, request.path)) return next.handle();
+    if (header === undefined || !takesIdempotencyKey(request.method, pathOf(request))) return next.handle();
     return from(this.begin(request, response, checkIdempotencyKey(header))).pipe(
       mergeMap((replay) => (replay === null ? next.handle() : of(replay))),
     );
   }
 
   /** Claims the key (then null: the handler runs) or answers from what holds it (the body to send again). */
-  private async begin(request: WithViewer, response: Response, key: string): Promise<string | null> {
+  private async begin(request: WithViewer, response: HttpReply, key: string): Promise<string | null> {
     const scope = idempotencyScope(request.viewer ?? OPEN_VIEWER);
-    const fingerprint = requestFingerprint(request.method, request.path, request.body);
+    const fingerprint = requestFingerprint(request.method, pathOf(request), request.body);
     const now = this.clock.now();
     const token = this.ids.uuid();
     const claimed = await this.store.claim({
@@ -71,7 +71,7 @@ export class IdempotencyInterceptor implements NestInterceptor, OnApplicationShu
     });
     this.purgeNowAndThen(now);
     if (claimed.outcome === 'claimed') {
-      captureAnswer(response, (answer) => this.settle(scope, key, token, answer, correlationIdOf(response)));
+      captureAnswer(request, (answer) => this.settle(scope, key, token, answer, correlationIdOf(response.raw)));
       return null;
     }
     if (claimed.fingerprint !== fingerprint) {
@@ -81,12 +81,12 @@ export class IdempotencyInterceptor implements NestInterceptor, OnApplicationShu
       );
     }
     if (claimed.outcome === 'in-flight') {
-      response.setHeader('Retry-After', '1');
+      response.header('Retry-After', '1');
       throw new HttpException({ problem: problem('idempotency-in-flight', 'a request with this Idempotency-Key is still running; retry it in a moment to get its answer') }, 409);
     }
     response.status(claimed.answer.status);
-    if (claimed.answer.contentType !== '') response.setHeader('Content-Type', claimed.answer.contentType);
-    response.setHeader(REPLAYED_HEADER, 'true');
+    if (claimed.answer.contentType !== '') response.header('Content-Type', claimed.answer.contentType);
+    response.header(REPLAYED_HEADER, 'true');
     return claimed.answer.body;
   }
 

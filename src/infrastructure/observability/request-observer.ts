@@ -1,8 +1,8 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IdGenerator } from '../../application/ports/clock.port.js';
-import { assignCorrelationId } from '../http/correlation-id.middleware.js';
+import { assignCorrelationId, correlationIdOf } from '../http/correlation-id.middleware.js';
 import type { Metrics } from '../http/metrics.js';
 
 /** W3C Trace Context: version-traceid-parentid-flags, lower-case hex. */
@@ -39,47 +39,55 @@ export interface RequestObserverOptions {
 }
 
 /**
- * The first middleware of every request, before the body is read, so that a request refused
- * there (413, a bad body) is logged and counted too: it settles the correlation id, continues a
- * W3C trace (`traceparent` in, `traceparent` out with our span), puts a request logger carrying
- * both on `req.log` (nestjs-pino makes it the logger of everything logged while the request is
- * handled), and on the way out writes the access line and observes the latency. The route is
- * the route template (`/orders/:orderId`), never the path: a path may carry a checkout token or
- * bytes meant to forge a line, and a template keeps the metric's label set small.
+ * Registered on the Fastify instance before any route, so that it runs first for every request,
+ * before the body is read, and a request refused there (413, a bad body, an unknown route) is
+ * logged and counted too: `onRequest` settles the correlation id and continues a W3C trace
+ * (`traceparent` in, `traceparent` out with our span); `onResponse` writes the access line (with
+ * the correlation id and the trace) and observes the latency. The route is the route template
+ * (`/orders/:orderId`), never the path: a path may carry a checkout token or bytes meant to forge
+ * a line, and a template keeps the metric's label set small.
  */
-export function requestObserver({ ids, logger, accessLog, metrics }: RequestObserverOptions) {
-  return (request: Request, response: Response, next: NextFunction): void => {
-    const started = process.hrtime.bigint();
-    const correlationId = assignCorrelationId(request, response, ids);
-    const trace = continueTrace(request.headers.traceparent);
-    if (trace !== null) response.setHeader('traceparent', traceparentOf(trace));
-    if (logger !== null) {
-      request.log = logger.child(trace === null ? { correlationId } : { correlationId, traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentSpanId });
+export function observeRequests(fastify: FastifyInstance, { ids, logger, accessLog, metrics }: RequestObserverOptions): void {
+  const traces = new WeakMap<object, TraceContext>();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    assignCorrelationId(request.raw, reply.raw, ids);
+    const header = request.headers.traceparent;
+    if (header !== undefined) {
+      const trace = continueTrace(header);
+      if (trace !== null) {
+        reply.raw.setHeader('traceparent', traceparentOf(trace));
+        traces.set(request, trace);
+      }
     }
-    if (accessLog || metrics !== null) {
-      let done = false;
-      const finished = (): void => {
-        if (done) return;
-        done = true;
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const route = routeOf(request);
-        const status = response.statusCode;
-        metrics?.requestServed(request.method, route, status, seconds);
-        if (accessLog && request.log !== undefined) {
-          const line = { method: request.method, route, status, durationMs: Math.round(seconds * 1e6) / 1e3, ...(!response.writableFinished && { aborted: true }) };
-          if (status >= 500) request.log.warn(line, 'request');
-          else request.log.info(line, 'request');
-        }
+    done();
+  });
+  if (!accessLog && metrics === null) return;
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const seconds = reply.elapsedTime / 1e3;
+    const route = routeOf(request);
+    const status = reply.statusCode;
+    metrics?.requestServed(request.method, route, status, seconds);
+    if (accessLog && logger !== null) {
+      const trace = traces.get(request);
+      const correlationId = correlationIdOf(reply.raw);
+      const line = {
+        correlationId,
+        ...(trace !== undefined && { traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentSpanId }),
+        method: request.method,
+        route,
+        status,
+        durationMs: Math.round(reply.elapsedTime * 1e3) / 1e3,
+        ...(!reply.raw.writableFinished && { aborted: true }),
       };
-      response.once('finish', finished);
-      response.once('close', finished);
+      if (status >= 500) logger.warn(line, 'request');
+      else logger.info(line, 'request');
     }
-    next();
-  };
+    done();
+  });
 }
 
-/** A wildcard is where a middleware was mounted (`*path`, `{/*splat}`), not a route: no controller took the request. */
-function routeOf(request: Request): string {
-  const path = (request.route as { path?: unknown } | undefined)?.path;
-  return typeof path === 'string' && !path.includes('*') ? `${request.baseUrl}${path}` : 'unmatched';
+/** The route template a controller serves; 'unmatched' when none took the request (a 404, or a refusal before routing). */
+function routeOf(request: FastifyRequest): string {
+  const url = request.routeOptions.url;
+  return typeof url === 'string' && url !== '' && !url.includes('*') ? url : 'unmatched';
 }

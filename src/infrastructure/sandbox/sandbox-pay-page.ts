@@ -1,5 +1,5 @@
 /** The sandbox's pages for the payer (the pay page and its stylesheet): text in zh-CN and en, markup, money as the payer reads it. */
-import type { Request } from 'express';
+import { headerOf, type HttpRequest } from '../http/http-types.js';
 import { formatMinorUnits } from '../../domain/shared/currencies.js';
 
 /** What a sandbox route answers: a status and a body (JSON unless `type` says otherwise), or a redirect. */
@@ -13,11 +13,12 @@ export interface Reply {
 /** The payer's page in Chinese (zh-CN) or English: `?lang=`, else Accept-Language, else English. */
 export type PayerLocale = 'zh-CN' | 'en';
 
-export function payerLocale(req: Request): PayerLocale {
-  const asked = typeof req.query.lang === 'string' ? req.query.lang.toLowerCase() : '';
+export function payerLocale(req: HttpRequest): PayerLocale {
+  const lang = (req.query as Record<string, unknown>).lang;
+  const asked = typeof lang === 'string' ? lang.toLowerCase() : '';
   if (asked.startsWith('zh')) return 'zh-CN';
   if (asked.startsWith('en')) return 'en';
-  const first = (req.get('accept-language') ?? '')
+  const first = (headerOf(req, 'accept-language') ?? '')
     .split(',')
     .map((part) => part.trim().toLowerCase())
     .find((tag) => tag.startsWith('zh') || tag.startsWith('en'));

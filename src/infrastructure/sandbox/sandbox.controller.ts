@@ -6,7 +6,7 @@
  */
 import { Body, Controller, Get, Inject, Param, Post, Put, Req, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import { headerOf, withCharset, type HttpReply, type HttpRequest } from '../http/http-types.js';
 import {
   MAX_DUPLICATE_NOTIFICATIONS,
   SANDBOX_PROVIDERS,
@@ -72,7 +72,7 @@ export class SandboxController {
   /** Under `createStallMs` the trade is stored before the wait: a merchant that gives up has still opened it. */
   @Post('api/:provider/trades')
   @SandboxDocs.createTrade()
-  createTrade(@Param('provider') provider: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+  createTrade(@Param('provider') provider: string, @Body() body: unknown, @Req() req: HttpRequest, @Res() res: HttpReply): Promise<void> {
     return this.send(res, async () => {
       const params = readBody<SandboxTradeParams>(body, {
         outTradeNo: { check: isId },
@@ -93,7 +93,7 @@ export class SandboxController {
   /** Every trade this provider holds, so a soak test can account for each one. */
   @Get('api/:provider/trades')
   @SandboxDocs.listTrades()
-  listTrades(@Param('provider') provider: string, @Res() res: Response): Promise<void> {
+  listTrades(@Param('provider') provider: string, @Res() res: HttpReply): Promise<void> {
     return this.send(res, () => {
       const trades = this.gateway.listTrades(providerOf(provider)).map((trade) => this.view(trade));
       return { status: 200, body: { trades } };
@@ -102,7 +102,7 @@ export class SandboxController {
 
   @Get('api/:provider/trades/:outTradeNo')
   @SandboxDocs.queryTrade()
-  queryTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): Promise<void> {
+  queryTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: HttpReply): Promise<void> {
     return this.send(res, () => {
       const trade = this.gateway.queryTrade(providerOf(provider), outTradeNo);
       return { status: 200, body: this.view(trade) };
@@ -111,7 +111,7 @@ export class SandboxController {
 
   @Post('api/:provider/trades/:outTradeNo/close')
   @SandboxDocs.closeTrade()
-  closeTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: Response): Promise<void> {
+  closeTrade(@Param('provider') provider: string, @Param('outTradeNo') outTradeNo: string, @Res() res: HttpReply): Promise<void> {
     return this.send(res, () => {
       const trade = this.gateway.closeTrade(providerOf(provider), outTradeNo);
       return { status: 200, body: this.view(trade) };
@@ -124,7 +124,7 @@ export class SandboxController {
     @Param('provider') provider: string,
     @Param('outTradeNo') outTradeNo: string,
     @Body() body: unknown,
-    @Res() res: Response,
+    @Res() res: HttpReply,
   ): Promise<void> {
     return this.send(res, () => {
       const request = readBody<{ outRequestNo: string; amount: number; currency?: string; reason?: string }>(body, {
@@ -141,7 +141,7 @@ export class SandboxController {
 
   @Get('pay/:paymentId')
   @SandboxDocs.payPage()
-  payPage(@Param('paymentId') paymentId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+  payPage(@Param('paymentId') paymentId: string, @Req() req: HttpRequest, @Res() res: HttpReply): Promise<void> {
     const trade = this.gateway.findForPayer(paymentId);
     const locale = payerLocale(req);
     return this.send(res, () => (trade ? html(200, this.payPageOf(trade, locale)) : unknownPaymentPage(locale)));
@@ -150,8 +150,8 @@ export class SandboxController {
   /** The pay page's stylesheet: the page has no style block, so it works under `style-src 'self'`. */
   @Get('assets/pay.css')
   @SandboxDocs.payPageStyles()
-  payPageStyles(@Res() res: Response): void {
-    res.status(200).type('text/css').set('Cache-Control', 'public, max-age=300').send(PAY_PAGE_CSS);
+  payPageStyles(@Res() res: HttpReply): void {
+    res.status(200).type(withCharset('text/css')).header('Cache-Control', 'public, max-age=300').send(PAY_PAGE_CSS);
   }
 
   /**
@@ -162,15 +162,15 @@ export class SandboxController {
    */
   @Post('pay/:paymentId')
   @SandboxDocs.pay()
-  pay(@Param('paymentId') paymentId: string, @Body() body: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const wantsJson = (req.get('accept') ?? '').includes('application/json');
+  pay(@Param('paymentId') paymentId: string, @Body() body: unknown, @Req() req: HttpRequest, @Res() res: HttpReply): Promise<void> {
+    const wantsJson = (headerOf(req, 'accept') ?? '').includes('application/json');
     return this.send(res, () => {
       // A form post without a body arrives as undefined; it means "pay".
       const { outcome, csrf } = readBody<{ outcome?: 'success' | 'fail'; csrf?: string }>(body ?? {}, {
         outcome: { check: oneOf('success', 'fail'), optional: true },
         csrf: { check: isText(128), optional: true },
       });
-      if (this.gateway.findForPayer(paymentId) !== undefined && !req.is('application/json') && !this.gateway.isPayFormToken(paymentId, csrf)) {
+      if (this.gateway.findForPayer(paymentId) !== undefined && !/^application\/json\s*(;|$)/i.test(headerOf(req, 'content-type') ?? '') && !this.gateway.isPayFormToken(paymentId, csrf)) {
         throw new Problem(403, 'sandbox-forbidden', 'Not from the pay page', 'post JSON, or the form of the pay page with its token');
       }
       try {
@@ -187,7 +187,7 @@ export class SandboxController {
   /** Replaces all faults; `{}` restores good behaviour. */
   @Put('faults')
   @SandboxDocs.setFaults()
-  setFaults(@Body() body: unknown, @Res() res: Response): Promise<void> {
+  setFaults(@Body() body: unknown, @Res() res: HttpReply): Promise<void> {
     return this.send(res, () => {
       const faults = readBody<SandboxFaults>(body, {
         notifyDelayMs: { check: isCount(3_600_000), optional: true },
@@ -206,7 +206,7 @@ export class SandboxController {
 
   @Get('faults')
   @SandboxDocs.getFaults()
-  getFaults(@Res() res: Response): Promise<void> {
+  getFaults(@Res() res: HttpReply): Promise<void> {
     return this.send(res, () => ({ status: 200, body: this.gateway.faults }));
   }
 
@@ -215,16 +215,16 @@ export class SandboxController {
     return { ...trade, status: this.gateway.statusOf(trade), refundedAmount: refundedAmount(trade) };
   }
 
-  private async send(res: Response, produce: () => Reply | Promise<Reply>): Promise<void> {
+  private async send(res: HttpReply, produce: () => Reply | Promise<Reply>): Promise<void> {
     let reply: Reply;
     try {
       reply = await produce();
     } catch (error) {
       reply = problemReply(this.toProblem(error));
     }
-    if (reply.location) res.location(reply.location);
+    if (reply.location) res.header('Location', reply.location);
     const body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
-    res.status(reply.status).type(reply.type ?? 'application/json').send(body);
+    res.status(reply.status).type(withCharset(reply.type ?? 'application/json')).send(body);
   }
 
   private toProblem(error: unknown): Problem {
@@ -239,11 +239,11 @@ export class SandboxController {
   }
 
   /** The gateway's own base URL: configured, or what this request came to, up to `/api/`. */
-  private publicUrl(req: Request): string {
+  private publicUrl(req: HttpRequest): string {
     const configured = typeof this.options.publicUrl === 'function' ? this.options.publicUrl() : this.options.publicUrl;
     if (configured) return configured.replace(/\/+$/, '');
-    const path = req.originalUrl;
-    return `${req.protocol}://${req.get('host')}${path.slice(0, path.indexOf('/api/'))}`;
+    const path = req.url;
+    return `${req.protocol}://${headerOf(req, 'host')}${path.slice(0, path.indexOf('/api/'))}`;
   }
 
   private payPageOf(trade: SandboxTrade, locale: PayerLocale): string {
