@@ -95,6 +95,28 @@ describe('JSON logs of the service run as users run it', () => {
       expect(read).toMatchObject({ method: 'GET', status: 200, correlationId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     });
 
+    it('logs a request whose client hung up before the answer, marked aborted, once', async () => {
+      expect((await call(service, 'POST', '/orders', { orderId: 'log-abort', amount: 500, currency: 'CNY' })).status).toBe(201);
+      // The provider stalls on creating the trade: the client gives up first.
+      expect((await call(service, 'PUT', '/sandbox/faults', { createStallMs: 1_500 })).status).toBe(200);
+      try {
+        const gaveUp = fetch(`${service.url}/orders/log-abort/payments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-correlation-id': 'corr-abort' },
+          body: JSON.stringify({ channel: 'sandbox-bank' }),
+          signal: AbortSignal.timeout(300),
+        });
+        await expect(gaveUp).rejects.toThrow();
+        const lines = await eventually(async () => accessLines(linesOf(service)).filter((line) => line.correlationId === 'corr-abort'), (found) => found.length > 0, 5_000, 'the aborted line');
+        expect(lines[0]).toMatchObject({ method: 'POST', route: '/orders/:orderId/payments', aborted: true });
+        // The stalled call ends after the client left: still one line for the request.
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        expect(accessLines(linesOf(service)).filter((line) => line.correlationId === 'corr-abort')).toHaveLength(1);
+      } finally {
+        await call(service, 'PUT', '/sandbox/faults', {});
+      }
+    });
+
     it('continues a W3C trace: the caller trace id in the line, and a traceparent of our own span in the response', async () => {
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const answer = await call(service, 'GET', '/health/live', undefined, { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, 'x-correlation-id': 'corr-trace' });

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IdGenerator } from '../../application/ports/clock.port.js';
@@ -42,8 +42,8 @@ export interface RequestObserverOptions {
  * Registered on the Fastify instance before any route, so that it runs first for every request,
  * before the body is read, and a request refused there (413, a bad body, an unknown route) is
  * logged and counted too: `onRequest` settles the correlation id and continues a W3C trace
- * (`traceparent` in, `traceparent` out with our span); `onResponse` writes the access line (with
- * the correlation id and the trace) and observes the latency. The route is the route template
+ * (`traceparent` in, `traceparent` out with our span); once the answer is sent (or the client is
+ * gone), the access line is written (with the correlation id and the trace) and the latency observed. The route is the route template
  * (`/orders/:orderId`), never the path: a path may carry a checkout token or bytes meant to forge
  * a line, and a template keeps the metric's label set small.
  */
@@ -62,26 +62,36 @@ export function observeRequests(fastify: FastifyInstance, { ids, logger, accessL
     done();
   });
   if (!accessLog && metrics === null) return;
-  fastify.addHook('onResponse', (request, reply, done) => {
+  const served = (request: FastifyRequest, reply: FastifyReply, aborted: boolean): void => {
     const seconds = reply.elapsedTime / 1e3;
     const route = routeOf(request);
     const status = reply.statusCode;
     metrics?.requestServed(request.method, route, status, seconds);
-    if (accessLog && logger !== null) {
-      const trace = traces.get(request);
-      const correlationId = correlationIdOf(reply.raw);
-      const line = {
-        correlationId,
-        ...(trace !== undefined && { traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentSpanId }),
-        method: request.method,
-        route,
-        status,
-        durationMs: Math.round(reply.elapsedTime * 1e3) / 1e3,
-        ...(!reply.raw.writableFinished && { aborted: true }),
-      };
-      if (status >= 500) logger.warn(line, 'request');
-      else logger.info(line, 'request');
-    }
+    if (!accessLog || logger === null) return;
+    const trace = traces.get(request);
+    const line = {
+      correlationId: correlationIdOf(reply.raw),
+      ...(trace !== undefined && { traceId: trace.traceId, spanId: trace.spanId, parentSpanId: trace.parentSpanId }),
+      method: request.method,
+      route,
+      status,
+      durationMs: Math.round(reply.elapsedTime * 1e3) / 1e3,
+      ...(aborted && { aborted: true }),
+    };
+    if (status >= 500) logger.warn(line, 'request');
+    else logger.info(line, 'request');
+  };
+  // On 'finish' (answered), or on 'close' first when the client hung up before its answer was
+  // finished (Fastify's onResponse does not run then): once, either way.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    let once = false;
+    const finished = (): void => {
+      if (once) return;
+      once = true;
+      served(request, reply, !reply.raw.writableFinished);
+    };
+    reply.raw.once('finish', finished);
+    reply.raw.once('close', finished);
     done();
   });
 }
