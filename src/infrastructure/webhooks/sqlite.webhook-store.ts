@@ -76,6 +76,7 @@ export class SqliteWebhookStore implements WebhookStore {
     private readonly owned = false,
   ) {
     migrate(db);
+    this.recording = recordingTransaction(db);
   }
 
   static open(file: string): SqliteWebhookStore {
@@ -88,20 +89,12 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   async record(rows: readonly FeedRow[], deliveries: readonly NewDelivery[], position: number): Promise<void> {
-    const addRow = this.db.prepare('INSERT INTO webhook_feed (position, merchant_id, event_id, type, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
-    const addDelivery = this.db.prepare(
-      `INSERT INTO webhook_deliveries (endpoint_id, event_id, position, type, status, attempts, history, next_attempt_at, retries_since, created_at)
-       SELECT ?, ?, ?, ?, 'pending', 0, '[]', ?, NULL, ? WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ?)
-       ON CONFLICT DO NOTHING`,
-    );
-    this.db
-      .transaction(() => {
-        for (const row of rows) addRow.run(row.position, merchantColumn(row.merchantId), row.event.id, row.event.type, JSON.stringify(row.event));
-        for (const d of deliveries) addDelivery.run(d.endpointId, d.eventId, d.position, d.type, d.createdAt, d.createdAt, d.endpointId);
-        this.db.prepare('UPDATE webhook_state SET position = max(position, ?) WHERE id = 1').run(position);
-      })
-      .immediate();
+    this.recording.immediate(rows, deliveries, position);
   }
+
+  /** The feed's rows, their deliveries and the position, in one transaction; prepared once (the recorder runs it for every event). */
+  private readonly recording: ReturnType<typeof recordingTransaction>;
+
 
   async createEndpoint(endpoint: WebhookEndpoint): Promise<void> {
     this.db
@@ -206,4 +199,20 @@ function migrate(db: Database.Database): void {
       db.prepare('INSERT INTO webhook_schema (version) VALUES (?)').run(index + 1);
     }
   }).immediate();
+}
+
+/** The webhook recorder's write, prepared once per connection. */
+function recordingTransaction(db: Database.Database) {
+  const addRow = db.prepare('INSERT INTO webhook_feed (position, merchant_id, event_id, type, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
+  const addDelivery = db.prepare(
+    `INSERT INTO webhook_deliveries (endpoint_id, event_id, position, type, status, attempts, history, next_attempt_at, retries_since, created_at)
+     SELECT ?, ?, ?, ?, 'pending', 0, '[]', ?, NULL, ? WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ?)
+     ON CONFLICT DO NOTHING`,
+  );
+  const advance = db.prepare('UPDATE webhook_state SET position = max(position, ?) WHERE id = 1');
+  return db.transaction((rows: readonly FeedRow[], deliveries: readonly NewDelivery[], position: number) => {
+    for (const row of rows) addRow.run(row.position, merchantColumn(row.merchantId), row.event.id, row.event.type, JSON.stringify(row.event));
+    for (const d of deliveries) addDelivery.run(d.endpointId, d.eventId, d.position, d.type, d.createdAt, d.createdAt, d.endpointId);
+    advance.run(position);
+  });
 }
