@@ -96,7 +96,6 @@ export const CorrelationId = createParamDecorator((_: unknown, context: Executio
   return correlationIdOf(context.switchToHttp().getResponse<HttpReply>().raw);
 });
 
-
 /**
  * The route template the router matched (`/refunds/:refundId/resolve`): what these patterns are
  * about, whatever case, escapes or final slash the path was sent with.

@@ -5,12 +5,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { parse as parseQueryString } from 'node:querystring';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { problem } from './problem.js';
-import { securityHeaderList } from './security-headers.js';
+import { SECURITY_HEADERS } from './security-headers.js';
 import { answerClientError } from './server-lifecycle.js';
 
 /** The largest request body, as sent and once decompressed. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
-const SECURITY_HEADERS = securityHeaderList();
 
 /** The most fields a form body may hold. */
 const FORM_FIELD_LIMIT = 1000;

@@ -38,7 +38,7 @@ export class ProblemFilter implements ExceptionFilter {
     if (status === 400 && (error as { type?: string }).type === 'entity.parse.failed') {
       return problem('validation', 'the body is not valid JSON', { errors: [{ field: 'body', message: 'not valid JSON' }] });
     }
-    // Fastify's own refusals of a request (a bad Content-Length, a URL that does not decode).
+    // Fastify's own refusals of a request before a handler (a Content-Length the body does not match).
     if (status === 400) return problem('validation', 'the request is not valid HTTP');
     return problem('internal', 'an unexpected error occurred; it has been logged');
   }

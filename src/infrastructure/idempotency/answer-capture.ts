@@ -18,13 +18,14 @@ export function captureAnswer(request: object, settle: (answer: IdempotentAnswer
 
 /** The Fastify `onSend` hook that settles the answers captureAnswer() asked for, once each. */
 export function captureAnswers(fastify: FastifyInstance): void {
-  fastify.addHook('onSend', async (request, reply, payload) => {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     const settle = pending.get(request);
-    if (settle === undefined) return payload;
+    if (settle === undefined) return done(null, payload);
     pending.delete(request);
     const body = payload === null || payload === undefined ? '' : Buffer.isBuffer(payload) ? payload.toString('utf8') : String(payload);
     const contentType = reply.getHeader('content-type');
-    await settle({ status: reply.statusCode, contentType: typeof contentType === 'string' ? contentType : '', body }).catch(() => undefined);
-    return payload;
+    settle({ status: reply.statusCode, contentType: typeof contentType === 'string' ? contentType : '', body })
+      .catch(() => undefined)
+      .then(() => done(null, payload));
   });
 }
