@@ -68,7 +68,7 @@ export class CheckoutController {
   @ApiResponse({ status: 404, description: 'not a session token (a page for the payer)', content: { 'text/html': { schema: { type: 'string' } } } })
   @ApiResponse({ status: 410, description: 'the session has ended (a page for the payer)', content: { 'text/html': { schema: { type: 'string' } } } })
   async page(@Param('token') token: string, @Req() request: HttpRequest, @Res() response: HttpReply): Promise<void> {
-    const chosen = (session: CheckoutState['locale']) => chooseLocale({ query: (request.query as Record<string, unknown>).lang, session, acceptLanguage: headerOf(request, 'accept-language') });
+    const chosen = (session: CheckoutState['locale']) => chooseLocale({ query: request.query.lang, session, acceptLanguage: headerOf(request, 'accept-language') });
     let state: CheckoutState;
     try {
       state = await this.sessions.state(token);

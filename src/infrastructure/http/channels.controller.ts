@@ -102,8 +102,8 @@ export class ChannelsController {
     @CorrelationId() correlationId: string,
     @Res() response: HttpReply,
   ): Promise<void> {
-    const locale = chooseLocale({ query: (request.query as Record<string, unknown>).lang, acceptLanguage: headerOf(request, 'accept-language') });
-    const query = Object.fromEntries(Object.entries(request.query as Record<string, unknown>).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+    const locale = chooseLocale({ query: request.query.lang, acceptLanguage: headerOf(request, 'accept-language') });
+    const query = Object.fromEntries(Object.entries(request.query).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
     let id: string;
     try {
       // A provider that signs the return (alipay) names the payment there; its signature is checked first.

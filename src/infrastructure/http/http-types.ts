@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** The request as controllers, guards, interceptors and the exception filter see it (Nest on Fastify). */
-export type HttpRequest = FastifyRequest & { rawBody?: Buffer };
+export type HttpRequest = FastifyRequest<{ Querystring: Record<string, unknown> }> & { rawBody?: Buffer };
 /** The reply as they see it. */
 export type HttpReply = FastifyReply;
 

@@ -43,25 +43,13 @@ export interface RequestObserverOptions {
  * before the body is read, and a request refused there (413, a bad body, an unknown route) is
  * logged and counted too: `onRequest` settles the correlation id and continues a W3C trace
  * (`traceparent` in, `traceparent` out with our span); once the answer is sent (or the client is
- * gone), the access line is written (with the correlation id and the trace) and the latency observed. The route is the route template
- * (`/orders/:orderId`), never the path: a path may carry a checkout token or bytes meant to forge
- * a line, and a template keeps the metric's label set small.
+ * gone), the access line is written (with the correlation id and the trace) and the latency
+ * observed. The route is the route template (`/orders/:orderId`), never the path: a path may carry
+ * a checkout token or bytes meant to forge a line, and a template keeps the metric's label set small.
  */
 export function observeRequests(fastify: FastifyInstance, { ids, logger, accessLog, metrics }: RequestObserverOptions): void {
   const traces = new WeakMap<object, TraceContext>();
-  fastify.addHook('onRequest', (request, reply, done) => {
-    assignCorrelationId(request.raw, reply.raw, ids);
-    const header = request.headers.traceparent;
-    if (header !== undefined) {
-      const trace = continueTrace(header);
-      if (trace !== null) {
-        reply.raw.setHeader('traceparent', traceparentOf(trace));
-        traces.set(request, trace);
-      }
-    }
-    done();
-  });
-  if (!accessLog && metrics === null) return;
+  const observing = accessLog || metrics !== null;
   const served = (request: FastifyRequest, reply: FastifyReply, aborted: boolean): void => {
     const seconds = reply.elapsedTime / 1e3;
     const route = routeOf(request);
@@ -81,17 +69,28 @@ export function observeRequests(fastify: FastifyInstance, { ids, logger, accessL
     if (status >= 500) logger.warn(line, 'request');
     else logger.info(line, 'request');
   };
-  // On 'finish' (answered), or on 'close' first when the client hung up before its answer was
-  // finished (Fastify's onResponse does not run then): once, either way.
   fastify.addHook('onRequest', (request, reply, done) => {
-    let once = false;
-    const finished = (): void => {
-      if (once) return;
-      once = true;
-      served(request, reply, !reply.raw.writableFinished);
-    };
-    reply.raw.once('finish', finished);
-    reply.raw.once('close', finished);
+    assignCorrelationId(request.raw, reply.raw, ids);
+    const header = request.headers.traceparent;
+    if (header !== undefined) {
+      const trace = continueTrace(header);
+      if (trace !== null) {
+        reply.raw.setHeader('traceparent', traceparentOf(trace));
+        traces.set(request, trace);
+      }
+    }
+    if (observing) {
+      // On 'finish' (answered), or on 'close' first when the client hung up before its answer was
+      // finished (Fastify's onResponse does not run then): once, either way.
+      let once = false;
+      const finished = (): void => {
+        if (once) return;
+        once = true;
+        served(request, reply, !reply.raw.writableFinished);
+      };
+      reply.raw.once('finish', finished);
+      reply.raw.once('close', finished);
+    }
     done();
   });
 }

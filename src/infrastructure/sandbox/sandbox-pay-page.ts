@@ -14,7 +14,7 @@ export interface Reply {
 export type PayerLocale = 'zh-CN' | 'en';
 
 export function payerLocale(req: HttpRequest): PayerLocale {
-  const lang = (req.query as Record<string, unknown>).lang;
+  const lang = req.query.lang;
   const asked = typeof lang === 'string' ? lang.toLowerCase() : '';
   if (asked.startsWith('zh')) return 'zh-CN';
   if (asked.startsWith('en')) return 'en';
